@@ -1,0 +1,32 @@
+/* hv.h: what devices need from the hypervisor, as a typed ops table. The real backend is KVM on arm64
+ * (vmm/kvm_arm64.c); unit tests use a fake (tests/unit/fake_hv.c) that records calls. */
+#ifndef IVMM_HV_H
+#define IVMM_HV_H
+
+#include <stdbool.h>
+#include "vmm/compiler.h"
+
+struct hv;
+
+struct hv_ops {
+	/* Map host memory into the guest at gpa (a KVM memslot). Returns 0 or -errno. */
+	int (*mem_map)(struct hv *hv, u64 gpa, u64 size, void *host, bool readonly);
+	/* Remove the mapping that starts at gpa. */
+	int (*mem_unmap)(struct hv *hv, u64 gpa);
+	/* Set the level of a wired interrupt (GIC SPI number, i.e. INTID - 32). */
+	int (*irq_line)(struct hv *hv, u32 spi, bool level);
+	/* Inject one MSI through the vITS: doorbell address, data (event id) and device id (requester id). */
+	int (*signal_msi)(struct hv *hv, u64 addr, u32 data, u32 devid);
+	/* Route an eventfd to an MSI (KVM irqfd + GSI routing). Returns a handle >= 0 or -errno. */
+	int (*irqfd_msi)(struct hv *hv, int eventfd, u64 addr, u32 data, u32 devid);
+	/* Route an eventfd to a wired SPI (level, with resample fd or -1). Returns a handle >= 0 or -errno. */
+	int (*irqfd_spi)(struct hv *hv, int eventfd, int resamplefd, u32 spi);
+	/* Undo an irqfd_* route. */
+	int (*irqfd_release)(struct hv *hv, int handle);
+};
+
+struct hv {
+	const struct hv_ops *ops;
+};
+
+#endif

@@ -1,0 +1,36 @@
+/* log.h: ivmm's diagnostics. One line per message on stderr, prefixed "ivmm: "; guest-caused messages
+ * go through log_guest(), which is rate limited per call site so a misbehaving guest cannot flood the host. */
+#ifndef IVMM_LOG_H
+#define IVMM_LOG_H
+
+#include <stdbool.h>
+#include <time.h>
+#include "vmm/compiler.h"
+
+enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+/* Errors, warnings and info lines always print; debug lines only with IVMM_LOG=debug in the environment. */
+void log_msg(enum log_level lvl, const char *fmt, ...) __printf(2, 3);
+
+#define pr_err(...) log_msg(LOG_ERR, __VA_ARGS__)
+#define pr_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define pr_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define pr_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+/* Rate limit: at most `burst` messages per `interval_s` seconds per state. */
+struct ratelimit {
+	time_t start;
+	unsigned int printed;
+	unsigned int missed;
+};
+bool ratelimit_ok(struct ratelimit *rl, unsigned int burst, unsigned int interval_s);
+
+/* A guest mistake: warn, rate-limited per call site (10 per 5 s). */
+#define log_guest(...)                                          \
+	do {                                                    \
+		static __thread struct ratelimit rl__;          \
+		if (ratelimit_ok(&rl__, 10, 5))                 \
+			log_msg(LOG_WARN, "guest: " __VA_ARGS__); \
+	} while (0)
+
+#endif
