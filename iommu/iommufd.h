@@ -1,0 +1,216 @@
+/* iommufd.h: ivmm's iommufd layer, the only code that issues iommufd ioctls.
+ *
+ * A struct iommufd is one open /dev/iommu plus a tracker of every object created through it. The kernel
+ * operations sit behind a typed ops table (struct iommufd_ops): iommu/iommufd.c holds the real one, unit
+ * tests plug a fake (tests/unit/fake_iommufd.h). The iommufd_* wrappers below call the ops, print one line on
+ * failure ("iommufd: OPERATION (ids...): strerror") and keep the tracker up to date.
+ *
+ * Object order (design.md): IOAS -> nest-parent (S2) HWPT on it -> vIOMMU on the S2 HWPT -> vDEVICE per
+ * device (virt_id = guest StreamID) -> nested HWPTs (guest STEs) -> vEVENTQ. iommufd_teardown() destroys
+ * what is still tracked in the safe reverse order: nested HWPTs, vDEVICEs, vEVENTQs, vIOMMUs, S2/paging
+ * HWPTs, IOASes. Devices must first be re-attached to a safe HWPT (or detached, or their fd closed):
+ * the kernel refuses to destroy a HWPT a device is attached to (-EBUSY). That is the VFIO layer's job
+ * (devices/vfio_dev.h), done by its owner before iommufd_teardown().
+ *
+ * Threading: a struct iommufd is not locked; the owner serialises calls on one context.
+ */
+#ifndef IVMM_IOMMU_IOMMUFD_H
+#define IVMM_IOMMU_IOMMUFD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <linux/iommufd.h>
+#include "vmm/compiler.h"
+
+struct iommufd;
+
+/* What kind of object an id names (tracker bookkeeping and teardown rank). */
+enum iommufd_obj_type {
+	IOMMUFD_OBJ_IOAS,
+	IOMMUFD_OBJ_HWPT_PAGING,  /* on an IOAS (nest parent or plain) */
+	IOMMUFD_OBJ_VIOMMU,
+	IOMMUFD_OBJ_VEVENTQ,      /* has an fd, closed when destroyed */
+	IOMMUFD_OBJ_VDEVICE,
+	IOMMUFD_OBJ_HWPT_NESTED,  /* on a vIOMMU, from a guest STE */
+	IOMMUFD_OBJ_NR,
+};
+
+/* Name of an object type for messages ("IOAS", "HWPT(nested)", ...). */
+const char *iommufd_obj_type_name(enum iommufd_obj_type type);
+
+/* Result of GET_HW_INFO. For type IOMMU_HW_INFO_TYPE_ARM_SMMUV3, smmu holds idr[0..5], iidr, aidr. */
+struct iommufd_hw_info {
+	u32 type;                 /* enum iommu_hw_info_type */
+	u64 capabilities;         /* enum iommufd_hw_capabilities */
+	u8 max_pasid_log2;
+	struct iommu_hw_info_arm_smmuv3 smmu;
+};
+
+/* The kernel operations. Each returns 0 or -errno and must not print (the wrappers do). ids are the
+ * kernel's object ids. A fake may keep its state behind iommufd->priv. */
+struct iommufd_ops {
+	const char *name;
+	int (*ioas_alloc)(struct iommufd *ictx, u32 *out_ioas_id);
+	/* flags: IOMMU_IOAS_MAP_* ; with FIXED_IOVA, *iova is input, else output. */
+	int (*ioas_map)(struct iommufd *ictx, u32 ioas_id, void *va, u64 length, u64 *iova, u32 flags);
+	int (*ioas_unmap)(struct iommufd *ictx, u32 ioas_id, u64 iova, u64 length);
+	/* Fills up to *num ranges; sets *num to the kernel's count (may exceed the input: retry bigger). */
+	int (*ioas_iova_ranges)(struct iommufd *ictx, u32 ioas_id, struct iommu_iova_range *ranges, u32 *num,
+				u64 *out_alignment);
+	int (*get_hw_info)(struct iommufd *ictx, u32 dev_id, struct iommufd_hw_info *out);
+	/* flags: IOMMU_HWPT_ALLOC_*; data_type: IOMMU_HWPT_DATA_* (NONE with data NULL, len 0). */
+	int (*hwpt_alloc)(struct iommufd *ictx, u32 dev_id, u32 pt_id, u32 flags, u32 data_type,
+			  const void *data, u32 data_len, u32 *out_hwpt_id);
+	int (*viommu_alloc)(struct iommufd *ictx, u32 dev_id, u32 hwpt_id, u32 type, u32 *out_viommu_id);
+	int (*vdevice_alloc)(struct iommufd *ictx, u32 viommu_id, u32 dev_id, u64 virt_id, u32 *out_vdevice_id);
+	int (*veventq_alloc)(struct iommufd *ictx, u32 viommu_id, u32 type, u32 depth, u32 *out_veventq_id,
+			     int *out_fd);
+	/* *num: in = entries at data, out = entries the kernel handled (also on error). */
+	int (*hwpt_invalidate)(struct iommufd *ictx, u32 id, u32 data_type, const void *data, u32 entry_len,
+			       u32 *num);
+	int (*destroy)(struct iommufd *ictx, u32 id);
+	/* Release the backend (the real one closes /dev/iommu). */
+	void (*close)(struct iommufd *ictx);
+};
+
+struct iommufd_obj {
+	u32 id;
+	enum iommufd_obj_type type;
+	u32 parent;     /* IOAS of a paging HWPT, vIOMMU of vDEVICE/vEVENTQ/nested HWPT, else 0 */
+	int fd;         /* vEVENTQ fd, else -1 */
+	u64 seq;        /* creation order */
+};
+
+struct iommufd {
+	const struct iommufd_ops *ops;
+	int fd;                 /* /dev/iommu, or -1 for a fake */
+	void *priv;             /* backend state (fakes) */
+	struct iommufd_obj *objs;
+	size_t nr_objs, cap_objs;
+	u64 next_seq;
+	char last_err[256];     /* the last failure line printed, for callers and tests */
+};
+
+/* Open /dev/iommu (path NULL = "/dev/iommu") with the real ops. A missing node is reported as
+ * "iommufd: cannot open /dev/iommu: No such file or directory (kernel without CONFIG_IOMMUFD?)". */
+int __must_check iommufd_open(struct iommufd *ictx, const char *path);
+/* Use a custom backend (fakes). fd is what iommufd_fd() returns (e.g. -1). */
+void iommufd_init(struct iommufd *ictx, const struct iommufd_ops *ops, void *priv, int fd);
+/* iommufd_teardown() then release the backend. Safe on a zeroed or already closed context. */
+void iommufd_close(struct iommufd *ictx);
+/* The fd to pass to VFIO_DEVICE_BIND_IOMMUFD. */
+static inline int iommufd_fd(const struct iommufd *ictx)
+{
+	return ictx->fd;
+}
+
+/* IOAS. */
+int __must_check iommufd_ioas_alloc(struct iommufd *ictx, u32 *out_ioas_id);
+/* Map [va, va+length) at a fixed iova, READABLE|WRITEABLE (writeable=false: read-only for the device). */
+int __must_check iommufd_ioas_map_fixed(struct iommufd *ictx, u32 ioas_id, void *va, u64 length, u64 iova,
+					bool writeable);
+int __must_check iommufd_ioas_unmap(struct iommufd *ictx, u32 ioas_id, u64 iova, u64 length);
+/* Allowed IOVA ranges of an IOAS. On success *out is malloc'ed (free() it), *nr set. */
+int __must_check iommufd_ioas_iova_ranges(struct iommufd *ictx, u32 ioas_id, struct iommu_iova_range **out,
+					  size_t *nr, u64 *out_alignment);
+/* 0 if [iova, iova+length) lies inside one allowed range, else -ERANGE with a message naming the
+ * reserved hole it hits (e.g. the 0x08000000 sw_msi window). Pure: usable on any range list. */
+int __must_check iommufd_check_iova(const struct iommu_iova_range *ranges, size_t nr, u64 iova, u64 length,
+				    char *why, size_t whylen);
+/* Lowest iova >= min, aligned to align (power of two), such that [iova, iova+length) fits one allowed range.
+ * Returns 0 and sets *iova, or -ENOSPC. Pure. */
+int __must_check iommufd_find_iova(const struct iommu_iova_range *ranges, size_t nr, u64 min, u64 length,
+				   u64 align, u64 *iova);
+
+/* Device info (dev_id from VFIO_DEVICE_BIND_IOMMUFD). */
+int __must_check iommufd_get_hw_info(struct iommufd *ictx, u32 dev_id, struct iommufd_hw_info *out);
+
+/* HWPTs. */
+/* A nesting parent (stage 2) on an IOAS: flags NEST_PARENT. */
+int __must_check iommufd_hwpt_alloc_nest_parent(struct iommufd *ictx, u32 dev_id, u32 ioas_id, u32 *out_hwpt_id);
+/* A plain paging HWPT on an IOAS (flags 0). */
+int __must_check iommufd_hwpt_alloc_paging(struct iommufd *ictx, u32 dev_id, u32 ioas_id, u32 *out_hwpt_id);
+/* A nested HWPT on a vIOMMU from the first two (little-endian host order values) dwords of a guest STE. */
+int __must_check iommufd_hwpt_alloc_nested_smmuv3(struct iommufd *ictx, u32 dev_id, u32 viommu_id,
+						  const u64 ste[2], u32 *out_hwpt_id);
+
+/* vIOMMU (IOMMU_VIOMMU_TYPE_ARM_SMMUV3) on a nest-parent HWPT. */
+int __must_check iommufd_viommu_alloc_smmuv3(struct iommufd *ictx, u32 dev_id, u32 s2_hwpt_id, u32 *out_viommu_id);
+/* vDEVICE: dev_id seen by the guest as virt_id (its StreamID). */
+int __must_check iommufd_vdevice_alloc(struct iommufd *ictx, u32 viommu_id, u32 dev_id, u64 virt_id,
+				       u32 *out_vdevice_id);
+/* vEVENTQ (IOMMU_VEVENTQ_TYPE_ARM_SMMUV3) of depth records. *out_fd is owned by the tracker: it is closed
+ * when the vEVENTQ is destroyed (iommufd_destroy / teardown); the caller must not close it. */
+int __must_check iommufd_veventq_alloc_smmuv3(struct iommufd *ictx, u32 viommu_id, u32 depth, u32 *out_veventq_id,
+					      int *out_fd);
+
+/* Destroy one tracked object (closes a vEVENTQ's fd). An id the tracker does not know is still passed
+ * to the kernel (and reported as untracked in a debug line). */
+int __must_check iommufd_destroy(struct iommufd *ictx, u32 id);
+/* Destroy every tracked object, children first (order in the file header). Keeps going on failure;
+ * returns the first error. */
+int iommufd_teardown(struct iommufd *ictx);
+/* The tracker entry for id, or NULL. */
+const struct iommufd_obj *iommufd_obj_find(const struct iommufd *ictx, u32 id);
+
+/* ---- vEVENTQ records ---- */
+
+/* One record parsed from a vEVENTQ read. A LOST_EVENTS header has no data (has_data false). */
+struct iommufd_vevent {
+	u32 flags;       /* enum iommu_veventq_flag */
+	u32 sequence;    /* 0..INT_MAX, wraps to 0 */
+	bool lost_events;
+	bool has_data;
+	u64 evt[4];      /* the SMMUv3 event record, host order (valid if has_data) */
+};
+
+/* Bytes of one full ARM SMMUv3 vEVENT: header + record. A read buffer must hold at least one. */
+#define IOMMUFD_VEVENT_SMMUV3_SIZE (sizeof(struct iommufd_vevent_header) + sizeof(struct iommu_vevent_arm_smmuv3))
+
+/* Parse the record at buf[*off]; advance *off. Returns 1 when a record was parsed, 0 at the end of the
+ * buffer, -EPROTO when the buffer ends inside a record (truncated). */
+int __must_check iommufd_vevent_parse(const void *buf, size_t len, size_t *off, struct iommufd_vevent *out);
+
+/* Sequence accounting across reads, so gaps (lost events) are counted and never silent. */
+struct iommufd_vevent_seq {
+	bool started;
+	u32 next;        /* expected next sequence */
+	u64 received;    /* records with data */
+	u64 lost;        /* events known lost (gaps + LOST_EVENTS markers) */
+};
+/* Account ev; returns how many events were lost just before it (0 if none). */
+u32 iommufd_vevent_seq_account(struct iommufd_vevent_seq *s, const struct iommufd_vevent *ev);
+
+/* read() a vEVENTQ fd into buf (len >= IOMMUFD_VEVENT_SMMUV3_SIZE). Returns bytes read, 0 if nothing is
+ * queued (-EAGAIN from a non-blocking fd maps to 0), or -errno with a message. */
+ssize_t iommufd_veventq_read(struct iommufd *ictx, int fd, void *buf, size_t len);
+
+/* ---- HWPT_INVALIDATE (ARM SMMUv3 commands, on a vIOMMU id) ---- */
+
+#define IOMMUFD_INV_BATCH_MAX 64
+
+/* Commands gathered until flush (e.g. at the guest's CMD_SYNC) or until the batch is full. */
+struct iommufd_inv_batch {
+	struct iommufd *ictx;
+	u32 viommu_id;
+	u32 nr;
+	struct iommu_viommu_arm_smmuv3_invalidate cmds[IOMMUFD_INV_BATCH_MAX];
+	u64 submitted;   /* commands handed to the kernel */
+	u64 consumed;    /* commands the kernel reported handled */
+	u64 failed;      /* commands dropped after a kernel error (rejected one + the rest of its batch) */
+};
+
+void iommufd_inv_batch_init(struct iommufd_inv_batch *b, struct iommufd *ictx, u32 viommu_id);
+/* Queue one 128-bit command (host-order dwords); flushes first if the batch is full. Returns 0 or the
+ * flush error. */
+int __must_check iommufd_inv_batch_add(struct iommufd_inv_batch *b, const u64 cmd[2]);
+/* Submit queued commands. On error: -errno, *bad_index (if non-NULL) = index in this flush of the command
+ * the kernel stopped at, the message names it (opcode and dwords); the batch is emptied either way. */
+int __must_check iommufd_inv_batch_flush(struct iommufd_inv_batch *b, u32 *bad_index);
+/* One-shot: submit n commands (any n, split into IOMMUFD_INV_BATCH_MAX sized ioctls); *done = commands the
+ * kernel handled. */
+int __must_check iommufd_invalidate_smmuv3(struct iommufd *ictx, u32 viommu_id, const u64 (*cmds)[2], u32 n,
+					   u32 *done);
+
+#endif
