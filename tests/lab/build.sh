@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# build.sh: assemble the lab images in build/lab/ (run by `make lab` after the arm64 ivmm and test programs):
+#   build/lab/Image                  the lab kernel (a link to the cached build from tests/lab/kernel.sh)
+#   build/lab/l2-initramfs.cpio.gz   guest root: busybox, /init (init/l2-init), /progs/l2-* (tests/lab/progs/l2-*.c)
+#   build/lab/l1-initramfs.cpio.gz   emulated host root: busybox, /init (init/l1-init), /usr/bin/ivmm, /progs/*,
+#                                    /lab/lib.sh, /lab/scenarios/, /configs/, /l2/Image, /l2/initramfs.cpio.gz
+# It packs whatever build/arm64/ holds: without build/arm64/ivmm the L1 image is still produced (scenarios that
+# need ivmm then fail with "ivmm not built"). It compiles nothing; `make lab` does. Rerunning takes ~1-2 s; an
+# image is only rewritten when its content changed (so its mtime says when it last changed).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+CACHE=${IVMM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ivmm-lab}
+BUSYBOX=$CACHE/sysroot/arm64/bin/busybox
+out=$top/build/lab
+arm=$top/build/arm64
+
+log() { printf 'lab-build: %s\n' "$*" >&2; }
+die() { printf 'lab-build: error: %s\n' "$*" >&2; exit 1; }
+
+[ -x "$BUSYBOX" ] || die "no static arm64 busybox at $BUSYBOX (run scripts/deps.sh lab)"
+command -v cpio >/dev/null || die "cpio missing (run scripts/deps.sh lab)"
+mkdir -p "$out" "$CACHE"
+
+# ---- kernel: one build at a time per machine; wait for a build someone else started by hand ----
+kernel() {
+	exec 8>"$CACHE/kernel.lock"
+	if ! flock -n 8; then
+		log "another lab kernel build holds $CACHE/kernel.lock: waiting"
+		flock 8
+	fi
+	local waited=0
+	while pgrep -f 'tests/lab/kernel\.sh' >/dev/null 2>&1; do
+		[ $waited = 1 ] || log "a lab kernel build (tests/lab/kernel.sh) is running: waiting for it"
+		waited=1
+		sleep 5
+	done
+	bash "$here/kernel.sh"
+	exec 8>&-
+}
+image=$(kernel) || die "lab kernel build failed (log under $CACHE/kernel/)"
+[ -f "$image" ] || die "kernel.sh printed '$image', which is not a file"
+ln -sfn "$image" "$out/Image"
+
+tmp=$(mktemp -d "$out/.stage.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+# base_root DIR INIT: busybox-only root with INIT as /init.
+base_root() {
+	local r=$1
+	mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,root,progs}
+	cp "$BUSYBOX" "$r/bin/busybox"
+	ln -s busybox "$r/bin/sh"
+	install -m 0755 "$2" "$r/init"
+	# The kernel opens /dev/console before /init runs; init also remounts /dev, so this is a convenience.
+	if [ "$(id -u)" = 0 ]; then mknod -m 600 "$r/dev/console" c 5 1; fi
+}
+
+# pack DIR OUT: cpio newc + gzip, root-owned, reproducible order; replace OUT only when it changed.
+pack() {
+	local r=$1 dst=$2
+	find "$r" -exec touch -h -d @1 {} +
+	(cd "$r" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet --reproducible -o -H newc -R 0:0) | gzip -n -1 > "$tmp/pack.gz"
+	if [ -f "$dst" ] && cmp -s "$tmp/pack.gz" "$dst"; then
+		rm -f "$tmp/pack.gz"
+		return 1
+	fi
+	mv "$tmp/pack.gz" "$dst"
+}
+
+# ---- L2 root ----
+l2=$tmp/l2
+base_root "$l2" "$here/init/l2-init"
+shopt -s nullglob
+n2=0
+for src in "$top"/tests/lab/progs/l2-*.c; do
+	name=$(basename "$src" .c)
+	if [ -x "$arm/progs/$name" ]; then
+		install -m 0755 "$arm/progs/$name" "$l2/progs/$name"; n2=$((n2 + 1))
+	else
+		log "warning: $name not built (no $arm/progs/$name): not in the L2 image"
+	fi
+done
+changed=
+pack "$l2" "$out/l2-initramfs.cpio.gz" && changed="l2 "
+
+# ---- L1 root ----
+l1=$tmp/l1
+base_root "$l1" "$here/init/l1-init"
+mkdir -p "$l1"/{lab/scenarios,l2,configs}
+if [ -x "$arm/ivmm" ]; then
+	install -m 0755 "$arm/ivmm" "$l1/usr/bin/ivmm"
+	ivmm_state="ivmm $(stat -c %s "$arm/ivmm") bytes"
+else
+	ivmm_state="NO ivmm (build/arm64/ivmm not built: scenarios needing it will fail)"
+	log "warning: $arm/ivmm not built: the L1 image has no ivmm"
+fi
+n1=0
+for src in "$top"/tests/lab/progs/*.c; do
+	name=$(basename "$src" .c)
+	case "$name" in l2-*) continue ;; esac
+	if [ -x "$arm/progs/$name" ]; then
+		install -m 0755 "$arm/progs/$name" "$l1/progs/$name"; n1=$((n1 + 1))
+	else
+		log "warning: $name not built (no $arm/progs/$name): not in the L1 image"
+	fi
+done
+install -m 0644 "$here/lib.sh" "$l1/lab/lib.sh"
+for s in "$here"/scenarios/*.sh; do install -m 0644 "$s" "$l1/lab/scenarios/"; done
+cp -r "$top/configs/." "$l1/configs/"
+rm -f "$l1"/configs/lab/*.patch
+cp "$image" "$l1/l2/Image"
+cp "$out/l2-initramfs.cpio.gz" "$l1/l2/initramfs.cpio.gz"
+pack "$l1" "$out/l1-initramfs.cpio.gz" && changed+="l1"
+
+log "images in build/lab (${changed:-unchanged}): L1 $(stat -c %s "$out/l1-initramfs.cpio.gz") bytes with $ivmm_state," \
+	"$n1 L1 progs, $(ls "$l1/lab/scenarios" | wc -l) scenarios; L2 $n2 progs"

@@ -1,0 +1,155 @@
+# lib.sh: helpers for lab scenarios. Sourced by L1's /init (busybox sh, cwd /lab) before each
+# tests/lab/scenarios/NAME.sh; see docs/lab.md for the scenario contract.
+#
+#   lab_fail REASON             print "FAIL: REASON" (to stderr) and exit 1 (the runner reports REASON)
+#   lab_info TEXT               print "info: TEXT"
+#   lab_edu_bdf                 print edu's BDF (1234:11e8), e.g. 0000:00:01.0; fails if there is none
+#   lab_bind_edu                bind edu to vfio-pci (idempotent), print its cdev path /dev/vfio/devices/vfioN
+#   lab_unbind_edu              unbind edu from its driver (no driver afterwards)
+#   lab_need_ivmm               fail with "ivmm not built" unless /usr/bin/ivmm exists
+#   lab_need_prog NAME          fail with "NAME not built" unless /progs/NAME exists
+#   lab_run_l2 TIMEOUT OUTFILE IVMM-ARGS...
+#                               run `ivmm run --kernel /l2/Image --initrd /l2/initramfs.cpio.gz IVMM-ARGS...`,
+#                               output to OUTFILE; returns ivmm's exit code, or 124 after killing it on timeout
+#   lab_run_timeout TIMEOUT OUTFILE CMD...
+#                               the same for any command
+#   lab_expect FILE REGEX WHAT  fail with "WHAT (no /REGEX/ in FILE)" unless FILE has a line matching REGEX
+#   lab_tail FILE [N]           print the last N (default 20) lines of FILE, indented (for diagnostics)
+#   lab_uptime                  print L1 uptime in seconds (e.g. 12.34)
+
+LAB_IVMM=${LAB_IVMM:-/usr/bin/ivmm}
+LAB_L2_KERNEL=/l2/Image
+LAB_L2_INITRD=/l2/initramfs.cpio.gz
+LAB_EDU_ID="0x1234 0x11e8"
+
+# To stderr, so that a failure inside $(...) still reaches the log: write `x=$(lab_edu_bdf) || exit 1`.
+lab_fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+lab_info() {
+	echo "info: $*"
+}
+
+lab_uptime() {
+	cut -d' ' -f1 /proc/uptime
+}
+
+lab_tail() {
+	[ -f "$1" ] || { echo "    ($1 does not exist)"; return 0; }
+	tail -n "${2:-20}" "$1" | sed 's/^/    | /'
+}
+
+lab_edu_bdf() {
+	local d
+	for d in /sys/bus/pci/devices/*; do
+		[ -f "$d/vendor" ] || continue
+		if [ "$(cat "$d/vendor") $(cat "$d/device")" = "$LAB_EDU_ID" ]; then
+			basename "$d"
+			return 0
+		fi
+	done
+	lab_fail "no edu PCI device (1234:11e8) in L1"
+}
+
+# Prints the vfio cdev of a BDF bound to vfio-pci, or nothing.
+lab__cdev_of() {
+	local v
+	for v in /sys/bus/pci/devices/$1/vfio-dev/vfio*; do
+		[ -e "$v" ] || continue
+		echo "/dev/vfio/devices/$(basename "$v")"
+		return 0
+	done
+	return 1
+}
+
+lab__driver_of() {
+	local l=/sys/bus/pci/devices/$1/driver
+	[ -e "$l" ] && basename "$(readlink "$l")"
+	return 0
+}
+
+lab_bind_edu() {
+	local bdf drv i cdev
+	bdf=$(lab_edu_bdf) || exit 1
+	drv=$(lab__driver_of "$bdf")
+	if [ "$drv" != vfio-pci ]; then
+		[ -d /sys/bus/pci/drivers/vfio-pci ] || lab_fail "no vfio-pci driver in L1"
+		if [ -n "$drv" ]; then
+			echo "$bdf" > "/sys/bus/pci/devices/$bdf/driver/unbind" || lab_fail "cannot unbind $bdf from $drv"
+		fi
+		echo vfio-pci > "/sys/bus/pci/devices/$bdf/driver_override" || lab_fail "cannot set driver_override on $bdf"
+		echo "$bdf" > /sys/bus/pci/drivers_probe 2>/dev/null
+		drv=$(lab__driver_of "$bdf")
+		[ "$drv" = vfio-pci ] || lab_fail "edu $bdf did not bind to vfio-pci (driver: ${drv:-none})"
+	fi
+	# devtmpfs creates the node asynchronously; give it a moment.
+	i=0
+	while :; do
+		cdev=$(lab__cdev_of "$bdf") && [ -c "$cdev" ] && break
+		i=$((i + 1))
+		[ $i -lt 50 ] || lab_fail "edu $bdf bound to vfio-pci but no cdev under /dev/vfio/devices"
+		usleep 100000
+	done
+	echo "$cdev"
+}
+
+lab_unbind_edu() {
+	local bdf
+	bdf=$(lab_edu_bdf) || exit 1
+	if [ -e "/sys/bus/pci/devices/$bdf/driver" ]; then
+		echo "$bdf" > "/sys/bus/pci/devices/$bdf/driver/unbind" || lab_fail "cannot unbind $bdf"
+	fi
+	return 0
+}
+
+lab_need_ivmm() {
+	[ -x "$LAB_IVMM" ] || lab_fail "ivmm not built (no $LAB_IVMM in the L1 image: run make lab)"
+}
+
+lab_need_prog() {
+	[ -x "/progs/$1" ] || lab_fail "$1 not built (no /progs/$1 in the L1 image: run make lab)"
+}
+
+# lab_run_timeout TIMEOUT OUTFILE CMD...: runs CMD in its own session with output to OUTFILE; on timeout
+# kills the whole session (TERM, then KILL after 2 s) and returns 124, else returns CMD's exit code.
+lab_run_timeout() {
+	local t=$1 out=$2 pid ticks=0 rc
+	shift 2
+	setsid "$@" > "$out" 2>&1 < /dev/null &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ $ticks -ge $((t * 10)) ]; then
+			echo "info: '$1' still running after ${t}s: killing it" >> "$out"
+			kill -TERM -"$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+			ticks=0
+			while kill -0 "$pid" 2>/dev/null && [ $ticks -lt 20 ]; do
+				usleep 100000
+				ticks=$((ticks + 1))
+			done
+			kill -KILL -"$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+			wait "$pid" 2>/dev/null
+			return 124
+		fi
+		usleep 100000
+		ticks=$((ticks + 1))
+	done
+	wait "$pid"
+	rc=$?
+	return $rc
+}
+
+lab_run_l2() {
+	local t=$1 out=$2
+	shift 2
+	lab_need_ivmm
+	lab_run_timeout "$t" "$out" "$LAB_IVMM" run --kernel "$LAB_L2_KERNEL" --initrd "$LAB_L2_INITRD" "$@"
+}
+
+lab_expect() {
+	grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+	echo "info: last lines of $1:"
+	lab_tail "$1"
+	lab_fail "$3 (no /$2/ in $(basename "$1"))"
+}
