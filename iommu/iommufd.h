@@ -25,6 +25,11 @@
 
 struct iommufd;
 
+/* The software MSI window the arm64 host kernel reserves in every IOAS a device is attached to
+ * (arm-smmu-v3 MSI_IOVA_BASE/LENGTH). Guest RAM mapped at IOVA = GPA must stay clear of it. */
+#define IOMMUFD_ARM_SW_MSI_BASE 0x08000000ULL
+#define IOMMUFD_ARM_SW_MSI_SIZE 0x00100000ULL
+
 /* What kind of object an id names (tracker bookkeeping and teardown rank). */
 enum iommufd_obj_type {
 	IOMMUFD_OBJ_IOAS,
