@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# run.sh: the lab's host-side runner. Boots L1 (QEMU TCG arm64 with EL2, a nested SMMUv3 and QEMU's edu
+# device) once, lets L1's /init run the scenarios, and reports them.
+#
+#   bash tests/lab/run.sh [options] [SCENARIO...]   run scenarios (none named: every non-manual one)
+#   bash tests/lab/run.sh --shell                   interactive L1 console (edu bound, ivmm installed)
+#   bash tests/lab/run.sh --demo                    L1 runs the demo guest on the console
+# Options: --no-build (use build/lab as is), -v|--verbose (copy the console to stdout), --append "ARGS"
+# (extra L1 kernel arguments). Environment: IVMM_LAB_MEM (default 2G), IVMM_LAB_BOOT_TIMEOUT (seconds for L1
+# to reach /init, default 120), IVMM_LAB_GRACE (seconds the host waits beyond a scenario's own timeout,
+# default 30), IVMM_LAB_APPEND (extra kernel arguments), IVMM_LAB_VERBOSE=1.
+#
+# Output: `lab: NAME PASS` / `lab: NAME FAIL <reason>` per scenario (a failure also shows the scenario's last
+# console lines), then `N passed, N failed`. Exit 0 iff every scenario passed. The console of every boot is
+# kept in build/lab/logs/ (build/lab/logs/latest.log is the last one).
+#
+# Timeouts: L1 enforces each scenario's `# timeout:`. The host kills QEMU if L1 does not reach /init within
+# IVMM_LAB_BOOT_TIMEOUT, if a scenario has no result within its timeout + IVMM_LAB_GRACE, or if the whole boot
+# exceeds the sum of both; a kernel panic ends the boot at once (panic=-1 + -no-reboot). Scenarios left
+# without a result are reported FAIL with the reason. Runs are serialized machine-wide with flock on
+# $CACHE/lab.lock; QEMU never reads stdin except with --shell/--demo.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+CACHE=${IVMM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ivmm-lab}
+lab=$top/build/lab
+MEM=${IVMM_LAB_MEM:-2G}
+BOOT_TIMEOUT=${IVMM_LAB_BOOT_TIMEOUT:-120}
+GRACE=${IVMM_LAB_GRACE:-30}
+VERBOSE=${IVMM_LAB_VERBOSE:-0}
+APPEND=${IVMM_LAB_APPEND:-}
+DEFAULT_TIMEOUT=60
+
+die() { printf 'lab: error: %s\n' "$*" >&2; exit 2; }
+say() { printf 'lab: %s\n' "$*"; }
+
+mode=test build=1
+scenarios=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--shell) mode=shell ;;
+	--demo) mode=demo ;;
+	--no-build) build=0 ;;
+	-v|--verbose) VERBOSE=1 ;;
+	--append) shift; APPEND="$APPEND ${1:-}" ;;
+	-h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-*) die "unknown option $1 (see --help)" ;;
+	*) scenarios+=("$1") ;;
+	esac
+	shift
+done
+
+command -v qemu-system-aarch64 >/dev/null || die "qemu-system-aarch64 missing (run scripts/deps.sh lab)"
+
+# ---- which scenarios, and their timeouts (the same header L1 reads) ----
+scenario_timeout() {
+	local t
+	t=$(sed -n 's/^#[[:space:]]*timeout:[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$here/scenarios/$1.sh" | head -n1)
+	echo "${t:-$DEFAULT_TIMEOUT}"
+}
+if [ "$mode" = test ]; then
+	if [ ${#scenarios[@]} = 0 ]; then
+		# Every non-manual scenario, alphabetically, except that l1-health (is the lab sane?) comes first.
+		for f in "$here"/scenarios/l1-health.sh "$here"/scenarios/*.sh; do
+			s=$(basename "$f" .sh)
+			[ -f "$f" ] || continue
+			grep -q '^#[[:space:]]*manual[[:space:]]*$' "$f" && continue
+			case " ${scenarios[*]} " in *" $s "*) continue ;; esac
+			scenarios+=("$s")
+		done
+	fi
+	for s in "${scenarios[@]}"; do
+		case "$s" in *[!A-Za-z0-9_.-]*|'') die "bad scenario name '$s'" ;; esac
+		[ -f "$here/scenarios/$s.sh" ] || die "no scenario $s (tests/lab/scenarios/$s.sh); have: $(cd "$here/scenarios" && ls *.sh | sed 's/\.sh$//' | tr '\n' ' ')"
+	done
+	[ ${#scenarios[@]} -gt 0 ] || die "no scenarios to run"
+fi
+
+# ---- one lab at a time on this machine ----
+mkdir -p "$CACHE" "$lab/logs"
+exec 9>"$CACHE/lab.lock"
+if ! flock -n 9; then
+	say "waiting for another lab run to finish (lock $CACHE/lab.lock)"
+	flock 9
+fi
+
+if [ "$build" = 1 ]; then
+	bash "$here/build.sh" || die "building the lab images failed"
+fi
+for f in Image l1-initramfs.cpio.gz; do
+	[ -e "$lab/$f" ] || die "$lab/$f missing: run make lab (or tests/lab/build.sh)"
+done
+
+stamp=$(date +%Y%m%d-%H%M%S)
+case "$mode" in
+test) tag=$(IFS=,; echo "${scenarios[*]}"); [ ${#tag} -le 60 ] || tag="${tag:0:60}+" ;;
+*) tag=$mode ;;
+esac
+log=$lab/logs/$stamp-$tag.log
+ln -sfn "$(basename "$log")" "$lab/logs/latest.log"
+# Keep the last 40 boots.
+ls -1t "$lab"/logs/*.log 2>/dev/null | grep -v '/latest.log$' | tail -n +41 | while read -r old; do rm -f "$old" "$old.qemu"; done
+
+cmdline="console=ttyAMA0 rdinit=/init panic=-1"
+qemu=(qemu-system-aarch64 -M virt,virtualization=on,gic-version=3,iommu=smmuv3 -global arm-smmuv3.stage=nested
+      -cpu max -smp 2 -m "$MEM" -display none -net none -no-reboot
+      -kernel "$lab/Image" -initrd "$lab/l1-initramfs.cpio.gz" -device edu)
+
+# ---- interactive modes: the console is the terminal (Ctrl-A x quits QEMU), also copied to the log ----
+if [ "$mode" != test ]; then
+	chardev=stdio,id=con,mux=on,signal=off,logfile=$log
+	extra=()
+	if [ -t 0 ]; then
+		say "$mode: L1 console follows; Ctrl-A x quits QEMU, Ctrl-A c toggles the QEMU monitor; log: $log"
+	else
+		say "$mode: stdin is not a terminal; the console is copied to stdout and $log"
+	fi
+	exec 9>&-   # the lock is for unattended runs; a long interactive session must not block CI
+	"${qemu[@]}" -chardev "$chardev" -serial chardev:con -mon chardev=con,mode=readline "${extra[@]}" \
+		-append "$cmdline ivmm.$mode=1 $APPEND"
+	exit $?
+fi
+
+# ---- test mode ----
+declare -A tmo result reason
+total=$BOOT_TIMEOUT
+for s in "${scenarios[@]}"; do
+	tmo[$s]=$(scenario_timeout "$s")
+	total=$((total + tmo[$s] + GRACE))
+done
+list=$(IFS=,; echo "${scenarios[*]}")
+: > "$log"
+t0=$SECONDS
+"${qemu[@]}" -monitor none -serial "file:$log" -append "$cmdline ivmm.scenarios=$list $APPEND" \
+	< /dev/null > "$log.qemu" 2>&1 &
+qpid=$!
+trap 'kill -KILL $qpid 2>/dev/null' EXIT
+trap 'say "interrupted"; exit 130' INT TERM
+
+kill_qemu() {
+	kill -TERM "$qpid" 2>/dev/null
+	for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$qpid" 2>/dev/null || return 0; sleep 0.2; done
+	kill -KILL "$qpid" 2>/dev/null
+}
+
+# Print the last console lines of the current scenario (or of the boot), indented.
+show_tail() {
+	local n=${2:-15}
+	printf '%s\n' "$1" | grep -v '^[[:space:]]*$' | tail -n "$n" | sed 's/^/    | /'
+}
+
+init_seen= done_seen= panic= current= hung= cur_out= boot_out=
+deadline=$((t0 + BOOT_TIMEOUT))
+overall=$((t0 + total))
+partial=
+exec 3< <(tail -n +1 -F --pid="$qpid" "$log" 2>/dev/null)
+while :; do
+	if IFS= read -r -t 1 line <&3; then
+		line=${partial}${line}
+		partial=
+	else
+		rc=$?
+		if [ $rc -gt 128 ]; then
+			partial+=$line
+			now=$SECONDS
+			if [ $now -ge $deadline ] || [ $now -ge $overall ]; then
+				if [ -z "$init_seen" ]; then
+					hung="L1 never reached /init within ${BOOT_TIMEOUT}s"
+				elif [ -n "$current" ]; then
+					hung="host timeout: L1 gave no result for $current within ${tmo[$current]}s + ${GRACE}s grace"
+				elif [ -n "$done_seen" ]; then
+					hung=   # finished, only the poweroff hung: not a scenario failure
+					say "warning: L1 did not power off after LAB-DONE; killed"
+				else
+					hung="host timeout: L1 stopped between scenarios"
+				fi
+				[ -n "$panic" ] && hung="kernel panic in L1: $panic"
+				kill_qemu
+				break
+			fi
+			continue
+		fi
+		# EOF: tail ended because QEMU exited.
+		[ -n "$partial" ] && line=$partial && partial= || break
+	fi
+	line=${line%$'\r'}
+	[ "$VERBOSE" = 1 ] && printf '  L1| %s\n' "$line"
+	case "$line" in
+	*"LAB-INIT uptime "*)
+		init_seen=1
+		say "L1 reached /init after $((SECONDS - t0))s wall (L1 uptime ${line##*LAB-INIT uptime }s)"
+		deadline=$((SECONDS + GRACE))
+		;;
+	*"LAB-INFO "*)
+		say "L1: ${line#*LAB-INFO }"
+		;;
+	*"LAB-BEGIN "*)
+		set -- ${line#*LAB-BEGIN }
+		current=$1 cur_out=
+		deadline=$((SECONDS + ${tmo[$current]:-$DEFAULT_TIMEOUT} + GRACE))
+		;;
+	*"LAB-RESULT "*)
+		set -- ${line#*LAB-RESULT }
+		name=$1 verdict=${2:-}
+		shift $(($# < 2 ? $# : 2))
+		if [ -n "${tmo[$name]+x}" ] && [ -z "${result[$name]+x}" ]; then
+			result[$name]=$verdict
+			reason[$name]="$*"
+			if [ "$verdict" = PASS ]; then
+				say "$name PASS"
+			else
+				say "$name FAIL $*"
+				show_tail "$cur_out"
+			fi
+		fi
+		current= cur_out=
+		deadline=$((SECONDS + GRACE))
+		;;
+	*"LAB-DONE"*)
+		done_seen=1
+		deadline=$((SECONDS + 15))
+		;;
+	*"Kernel panic - not syncing"*)
+		panic=${line#*Kernel panic - not syncing: }
+		deadline=$((SECONDS + 10))
+		;;
+	*)
+		if [ -n "$current" ]; then cur_out+=$line$'\n'; fi
+		;;
+	esac
+	boot_out+=$line$'\n'
+	# Keep memory bounded on a chatty console.
+	[ ${#boot_out} -lt 200000 ] || boot_out=${boot_out: -100000}
+done
+exec 3<&-
+wait "$qpid" 2>/dev/null
+qrc=$?
+trap - EXIT
+elapsed=$((SECONDS - t0))
+
+# ---- scenarios without a result ----
+missing=0
+for s in "${scenarios[@]}"; do
+	[ -z "${result[$s]+x}" ] || continue
+	missing=$((missing + 1))
+	if [ -n "$hung" ] && [ "$s" = "$current" ]; then
+		r=$hung
+	elif [ -n "$panic" ]; then
+		r="kernel panic in L1${current:+ during $current}: $panic"
+	elif [ -n "$hung" ]; then
+		r="not run: $hung"
+	elif [ -z "$init_seen" ]; then
+		r="L1 never reached /init (QEMU exited with status $qrc)"
+	elif [ -n "$current" ] && [ "$s" = "$current" ]; then
+		r="L1 ended during the scenario (QEMU exited with status $qrc)"
+	else
+		r="not run: L1 ended early (QEMU exited with status $qrc)"
+	fi
+	result[$s]=FAIL
+	reason[$s]=$r
+	say "$s FAIL $r"
+	if [ "$missing" = 1 ]; then
+		if [ -n "$current" ] && [ -n "$cur_out" ]; then
+			echo "    last console lines during $current:"
+			show_tail "$cur_out" 20
+		else
+			echo "    last console lines:"
+			show_tail "$boot_out" 20
+		fi
+		[ -s "$log.qemu" ] && { echo "    QEMU said:"; show_tail "$(cat "$log.qemu")" 10; }
+	fi
+done
+
+pass=0 fail=0
+for s in "${scenarios[@]}"; do
+	if [ "${result[$s]}" = PASS ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+done
+say "boot took ${elapsed}s; console log: ${log#$top/}"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
