@@ -70,7 +70,9 @@ struct vfio_dev {
 	u32 dev_id;            /* iommufd device id (valid when bound) */
 	bool attached;
 	u32 pt_id;             /* currently attached HWPT (valid when attached) */
-	char last_err[320];    /* the last failure line printed, for callers and tests */
+	bool cfg_valid;        /* cfg holds the config region's info (fetched on first cfg access) */
+	struct vfio_region cfg;
+	char last_err[512];    /* the last failure line printed, for callers and tests */
 };
 
 /* Normalise a BDF: "00:01.0" or "0000:00:01.0" -> "0000:00:01.0" (lower case hex). -EINVAL if malformed. */

@@ -1,0 +1,573 @@
+/* vfio_dev.c: a VFIO cdev device (see vfio_dev.h): BDF -> cdev resolution through sysfs with one clear
+ * message per failure, the typed wrappers over the backend ops (bind/attach, region info and its
+ * capability chain, region access and mmap, irqs, reset). The real backend is vfio_dev_kernel.c. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "devices/vfio_dev_internal.h"
+#include "vmm/log.h"
+
+/* Record and print one failure line "vfio BDF: what: strerror"; returns rc. */
+static int __printf(3, 4) fail(struct vfio_dev *dev, int rc, const char *fmt, ...)
+{
+	char what[320];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(dev->last_err, sizeof(dev->last_err), "vfio %s: %s: %s", dev->bdf, what, strerror(-rc));
+	pr_err("%s", dev->last_err);
+	return rc;
+}
+
+/* ---- BDF and sysfs ---- */
+
+static int hexval(const char *s, size_t n, unsigned int *out)
+{
+	unsigned int v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		int d;
+
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			d = c - 'A' + 10;
+		else
+			return -EINVAL;
+		v = v * 16 + (unsigned int)d;
+	}
+	*out = v;
+	return 0;
+}
+
+int vfio_parse_bdf(const char *in, char *out, size_t outlen)
+{
+	unsigned int dom = 0, bus, devn, fn;
+	size_t n = strlen(in);
+	const char *p = in;
+
+	/* [DDDD:]BB:DD.F */
+	if (n == 12) {
+		if (p[4] != ':' || hexval(p, 4, &dom))
+			return -EINVAL;
+		p += 5;
+	} else if (n != 7) {
+		return -EINVAL;
+	}
+	if (p[2] != ':' || p[5] != '.' || hexval(p, 2, &bus) || hexval(p + 3, 2, &devn) || hexval(p + 6, 1, &fn))
+		return -EINVAL;
+	if (devn > 0x1f || fn > 7)
+		return -EINVAL;
+	if ((size_t)snprintf(out, outlen, "%04x:%02x:%02x.%x", dom, bus, devn, fn) >= outlen)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int __printf(4, 5) resolve_err(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	pr_err("%s", err);
+	return rc;
+}
+
+int vfio_resolve_cdev(const char *sysfs_root, const char *dev_root, const char *bdf_in, char *path, size_t pathlen,
+		      char *err, size_t errlen)
+{
+	char bdf[16], devdir[512], p[600], link[512];
+	const char *drv;
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	ssize_t n;
+	int rc;
+
+	if (!sysfs_root)
+		sysfs_root = "/sys";
+	if (!dev_root)
+		dev_root = "/dev";
+	if (vfio_parse_bdf(bdf_in, bdf, sizeof(bdf)))
+		return resolve_err(err, errlen, -EINVAL, "vfio: '%s' is not a PCI address (expected DDDD:BB:DD.F)", bdf_in);
+	snprintf(devdir, sizeof(devdir), "%s/bus/pci/devices/%s", sysfs_root, bdf);
+	if (stat(devdir, &st) || !S_ISDIR(st.st_mode))
+		return resolve_err(err, errlen, -ENODEV, "vfio %s: no such PCI device (%s does not exist)", bdf, devdir);
+
+	snprintf(p, sizeof(p), "%s/driver", devdir);
+	n = readlink(p, link, sizeof(link) - 1);
+	if (n < 0) {
+		return resolve_err(err, errlen, -EPERM,
+				   "vfio %s: not bound to vfio-pci (no driver); bind it with: "
+				   "echo vfio-pci > %s/driver_override; echo %s > %s/bus/pci/drivers_probe",
+				   bdf, devdir, bdf, sysfs_root);
+	}
+	link[n] = '\0';
+	drv = strrchr(link, '/');
+	drv = drv ? drv + 1 : link;
+	if (strcmp(drv, "vfio-pci")) {
+		return resolve_err(err, errlen, -EPERM,
+				   "vfio %s: bound to %s, not vfio-pci; bind it with: echo %s > %s/driver/unbind; "
+				   "echo vfio-pci > %s/driver_override; echo %s > %s/bus/pci/drivers_probe",
+				   bdf, drv, bdf, devdir, devdir, bdf, sysfs_root);
+	}
+
+	snprintf(p, sizeof(p), "%s/vfio-dev", devdir);
+	d = opendir(p);
+	rc = -ENOTSUP;
+	if (d) {
+		while ((de = readdir(d))) {
+			unsigned int idx;
+
+			if (strncmp(de->d_name, "vfio", 4) || !de->d_name[4] ||
+			    sscanf(de->d_name + 4, "%u", &idx) != 1)
+				continue;
+			if ((size_t)snprintf(path, pathlen, "%s/vfio/devices/vfio%u", dev_root, idx) >= pathlen)
+				rc = -ENAMETOOLONG;
+			else
+				rc = 0;
+			break;
+		}
+		closedir(d);
+	}
+	if (rc == -ENAMETOOLONG)
+		return resolve_err(err, errlen, rc, "vfio %s: cdev path under %s too long", bdf, dev_root);
+	if (rc)
+		return resolve_err(err, errlen, rc,
+				   "vfio %s: bound to vfio-pci but has no VFIO cdev (%s is missing or empty): "
+				   "kernel without CONFIG_VFIO_DEVICE_CDEV?", bdf, p);
+	return 0;
+}
+
+void vfio_open_errmsg(const char *bdf, const char *path, int e, char *buf, size_t len)
+{
+	const char *hint = "";
+
+	switch (e) {
+	case EBUSY:
+		hint = " (the device is in use: another VMM or process has it open)";
+		break;
+	case ENOENT:
+		hint = " (no device node: is devtmpfs mounted on /dev?)";
+		break;
+	case EACCES:
+	case EPERM:
+		hint = " (need root or write access to the VFIO cdev)";
+		break;
+	}
+	snprintf(buf, len, "vfio %s: cannot open %s: %s%s", bdf, path, strerror(e), hint);
+}
+
+/* ---- life cycle ---- */
+
+void vfio_dev_init(struct vfio_dev *dev, const struct vfio_dev_ops *ops, void *priv, const char *bdf, int fd)
+{
+	memset(dev, 0, sizeof(*dev));
+	dev->ops = ops;
+	dev->priv = priv;
+	dev->fd = fd;
+	snprintf(dev->bdf, sizeof(dev->bdf), "%s", bdf);
+}
+
+int vfio_dev_open(struct vfio_dev *dev, const char *sysfs_root, const char *dev_root, const char *bdf)
+{
+	char path[sizeof(dev->cdev)], norm[16];
+	int rc, fd;
+
+	memset(dev, 0, sizeof(*dev));
+	dev->fd = -1;
+	snprintf(dev->bdf, sizeof(dev->bdf), "%.15s", bdf);
+	rc = vfio_resolve_cdev(sysfs_root, dev_root, bdf, path, sizeof(path), dev->last_err, sizeof(dev->last_err));
+	if (rc)
+		return rc;
+	rc = vfio_parse_bdf(bdf, norm, sizeof(norm));
+	if (rc)
+		return rc; /* cannot happen: resolve parsed it */
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		vfio_open_errmsg(norm, path, errno, dev->last_err, sizeof(dev->last_err));
+		pr_err("%s", dev->last_err);
+		return rc;
+	}
+	vfio_dev_init(dev, &vfio_dev_kernel_ops, NULL, norm, fd);
+	snprintf(dev->cdev, sizeof(dev->cdev), "%s", path);
+	return 0;
+}
+
+void vfio_dev_close(struct vfio_dev *dev)
+{
+	if (!dev->ops)
+		return;
+	if (dev->ops->close)
+		dev->ops->close(dev);
+	dev->ops = NULL;
+	dev->fd = -1;
+	dev->bound = dev->attached = dev->cfg_valid = false;
+}
+
+int vfio_dev_bind(struct vfio_dev *dev, int iommufd)
+{
+	int rc = dev->ops->bind_iommufd(dev, iommufd, &dev->dev_id);
+
+	if (rc)
+		return fail(dev, rc, "VFIO_DEVICE_BIND_IOMMUFD (iommufd fd %d)%s", iommufd,
+			    rc == -EBUSY ? " (device in use through its legacy VFIO group)" :
+			    rc == -EINVAL ? " (already bound: is the device in use by another VMM or process?)" : "");
+	dev->bound = true;
+	return 0;
+}
+
+int vfio_dev_attach(struct vfio_dev *dev, u32 pt_id)
+{
+	u32 pt = pt_id;
+	int rc = dev->ops->attach_pt(dev, &pt);
+
+	if (rc)
+		return fail(dev, rc, "VFIO_DEVICE_ATTACH_IOMMUFD_PT (dev %u, pt %u%s)", dev->dev_id, pt_id,
+			    dev->attached ? ", replacing the current one" : "");
+	dev->attached = true;
+	dev->pt_id = pt;
+	return 0;
+}
+
+int vfio_dev_detach(struct vfio_dev *dev)
+{
+	int rc = dev->ops->detach_pt(dev);
+
+	if (rc)
+		return fail(dev, rc, "VFIO_DEVICE_DETACH_IOMMUFD_PT (dev %u, pt %u)", dev->dev_id, dev->pt_id);
+	dev->attached = false;
+	dev->pt_id = 0;
+	return 0;
+}
+
+int vfio_dev_get_info(struct vfio_dev *dev, struct vfio_device_info *info)
+{
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	info->argsz = sizeof(*info);
+	rc = dev->ops->get_info(dev, info);
+	if (rc)
+		return fail(dev, rc, "VFIO_DEVICE_GET_INFO");
+	return 0;
+}
+
+/* ---- regions ---- */
+
+int vfio_parse_region_info(const void *buf, size_t buflen, struct vfio_region *out, char *err, size_t errlen)
+{
+	const unsigned char *b = buf;
+	struct vfio_region_info info;
+	size_t end, off, prev = 0;
+
+	if (buflen < sizeof(info)) {
+		snprintf(err, errlen, "region info reply of %zu bytes is shorter than its header", buflen);
+		return -EPROTO;
+	}
+	memcpy(&info, b, sizeof(info));
+	memset(out, 0, sizeof(*out));
+	out->index = info.index;
+	out->flags = info.flags;
+	out->size = info.size;
+	out->offset = info.offset;
+	if (!(info.flags & VFIO_REGION_INFO_FLAG_CAPS) || !info.cap_offset)
+		return 0;
+	end = info.argsz < buflen ? info.argsz : buflen;
+	for (off = info.cap_offset; off; ) {
+		struct vfio_info_cap_header h;
+
+		if (off <= prev || off < sizeof(info) || off > end || end - off < sizeof(h)) {
+			snprintf(err, errlen, "region %u: capability at offset %zu is outside the reply or loops",
+				 info.index, off);
+			return -EPROTO;
+		}
+		memcpy(&h, b + off, sizeof(h));
+		if (h.id == VFIO_REGION_INFO_CAP_SPARSE_MMAP) {
+			struct vfio_region_info_cap_sparse_mmap sp;
+			size_t need;
+
+			if (end - off < sizeof(sp)) {
+				snprintf(err, errlen, "region %u: sparse mmap capability truncated", info.index);
+				return -EPROTO;
+			}
+			memcpy(&sp, b + off, sizeof(sp));
+			need = sizeof(sp) + (size_t)sp.nr_areas * sizeof(struct vfio_region_sparse_mmap_area);
+			if (end - off < need) {
+				snprintf(err, errlen, "region %u: sparse mmap capability with %u areas truncated",
+					 info.index, sp.nr_areas);
+				return -EPROTO;
+			}
+			out->sparse = true;
+			out->nr_areas = sp.nr_areas < VFIO_DEV_MAX_SPARSE ? sp.nr_areas : VFIO_DEV_MAX_SPARSE;
+			/* Areas beyond our table are simply not mmapped (accesses there are trapped): safe. */
+			memcpy(out->areas, b + off + sizeof(sp), out->nr_areas * sizeof(out->areas[0]));
+		} else if (h.id == VFIO_REGION_INFO_CAP_MSIX_MAPPABLE) {
+			out->msix_mappable = true;
+		}
+		prev = off;
+		off = h.next;
+	}
+	return 0;
+}
+
+int vfio_dev_region_info(struct vfio_dev *dev, u32 index, struct vfio_region *out)
+{
+	u32 len = sizeof(struct vfio_region_info) + 256;
+	struct vfio_region_info *info = NULL;
+	char why[160];
+	int rc;
+
+	for (int tries = 0; tries < 3; tries++) {
+		struct vfio_region_info *n = realloc(info, len);
+
+		if (!n) {
+			rc = -ENOMEM;
+			goto out_fail;
+		}
+		info = n;
+		memset(info, 0, len);
+		info->argsz = len;
+		info->index = index;
+		rc = dev->ops->get_region_info(dev, info, len);
+		if (rc)
+			goto out_fail;
+		if (info->argsz <= len)
+			break;
+		len = info->argsz; /* the capability chain needs more room */
+	}
+	if (info->argsz > len) {
+		rc = -EMSGSIZE;
+		goto out_fail;
+	}
+	rc = vfio_parse_region_info(info, len, out, why, sizeof(why));
+	free(info);
+	if (rc)
+		return fail(dev, rc, "VFIO_DEVICE_GET_REGION_INFO region %u: %s", index, why);
+	return 0;
+out_fail:
+	free(info);
+	return fail(dev, rc, "VFIO_DEVICE_GET_REGION_INFO region %u", index);
+}
+
+bool vfio_region_can_mmap(const struct vfio_region *r, u64 off, u64 len)
+{
+	if (!(r->flags & VFIO_REGION_INFO_FLAG_MMAP) || !len || off > r->size || len > r->size - off)
+		return false;
+	if (!r->sparse)
+		return true;
+	for (u32 i = 0; i < r->nr_areas; i++) {
+		const struct vfio_region_sparse_mmap_area *a = &r->areas[i];
+
+		if (off >= a->offset && off - a->offset <= a->size && len <= a->size - (off - a->offset))
+			return true;
+	}
+	return false;
+}
+
+static int region_check(struct vfio_dev *dev, const struct vfio_region *r, u64 off, size_t len, u32 need,
+			const char *op)
+{
+	if (!(r->flags & need))
+		return fail(dev, -EACCES, "region %u %s: region does not allow it", r->index, op);
+	if (off > r->size || len > r->size - off)
+		return fail(dev, -ERANGE, "region %u %s at 0x%llx length %zu: outside the region (size 0x%llx)",
+			    r->index, op, (unsigned long long)off, len, (unsigned long long)r->size);
+	return 0;
+}
+
+int vfio_dev_region_read(struct vfio_dev *dev, const struct vfio_region *r, u64 off, void *buf, size_t len)
+{
+	ssize_t n;
+	int rc = region_check(dev, r, off, len, VFIO_REGION_INFO_FLAG_READ, "read");
+
+	if (rc)
+		return rc;
+	n = dev->ops->pread(dev, buf, len, r->offset + off);
+	if (n < 0)
+		return fail(dev, (int)n, "region %u read at 0x%llx length %zu", r->index, (unsigned long long)off, len);
+	if ((size_t)n != len)
+		return fail(dev, -EIO, "region %u read at 0x%llx: short (%zd of %zu bytes)", r->index,
+			    (unsigned long long)off, n, len);
+	return 0;
+}
+
+int vfio_dev_region_write(struct vfio_dev *dev, const struct vfio_region *r, u64 off, const void *buf, size_t len)
+{
+	ssize_t n;
+	int rc = region_check(dev, r, off, len, VFIO_REGION_INFO_FLAG_WRITE, "write");
+
+	if (rc)
+		return rc;
+	n = dev->ops->pwrite(dev, buf, len, r->offset + off);
+	if (n < 0)
+		return fail(dev, (int)n, "region %u write at 0x%llx length %zu", r->index, (unsigned long long)off, len);
+	if ((size_t)n != len)
+		return fail(dev, -EIO, "region %u write at 0x%llx: short (%zd of %zu bytes)", r->index,
+			    (unsigned long long)off, n, len);
+	return 0;
+}
+
+static int cfg_region(struct vfio_dev *dev)
+{
+	int rc;
+
+	if (dev->cfg_valid)
+		return 0;
+	rc = vfio_dev_region_info(dev, VFIO_PCI_CONFIG_REGION_INDEX, &dev->cfg);
+	if (!rc)
+		dev->cfg_valid = true;
+	return rc;
+}
+
+int vfio_dev_cfg_read(struct vfio_dev *dev, u32 off, u32 len, u32 *val)
+{
+	u8 b[4] = { 0 };
+	int rc;
+
+	if (len != 1 && len != 2 && len != 4)
+		return fail(dev, -EINVAL, "config read at 0x%x: bad size %u", off, len);
+	rc = cfg_region(dev);
+	if (!rc)
+		rc = vfio_dev_region_read(dev, &dev->cfg, off, b, len);
+	if (rc)
+		return rc;
+	*val = (u32)b[0] | (u32)b[1] << 8 | (u32)b[2] << 16 | (u32)b[3] << 24;
+	return 0;
+}
+
+int vfio_dev_cfg_write(struct vfio_dev *dev, u32 off, u32 len, u32 val)
+{
+	u8 b[4] = { (u8)val, (u8)(val >> 8), (u8)(val >> 16), (u8)(val >> 24) };
+	int rc;
+
+	if (len != 1 && len != 2 && len != 4)
+		return fail(dev, -EINVAL, "config write at 0x%x: bad size %u", off, len);
+	rc = cfg_region(dev);
+	if (rc)
+		return rc;
+	return vfio_dev_region_write(dev, &dev->cfg, off, b, len);
+}
+
+int vfio_dev_region_mmap(struct vfio_dev *dev, const struct vfio_region *r, u64 off, size_t len, int prot, void **out)
+{
+	int rc;
+
+	if (!vfio_region_can_mmap(r, off, len))
+		return fail(dev, -EPERM, "region %u mmap 0x%llx length 0x%zx: not an mmappable part of the region",
+			    r->index, (unsigned long long)off, len);
+	rc = dev->ops->mmap(dev, r->offset + off, len, prot, out);
+	if (rc)
+		return fail(dev, rc, "region %u mmap 0x%llx length 0x%zx", r->index, (unsigned long long)off, len);
+	return 0;
+}
+
+int vfio_dev_region_munmap(struct vfio_dev *dev, void *addr, size_t len)
+{
+	int rc = dev->ops->munmap(dev, addr, len);
+
+	if (rc)
+		return fail(dev, rc, "munmap %p length 0x%zx", addr, len);
+	return 0;
+}
+
+/* ---- interrupts ---- */
+
+static const char *irq_name(u32 index)
+{
+	switch (index) {
+	case VFIO_PCI_INTX_IRQ_INDEX: return "INTx";
+	case VFIO_PCI_MSI_IRQ_INDEX: return "MSI";
+	case VFIO_PCI_MSIX_IRQ_INDEX: return "MSI-X";
+	case VFIO_PCI_ERR_IRQ_INDEX: return "ERR";
+	case VFIO_PCI_REQ_IRQ_INDEX: return "REQ";
+	default: return "irq";
+	}
+}
+
+int vfio_dev_irq_info(struct vfio_dev *dev, u32 index, struct vfio_irq_info *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->argsz = sizeof(*out);
+	out->index = index;
+	rc = dev->ops->get_irq_info(dev, out);
+	if (rc)
+		return fail(dev, rc, "VFIO_DEVICE_GET_IRQ_INFO %s (index %u)", irq_name(index), index);
+	return 0;
+}
+
+static int set_irqs(struct vfio_dev *dev, u32 flags, u32 index, u32 start, u32 count, const void *data,
+		    size_t dlen, const char *what)
+{
+	struct vfio_irq_set *s;
+	int rc;
+
+	s = calloc(1, sizeof(*s) + dlen);
+	if (!s)
+		return fail(dev, -ENOMEM, "VFIO_DEVICE_SET_IRQS %s %s", irq_name(index), what);
+	s->argsz = (u32)(sizeof(*s) + dlen);
+	s->flags = flags;
+	s->index = index;
+	s->start = start;
+	s->count = count;
+	if (dlen)
+		memcpy(s->data, data, dlen);
+	rc = dev->ops->set_irqs(dev, s);
+	free(s);
+	if (rc)
+		return fail(dev, rc, "VFIO_DEVICE_SET_IRQS %s %s (vectors %u..%u)", irq_name(index), what, start,
+			    count ? start + count - 1 : start);
+	return 0;
+}
+
+int vfio_dev_irq_set_eventfds(struct vfio_dev *dev, u32 index, u32 start, u32 count, const int *fds)
+{
+	if (!count || count > 4096)
+		return fail(dev, -EINVAL, "VFIO_DEVICE_SET_IRQS %s: bad vector count %u", irq_name(index), count);
+	return set_irqs(dev, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, index, start, count, fds,
+			(size_t)count * sizeof(int32_t), "trigger eventfds");
+}
+
+int vfio_dev_irq_disable(struct vfio_dev *dev, u32 index)
+{
+	return set_irqs(dev, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, index, 0, 0, NULL, 0, "disable");
+}
+
+int vfio_dev_irq_mask(struct vfio_dev *dev, u32 index, u32 vector, bool mask)
+{
+	return set_irqs(dev, VFIO_IRQ_SET_DATA_NONE | (mask ? VFIO_IRQ_SET_ACTION_MASK : VFIO_IRQ_SET_ACTION_UNMASK),
+			index, vector, 1, NULL, 0, mask ? "mask" : "unmask");
+}
+
+int vfio_dev_irq_unmask_eventfd(struct vfio_dev *dev, u32 index, u32 vector, int fd)
+{
+	int32_t v = fd;
+
+	return set_irqs(dev, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK, index, vector, 1, &v,
+			sizeof(v), "unmask eventfd");
+}
+
+int vfio_dev_reset(struct vfio_dev *dev)
+{
+	int rc = dev->ops->reset(dev);
+
+	if (rc)
+		return fail(dev, rc, "VFIO_DEVICE_RESET");
+	return 0;
+}
