@@ -154,7 +154,27 @@ deadline=$((t0 + BOOT_TIMEOUT))
 overall=$((t0 + total))
 partial=
 exec 3< <(tail -n +1 -F --pid="$qpid" "$log" 2>/dev/null)
+# on_deadline: decide why the boot is being ended, then kill QEMU.
+on_deadline() {
+	if [ -z "$init_seen" ]; then
+		hung="L1 never reached /init within ${BOOT_TIMEOUT}s"
+	elif [ -n "$current" ]; then
+		hung="host timeout: L1 gave no result for $current within ${tmo[$current]}s + ${GRACE}s grace"
+	elif [ -n "$done_seen" ]; then
+		hung=   # every scenario reported; only the poweroff hung
+		say "warning: L1 did not power off after LAB-DONE; killed"
+	else
+		hung="host timeout: L1 stopped between scenarios"
+	fi
+	[ -n "$panic" ] && hung="kernel panic in L1: $panic"
+	kill_qemu
+}
 while :; do
+	# Deadlines are checked on every line too: a hung L1 may still print (a kernel spewing warnings).
+	if [ $SECONDS -ge $deadline ] || [ $SECONDS -ge $overall ]; then
+		on_deadline
+		break
+	fi
 	if IFS= read -r -t 1 line <&3; then
 		line=${partial}${line}
 		partial=
@@ -162,22 +182,6 @@ while :; do
 		rc=$?
 		if [ $rc -gt 128 ]; then
 			partial+=$line
-			now=$SECONDS
-			if [ $now -ge $deadline ] || [ $now -ge $overall ]; then
-				if [ -z "$init_seen" ]; then
-					hung="L1 never reached /init within ${BOOT_TIMEOUT}s"
-				elif [ -n "$current" ]; then
-					hung="host timeout: L1 gave no result for $current within ${tmo[$current]}s + ${GRACE}s grace"
-				elif [ -n "$done_seen" ]; then
-					hung=   # finished, only the poweroff hung: not a scenario failure
-					say "warning: L1 did not power off after LAB-DONE; killed"
-				else
-					hung="host timeout: L1 stopped between scenarios"
-				fi
-				[ -n "$panic" ] && hung="kernel panic in L1: $panic"
-				kill_qemu
-				break
-			fi
 			continue
 		fi
 		# EOF: tail ended because QEMU exited.
@@ -222,6 +226,7 @@ while :; do
 		;;
 	*"Kernel panic - not syncing"*)
 		panic=${line#*Kernel panic - not syncing: }
+		if [ -n "$current" ]; then cur_out+=$line$'\n'; fi
 		deadline=$((SECONDS + 10))
 		;;
 	*)
@@ -260,7 +265,11 @@ for s in "${scenarios[@]}"; do
 	reason[$s]=$r
 	say "$s FAIL $r"
 	if [ "$missing" = 1 ]; then
-		if [ -n "$current" ] && [ -n "$cur_out" ]; then
+		if [ -n "$panic" ]; then
+			echo "    last output of ${current:-L1} before the panic, then the panic:"
+			show_tail "$(printf '%s' "${cur_out:-$boot_out}" | grep -v '^\[ *[0-9]*\.[0-9]*\]')" 10
+			show_tail "$(printf '%s' "${cur_out:-$boot_out}" | grep -E 'Unable to handle|Internal error|BUG:|Kernel panic|sysrq: ' | grep -v '^[[:space:]]*$')" 10
+		elif [ -n "$current" ] && [ -n "$cur_out" ]; then
 			echo "    last console lines during $current:"
 			show_tail "$cur_out" 20
 		else

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# selftest.sh: proves the lab runner's failure handling with three short boots (~20 s in all):
+#   1. L1's watchdog: selftest-fail reports its lab_fail reason, selftest-hang is killed at its 3 s timeout
+#      (with the child it forked) and reported FAIL "timeout", and selftest-pass still runs and passes after it;
+#   2. the host's timeout: with L1's watchdog off (ivmm.watchdog=0) the host kills the hung L1 and reports
+#      the hung scenario and the ones after it as FAIL;
+#   3. a kernel panic in L1 ends the boot at once and is reported as the reason.
+# Prints `lab: runner-selftest PASS` or `lab: runner-selftest FAIL <what>` and exits accordingly.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+bad=
+
+# check DESC PATTERN...: every pattern must appear in the last run's output. run CMD...: run it, expect failure.
+check() {
+	local desc=$1 p
+	shift
+	for p in "$@"; do
+		grep -Eq -- "$p" "$out" || { bad="$desc: no /$p/ in the runner's output"; return 1; }
+	done
+}
+run() {
+	"$@" > "$out" 2>&1 < /dev/null
+	local rc=$?
+	[ $rc != 0 ] || { bad="run.sh exited 0 although scenarios failed"; return 1; }
+}
+
+{
+	run bash "$here/run.sh" selftest-fail selftest-hang selftest-pass &&
+	check "L1 watchdog" '^lab: selftest-fail FAIL expected failure 42$' \
+		'^lab: selftest-hang FAIL timeout: killed after 3s; last output: selftest-hang: sleeping forever$' \
+		'^lab: selftest-pass PASS$' '^1 passed, 2 failed$' &&
+	run env IVMM_LAB_GRACE=3 bash "$here/run.sh" --no-build --append ivmm.watchdog=0 selftest-hang selftest-pass &&
+	check "host timeout" '^lab: selftest-hang FAIL host timeout: L1 gave no result for selftest-hang within 3s' \
+		'^lab: selftest-pass FAIL not run: host timeout' '^0 passed, 2 failed$' &&
+	run bash "$here/run.sh" --no-build selftest-panic selftest-pass &&
+	check "kernel panic" '^lab: selftest-panic FAIL kernel panic in L1 during selftest-panic: sysrq triggered crash$' \
+		'^lab: selftest-pass FAIL kernel panic' '^0 passed, 2 failed$'
+} || true
+
+if [ -z "$bad" ]; then
+	echo "lab: runner-selftest PASS"
+	exit 0
+fi
+echo "lab: runner-selftest FAIL $bad"
+sed 's/^/    | /' "$out" | tail -n 30
+exit 1
