@@ -1,7 +1,9 @@
 /* bus.h: the MMIO bus. Devices register regions (base, length, allowed access sizes, ops, opaque); the vCPU
  * run loop dispatches KVM_EXIT_MMIO to it. Overlapping registrations are refused. Regions may be added and
  * removed while vCPUs run (PCI BAR moves), so lookups take a read lock. A guest access to no region, or of a
- * size the region does not allow, reads as zero / is ignored and is logged (rate-limited): never fatal. */
+ * size the region does not allow (or not naturally aligned within the region), reads as zero / is ignored and
+ * is logged (rate-limited): never fatal. Handlers run without the bus lock, so a handler may register or
+ * unregister regions; the opaque of an unregistered region must stay valid until the vCPUs have stopped. */
 #ifndef IVMM_BUS_H
 #define IVMM_BUS_H
 
