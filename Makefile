@@ -97,8 +97,12 @@ arm64: $(B)/arm64/ivmm $(PROGS)
 unit test: $(B)/test/unit-tests $(B)/host/ivmm
 	IVMM_BIN=$(abspath $(B)/host/ivmm) IVMM_TOP=$(CURDIR) ASAN_OPTIONS=detect_leaks=1 $(B)/test/unit-tests --jobs 2
 
-lab: deps-lab arm64
-	@bash tests/lab/build.sh
+# A failed arm64 build does not stop the lab: the image is built without the out-of-date binaries, so the
+# scenarios that need them fail with "... not built" and the others still run.
+lab: deps-lab
+	@if $(MAKE) --no-print-directory -k arm64; then bash tests/lab/build.sh; else \
+	  echo "lab: WARNING: the arm64 build failed (see above): out-of-date binaries are left out of the lab image"; \
+	  IVMM_LAB_EXCLUDE_STALE=1 bash tests/lab/build.sh; fi
 
 check-lab: lab
 	@bash tests/lab/run.sh $(SCENARIOS)

@@ -45,6 +45,26 @@ ln -sfn "$image" "$out/Image"
 tmp=$(mktemp -d "$out/.stage.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
+# fresh BIN [SRC...]: is BIN at least as new as the library sources and SRC? A stale binary (make arm64 not
+# rerun, or failed) is packed with a warning, or left out when IVMM_LAB_EXCLUDE_STALE=1 (make lab does this
+# when the arm64 build failed, so an old binary never passes for the current code).
+lib_srcs=$(cd "$top" && ls vmm/*.[ch] devices/*.[ch] iommu/*.[ch] boot/*.[ch] 2>/dev/null | sed "s|^|$top/|")
+fresh() {
+	local bin=$1 f
+	shift
+	for f in $lib_srcs "$@"; do
+		if [ "$f" -nt "$bin" ]; then
+			if [ "${IVMM_LAB_EXCLUDE_STALE:-0}" = 1 ]; then
+				log "warning: ${bin#$top/} is older than ${f#$top/} and the arm64 build failed: left out"
+				return 1
+			fi
+			log "warning: ${bin#$top/} is older than ${f#$top/} (run make arm64, or make lab)"
+			return 0
+		fi
+	done
+	return 0
+}
+
 # base_root DIR INIT: busybox-only root with INIT as /init.
 base_root() {
 	local r=$1
@@ -75,7 +95,7 @@ shopt -s nullglob
 n2=0
 for src in "$top"/tests/lab/progs/l2-*.c; do
 	name=$(basename "$src" .c)
-	if [ -x "$arm/progs/$name" ]; then
+	if [ -x "$arm/progs/$name" ] && fresh "$arm/progs/$name" "$src"; then
 		install -m 0755 "$arm/progs/$name" "$l2/progs/$name"; n2=$((n2 + 1))
 	else
 		log "warning: $name not built (no $arm/progs/$name): not in the L2 image"
@@ -88,18 +108,18 @@ pack "$l2" "$out/l2-initramfs.cpio.gz" && changed="l2 "
 l1=$tmp/l1
 base_root "$l1" "$here/init/l1-init"
 mkdir -p "$l1"/{lab/scenarios,l2,configs}
-if [ -x "$arm/ivmm" ]; then
+if [ -x "$arm/ivmm" ] && fresh "$arm/ivmm" "$top/vmm/main.c"; then
 	install -m 0755 "$arm/ivmm" "$l1/usr/bin/ivmm"
 	ivmm_state="ivmm $(stat -c %s "$arm/ivmm") bytes"
 else
 	ivmm_state="NO ivmm (build/arm64/ivmm not built: scenarios needing it will fail)"
-	log "warning: $arm/ivmm not built: the L1 image has no ivmm"
+	log "warning: build/arm64/ivmm not built or out of date: the L1 image has no ivmm"
 fi
 n1=0
 for src in "$top"/tests/lab/progs/*.c; do
 	name=$(basename "$src" .c)
 	case "$name" in l2-*) continue ;; esac
-	if [ -x "$arm/progs/$name" ]; then
+	if [ -x "$arm/progs/$name" ] && fresh "$arm/progs/$name" "$src"; then
 		install -m 0755 "$arm/progs/$name" "$l1/progs/$name"; n1=$((n1 + 1))
 	else
 		log "warning: $name not built (no $arm/progs/$name): not in the L1 image"
