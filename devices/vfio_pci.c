@@ -1,0 +1,653 @@
+/* vfio_pci.c: the vfio-pci device model: config-space virtualisation and BARs (see vfio_pci.h; interrupts
+ * are in vfio_pci_irq.c). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "devices/vfio_pci.h"
+#include "vmm/bits.h"
+#include "vmm/log.h"
+
+/* Command bits the guest controls on the real device. */
+#define CMD_PASSTHROUGH (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE)
+#define CMD_WRITABLE (CMD_PASSTHROUGH | PCI_COMMAND_PARITY | PCI_COMMAND_SERR)
+
+static const char *bar_kind(const struct pci_bar *b)
+{
+	if (b->is64)
+		return b->prefetch ? "64-bit prefetchable" : "64-bit";
+	return b->prefetch ? "32-bit prefetchable" : "32-bit";
+}
+
+/* ---- BAR trap (the parts that are not memslots) ---- */
+
+static u64 bar_read(void *opaque, u64 off, unsigned int size)
+{
+	struct vfio_pci_bar *b = opaque;
+	struct vfio_pci *vp = b->dev;
+	u64 v = 0;
+
+	if (vfio_pci_msix_overlaps(vp, b->idx, off, size)) {
+		bool done;
+
+		pthread_mutex_lock(&vp->lock);
+		done = vfio_pci_msix_read(vp, b->idx, off, size, &v);
+		pthread_mutex_unlock(&vp->lock);
+		if (done)
+			return v;
+	}
+	/* The raw op: a failure here is the guest's doing (e.g. decode off on the device), not worth an error. */
+	ssize_t n = vp->vdev->ops->pread(vp->vdev, &v, size, b->region.offset + off);
+
+	if (n != (ssize_t)size) {
+		log_guest("%s: BAR%u read of %u bytes at 0x%llx failed", vp->name, b->idx, size,
+			  (unsigned long long)off);
+		return 0;
+	}
+	return v;
+}
+
+static void bar_write(void *opaque, u64 off, u64 val, unsigned int size)
+{
+	struct vfio_pci_bar *b = opaque;
+	struct vfio_pci *vp = b->dev;
+
+	if (vfio_pci_msix_overlaps(vp, b->idx, off, size)) {
+		bool done;
+
+		pthread_mutex_lock(&vp->lock);
+		done = vfio_pci_msix_write(vp, b->idx, off, size, val);
+		pthread_mutex_unlock(&vp->lock);
+		if (done)
+			return;
+	}
+	ssize_t n = vp->vdev->ops->pwrite(vp->vdev, &val, size, b->region.offset + off);
+
+	if (n != (ssize_t)size)
+		log_guest("%s: BAR%u write of %u bytes at 0x%llx failed", vp->name, b->idx, size,
+			  (unsigned long long)off);
+}
+
+static const struct mmio_ops bar_ops = {
+	.read = bar_read,
+	.write = bar_write,
+};
+
+static void bar_unmap(struct vfio_pci *vp, struct vfio_pci_bar *b)
+{
+	if (b->gpa == VFIO_PCI_NO_ADDR)
+		return;
+	for (unsigned int i = 0; i < b->npieces; i++) {
+		struct vfio_pci_piece *p = &b->pieces[i];
+
+		if (!p->mapped)
+			continue;
+		int ret = vp->hv->ops->mem_unmap(vp->hv, b->gpa + p->off);
+
+		if (ret)
+			pr_warn("%s: BAR%u: removing the memslot at 0x%llx: %s", vp->name, b->idx,
+				(unsigned long long)(b->gpa + p->off), strerror(-ret));
+		p->mapped = false;
+	}
+	bus_unregister(vp->bus, &b->mmio);
+	b->gpa = VFIO_PCI_NO_ADDR;
+}
+
+static void bar_map(struct vfio_pci *vp, struct vfio_pci_bar *b, u64 gpa)
+{
+	b->mmio = (struct mmio_region){
+		.name = b->name,
+		.base = gpa,
+		.len = b->info.size,
+		.sizes = MMIO_SZ_1 | MMIO_SZ_2 | MMIO_SZ_4 | MMIO_SZ_8,
+		.ops = &bar_ops,
+		.opaque = b,
+	};
+	if (bus_register(vp->bus, &b->mmio)) {
+		log_guest("%s: BAR%u at 0x%llx overlaps another region: not decoding", vp->name, b->idx,
+			  (unsigned long long)gpa);
+		return;
+	}
+	b->gpa = gpa;
+	if (!IS_ALIGNED(gpa, vp->page_size))
+		return; /* below page granularity: every access is trapped */
+	for (unsigned int i = 0; i < b->npieces; i++) {
+		struct vfio_pci_piece *p = &b->pieces[i];
+		int ret = vp->hv->ops->mem_map(vp->hv, gpa + p->off, p->len, p->host, false);
+
+		if (ret) {
+			log_guest("%s: BAR%u: memslot at 0x%llx (0x%llx bytes) failed (%s): trapped instead", vp->name,
+				  b->idx, (unsigned long long)(gpa + p->off), (unsigned long long)p->len,
+				  strerror(-ret));
+			continue;
+		}
+		p->mapped = true;
+	}
+}
+
+/* Make BAR idx decode where the guest wants it (lock held). */
+static void bar_update(struct vfio_pci *vp, unsigned int idx)
+{
+	struct vfio_pci_bar *b = &vp->bars[idx];
+	u64 want = VFIO_PCI_NO_ADDR;
+
+	if (!b->info.size)
+		return;
+	if (pci_cfg_get(&vp->cfg, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY) {
+		u64 a = pci_cfg_bar_addr(&vp->cfg, idx, &b->info);
+
+		if (pci_host_window_ok(vp->host, a, b->info.size))
+			want = a;
+		else
+			log_guest("%s: BAR%u at 0x%llx (0x%llx bytes) is outside the host bridge windows: not decoding",
+				  vp->name, idx, (unsigned long long)a, (unsigned long long)b->info.size);
+	}
+	if (want == b->gpa)
+		return;
+	bar_unmap(vp, b);
+	if (want != VFIO_PCI_NO_ADDR)
+		bar_map(vp, b, want);
+}
+
+static void bars_update(struct vfio_pci *vp)
+{
+	for (unsigned int i = 0; i < PCI_NUM_BARS; i++)
+		bar_update(vp, i);
+}
+
+/* Pass memory decode / bus mastering / INTx disable to the device, ordered so that no memslot is live
+ * while the device's decode is off (lock held). */
+static void cmd_update(struct vfio_pci *vp, u16 old)
+{
+	u16 cmd = (u16)pci_cfg_get(&vp->cfg, PCI_COMMAND, 2);
+	u32 real;
+
+	if (!((old ^ cmd) & CMD_PASSTHROUGH))
+		return;
+	if (!(cmd & PCI_COMMAND_MEMORY))
+		bars_update(vp);
+	if (vfio_dev_cfg_read(vp->vdev, PCI_COMMAND, 2, &real) == 0) {
+		real = (real & ~(u32)CMD_PASSTHROUGH) | (cmd & CMD_PASSTHROUGH);
+		if (vfio_dev_cfg_write(vp->vdev, PCI_COMMAND, 2, real))
+			pr_warn("%s: could not update the device's command register", vp->name);
+	}
+	if (cmd & PCI_COMMAND_MEMORY)
+		bars_update(vp);
+}
+
+/* ---- config space ---- */
+
+u32 vfio_pci_cfg_read(struct vfio_pci *vp, u32 off, u32 size)
+{
+	u32 v;
+
+	pthread_mutex_lock(&vp->lock);
+	v = pci_cfg_get(&vp->cfg, off, size);
+	if (off < PCI_CFG_SPACE_SIZE) {
+		u32 live = 0;
+
+		for (u32 i = 0; i < size; i++)
+			if (vp->live[off + i])
+				live |= 0xffu << (8 * i);
+		if (live) {
+			u32 dv;
+
+			if (vfio_dev_cfg_read(vp->vdev, off, size, &dv) == 0)
+				v = (v & ~live) | (dv & live);
+		}
+		if (pci_cfg_overlaps(off, size, PCI_STATUS, 1)) {
+			/* Whether there is a capability list is ours to say. */
+			u32 sh = 8 * (PCI_STATUS - off);
+
+			v = (v & ~((u32)PCI_STATUS_CAP_LIST << sh)) |
+			    (pci_cfg_get(&vp->cfg, PCI_STATUS, 1) & PCI_STATUS_CAP_LIST) << sh;
+		}
+		if (vp->msi_present && (vp->msi_flags & PCI_MSI_FLAGS_MASKBIT)) {
+			u32 pend = vp->msi_cap +
+				   ((vp->msi_flags & PCI_MSI_FLAGS_64BIT) ? PCI_MSI_PENDING_64 : PCI_MSI_PENDING_32);
+
+			if (pci_cfg_overlaps(off, size, pend, 4)) {
+				u32 p = vfio_pci_msi_pending(vp);
+
+				for (u32 i = 0; i < size; i++) {
+					u32 o = off + i;
+
+					if (o >= pend && o < pend + 4) {
+						v &= ~(0xffu << (8 * i));
+						v |= ((p >> (8 * (o - pend))) & 0xff) << (8 * i);
+					}
+				}
+			}
+		}
+	}
+	pthread_mutex_unlock(&vp->lock);
+	return v;
+}
+
+void vfio_pci_cfg_write(struct vfio_pci *vp, u32 off, u32 size, u32 val)
+{
+	pthread_mutex_lock(&vp->lock);
+	u16 oldcmd = (u16)pci_cfg_get(&vp->cfg, PCI_COMMAND, 2);
+
+	pci_cfg_write(&vp->cfg, off, size, val);
+	if (pci_cfg_overlaps(off, size, PCI_COMMAND, 2))
+		cmd_update(vp, oldcmd);
+	for (unsigned int i = 0; i < PCI_NUM_BARS; i++) {
+		const struct vfio_pci_bar *b = &vp->bars[i];
+
+		if (b->info.size && pci_cfg_overlaps(off, size, PCI_BASE_ADDRESS_0 + 4 * i, b->info.is64 ? 8 : 4))
+			bar_update(vp, i);
+	}
+	if ((vp->msi_present && pci_cfg_overlaps(off, size, vp->msi_cap, pci_msi_cap_len(vp->msi_flags))) ||
+	    (vp->msix_present && pci_cfg_overlaps(off, size, vp->msix_cap + PCI_MSIX_FLAGS, 2)))
+		vfio_pci_irq_update(vp);
+	pthread_mutex_unlock(&vp->lock);
+}
+
+static u32 cfg_read_op(struct pci_dev *d, u32 off, u32 size)
+{
+	return vfio_pci_cfg_read(container_of(d, struct vfio_pci, pdev), off, size);
+}
+
+static void cfg_write_op(struct pci_dev *d, u32 off, u32 size, u32 val)
+{
+	vfio_pci_cfg_write(container_of(d, struct vfio_pci, pdev), off, size, val);
+}
+
+static const struct pci_dev_ops vfio_pci_dev_ops = {
+	.cfg_read = cfg_read_op,
+	.cfg_write = cfg_write_op,
+};
+
+static int read_raw_config(struct vfio_pci *vp, u8 *raw)
+{
+	for (u32 off = 0; off < PCI_CFG_SPACE_SIZE; off += 4) {
+		u32 v;
+		int ret = vfio_dev_cfg_read(vp->vdev, off, 4, &v);
+
+		if (ret)
+			return ret;
+		memcpy(raw + off, &v, 4);
+	}
+	return 0;
+}
+
+static void copy_raw(struct vfio_pci *vp, const u8 *raw, u32 off, u32 len)
+{
+	memcpy(vp->cfg.val + off, raw + off, len);
+}
+
+/* The type-0 header, except BARs and the capability pointer. */
+static void setup_header(struct vfio_pci *vp, const u8 *raw)
+{
+	struct pci_cfg *c = &vp->cfg;
+
+	copy_raw(vp, raw, PCI_VENDOR_ID, 4);
+	pci_cfg_set(c, PCI_COMMAND, 2, 0);
+	pci_cfg_set_wmask(c, PCI_COMMAND, 2, CMD_WRITABLE);
+	vp->live[PCI_STATUS] = vp->live[PCI_STATUS + 1] = 1;
+	copy_raw(vp, raw, PCI_REVISION_ID, 4);
+	pci_cfg_set_wmask(c, PCI_CACHE_LINE_SIZE, 1, 0xff);
+	pci_cfg_set_wmask(c, PCI_LATENCY_TIMER, 1, 0xff);
+	pci_cfg_set(c, PCI_HEADER_TYPE, 1, raw[PCI_HEADER_TYPE] & 0x7f); /* one function shown */
+	copy_raw(vp, raw, PCI_SUBSYSTEM_VENDOR_ID, 4);
+	pci_cfg_set(c, PCI_INTERRUPT_LINE, 1, 0);
+	pci_cfg_set_wmask(c, PCI_INTERRUPT_LINE, 1, 0xff);
+	copy_raw(vp, raw, PCI_INTERRUPT_PIN, 3);
+	/* ROM BAR, CardBus CIS, BIST: hidden (read 0, not writable). */
+}
+
+/* A capability passed through read-only: header bytes are ours (list linkage), the body is read live. */
+static void passthrough_cap(struct vfio_pci *vp, const u8 *raw, u8 off, u32 len)
+{
+	len = MIN(len, (u32)PCI_CFG_SPACE_SIZE - off);
+	copy_raw(vp, raw, off, len);
+	for (u32 i = 2; i < len; i++)
+		vp->live[off + i] = 1;
+}
+
+static int setup_caps(struct vfio_pci *vp, const u8 *raw)
+{
+	struct pci_cap caps[PCI_CAP_MAX], keep[PCI_CAP_MAX];
+	unsigned int nkeep = 0;
+	int n = pci_cap_walk(raw, PCI_CFG_SPACE_SIZE, caps, PCI_CAP_MAX);
+
+	if (n < 0) {
+		pr_warn("%s: malformed capability list (%s): hiding all capabilities", vp->name, strerror(-n));
+		n = 0;
+	}
+	for (int i = 0; i < n; i++) {
+		u8 off = caps[i].off;
+		bool kept = true;
+
+		switch (caps[i].id) {
+		case PCI_CAP_ID_MSI:
+			kept = !vp->msi_present && vfio_pci_msi_init(vp, raw, off);
+			break;
+		case PCI_CAP_ID_MSIX:
+			kept = !vp->msix_present && vfio_pci_msix_init(vp, raw, off);
+			break;
+		case PCI_CAP_ID_PM:
+			passthrough_cap(vp, raw, off, PCI_PM_SIZEOF);
+			break;
+		case PCI_CAP_ID_EXP: {
+			u16 flags = (u16)(raw[off + PCI_EXP_FLAGS] | raw[off + PCI_EXP_FLAGS + 1] << 8);
+
+			passthrough_cap(vp, raw, off,
+					(flags & PCI_EXP_FLAGS_VERS) >= 2 ? PCI_CAP_EXP_ENDPOINT_SIZEOF_V2 :
+									    PCI_CAP_EXP_ENDPOINT_SIZEOF_V1);
+			break;
+		}
+		case PCI_CAP_ID_VNDR:
+			passthrough_cap(vp, raw, off, MAX(raw[off + PCI_CAP_FLAGS], 3));
+			break;
+		default:
+			kept = false;
+			break;
+		}
+		if (kept)
+			keep[nkeep++] = caps[i];
+		else
+			pr_debug("%s: capability 0x%02x at 0x%02x hidden", vp->name, caps[i].id, off);
+	}
+	pci_cfg_link_caps(&vp->cfg, keep, nkeep);
+	return 0;
+}
+
+/* Region info and type of every BAR; I/O BARs hidden; upper halves of 64-bit BARs skipped. */
+static int probe_bars(struct vfio_pci *vp, const u8 *raw)
+{
+	for (unsigned int i = 0; i < PCI_NUM_BARS; i++) {
+		struct vfio_pci_bar *b = &vp->bars[i];
+		u32 reg;
+		int ret;
+
+		b->dev = vp;
+		b->idx = i;
+		b->gpa = VFIO_PCI_NO_ADDR;
+		snprintf(b->name, sizeof(b->name), "%s-bar%u", vp->name, i);
+		ret = vfio_dev_region_info(vp->vdev, VFIO_PCI_BAR0_REGION_INDEX + i, &b->region);
+		if (ret)
+			return ret;
+		if (!b->region.size)
+			continue;
+		memcpy(&reg, raw + PCI_BASE_ADDRESS_0 + 4 * i, 4);
+		pci_bar_decode(reg, &b->info);
+		if (b->info.io) {
+			pr_info("%s: I/O BAR%u (%llu bytes) is not forwarded (ivmm has no I/O space)", vp->name, i,
+				(unsigned long long)b->region.size);
+			b->info = (struct pci_bar){ 0 };
+			continue;
+		}
+		if (b->info.is64 && i + 1 >= PCI_NUM_BARS) {
+			pr_err("%s: BAR%u claims to be 64-bit but is the last BAR", vp->name, i);
+			return -EINVAL;
+		}
+		b->info.size = b->region.size;
+		if (b->info.size < 16 || (b->info.size & (b->info.size - 1))) {
+			pr_err("%s: BAR%u size 0x%llx is not a power of two >= 16", vp->name, i,
+			       (unsigned long long)b->info.size);
+			return -EINVAL;
+		}
+		if (!(b->region.flags & VFIO_REGION_INFO_FLAG_READ) || !(b->region.flags & VFIO_REGION_INFO_FLAG_WRITE))
+			pr_warn("%s: BAR%u region is not read/write (flags 0x%x)", vp->name, i, b->region.flags);
+		if (b->info.is64) {
+			i++;
+			vp->bars[i].dev = vp;
+			vp->bars[i].idx = i;
+			vp->bars[i].gpa = VFIO_PCI_NO_ADDR;
+		}
+	}
+	return 0;
+}
+
+static int place_bars(struct vfio_pci *vp)
+{
+	struct pci_bar infos[PCI_NUM_BARS];
+	u64 addrs[PCI_NUM_BARS];
+	int bad = -1, ret;
+
+	for (unsigned int i = 0; i < PCI_NUM_BARS; i++)
+		infos[i] = vp->bars[i].info;
+	ret = pci_alloc_bars(&vp->host->windows, infos, addrs, &bad);
+	if (ret) {
+		const struct pci_window *w = pci_bar_window(&vp->host->windows, &infos[bad]);
+
+		pr_err("%s (%s): BAR%d (%s, 0x%llx bytes) cannot be placed in the %s window [0x%llx-0x%llx] "
+		       "(0x%llx bytes free)",
+		       vp->name, vp->vdev->bdf, bad, bar_kind(&infos[bad]), (unsigned long long)infos[bad].size,
+		       w->name, (unsigned long long)w->base, (unsigned long long)(w->base + w->size - 1),
+		       (unsigned long long)(w->base + w->size - w->next));
+		return -ENOSPC;
+	}
+	for (unsigned int i = 0; i < PCI_NUM_BARS; i++) {
+		if (!infos[i].size)
+			continue;
+		ret = pci_cfg_bar_setup(&vp->cfg, i, &infos[i], addrs[i]);
+		if (ret) {
+			pr_err("%s: BAR%u cannot be emulated (size 0x%llx at 0x%llx)", vp->name, i,
+			       (unsigned long long)infos[i].size, (unsigned long long)addrs[i]);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* Subtract holes (sorted, merged) from [off, off+len) into pieces. */
+static void add_pieces(struct vfio_pci_bar *b, void *host, u64 off, u64 len, const u64 (*holes)[2],
+		       unsigned int nholes)
+{
+	u64 cur = off, end = off + len;
+
+	for (unsigned int h = 0; h <= nholes && cur < end; h++) {
+		u64 hs = h < nholes ? holes[h][0] : end, he = h < nholes ? holes[h][1] : end;
+
+		if (he <= cur)
+			continue;
+		u64 pe = MIN(hs, end);
+
+		if (pe > cur && b->npieces < VFIO_PCI_MAX_PIECES) {
+			b->pieces[b->npieces++] = (struct vfio_pci_piece){
+				.off = cur, .len = pe - cur, .host = (u8 *)host + (cur - off),
+			};
+		}
+		cur = MAX(cur, he);
+	}
+}
+
+/* mmap what VFIO lets us and compute the memslot pieces (MSI-X table and PBA pages excluded). */
+static void mmap_bars(struct vfio_pci *vp)
+{
+	for (unsigned int i = 0; i < PCI_NUM_BARS; i++) {
+		struct vfio_pci_bar *b = &vp->bars[i];
+		const struct vfio_region *r = &b->region;
+		u64 holes[2][2];
+		unsigned int nholes = 0;
+
+		if (!b->info.size || !(r->flags & VFIO_REGION_INFO_FLAG_MMAP))
+			continue;
+		if (vp->msix_present) {
+			u64 ranges[2][2] = {
+				{ vp->msix_table_bar == i ? vp->msix_table_off : ~0ULL,
+				  (u64)vp->msix_nvec * PCI_MSIX_ENTRY_SIZE },
+				{ vp->msix_pba_bar == i ? vp->msix_pba_off : ~0ULL,
+				  (u64)((vp->msix_nvec + 63) / 64) * 8 },
+			};
+			for (unsigned int h = 0; h < 2; h++) {
+				if (ranges[h][0] == ~0ULL)
+					continue;
+				holes[nholes][0] = ALIGN_DOWN(ranges[h][0], vp->page_size);
+				holes[nholes][1] = ALIGN_UP(ranges[h][0] + ranges[h][1], vp->page_size);
+				nholes++;
+			}
+			if (nholes == 2) {
+				if (holes[1][0] < holes[0][0]) {
+					u64 t0 = holes[0][0], t1 = holes[0][1];
+
+					holes[0][0] = holes[1][0];
+					holes[0][1] = holes[1][1];
+					holes[1][0] = t0;
+					holes[1][1] = t1;
+				}
+				if (holes[1][0] <= holes[0][1]) {
+					holes[0][1] = MAX(holes[0][1], holes[1][1]);
+					nholes = 1;
+				}
+			}
+		}
+		unsigned int nareas = r->sparse ? r->nr_areas : 1;
+
+		for (unsigned int a = 0; a < nareas && b->nmaps < VFIO_DEV_MAX_SPARSE; a++) {
+			u64 off = r->sparse ? r->areas[a].offset : 0, len = r->sparse ? r->areas[a].size : r->size;
+			void *host;
+
+			if (!len || !IS_ALIGNED(off, vp->page_size) || !IS_ALIGNED(len, vp->page_size))
+				continue;
+			if (vfio_dev_region_mmap(vp->vdev, r, off, len, PROT_READ | PROT_WRITE, &host)) {
+				pr_warn("%s: BAR%u [0x%llx+0x%llx] cannot be mmapped: trapped instead", vp->name, i,
+					(unsigned long long)off, (unsigned long long)len);
+				continue;
+			}
+			b->maps[b->nmaps++] = (struct vfio_pci_mmap){ .addr = host, .off = off, .len = len };
+			add_pieces(b, host, off, len, (const u64(*)[2])holes, nholes);
+		}
+		pr_debug("%s: BAR%u: %u mmap(s), %u memslot piece(s)", vp->name, i, b->nmaps, b->npieces);
+	}
+}
+
+static void unmap_bars(struct vfio_pci *vp)
+{
+	for (unsigned int i = 0; i < PCI_NUM_BARS; i++) {
+		struct vfio_pci_bar *b = &vp->bars[i];
+
+		for (unsigned int m = 0; m < b->nmaps; m++)
+			vfio_dev_region_munmap(vp->vdev, b->maps[m].addr, b->maps[m].len);
+		b->nmaps = 0;
+		b->npieces = 0;
+	}
+}
+
+/* Clear the device's memory decode / bus mastering so it is quiet until the guest enables it. */
+static void quiesce_device(struct vfio_pci *vp)
+{
+	u32 cmd;
+
+	if (vfio_dev_cfg_read(vp->vdev, PCI_COMMAND, 2, &cmd) == 0 && (cmd & CMD_PASSTHROUGH) != 0) {
+		cmd &= ~(u32)(PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+		if (vfio_dev_cfg_write(vp->vdev, PCI_COMMAND, 2, cmd))
+			pr_warn("%s: could not clear the device's command register", vp->name);
+	}
+}
+
+int vfio_pci_create(struct vfio_pci **out, const char *name, struct vfio_dev *vdev, struct pci_host *host,
+		    struct hv *hv, struct bus *bus, int slot)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	u8 raw[PCI_CFG_SPACE_SIZE];
+	struct vfio_pci *vp;
+	long ps = sysconf(_SC_PAGESIZE);
+	int ret;
+
+	vp = calloc(1, sizeof(*vp));
+	if (!vp)
+		return -ENOMEM;
+	snprintf(vp->name, sizeof(vp->name), "%s", name);
+	vp->pdev = (struct pci_dev){ .ops = &vfio_pci_dev_ops, .name = vp->name };
+	vp->vdev = vdev;
+	vp->hv = hv;
+	vp->bus = bus;
+	vp->host = host;
+	vp->page_size = ps > 0 ? (u64)ps : SZ_4K;
+	vp->intx_resample = -1;
+	for (unsigned int i = 0; i < VFIO_PCI_MAX_MSIX; i++)
+		vp->vecs[i] = (struct vfio_pci_vec){ .efd = -1, .route = -1 };
+	for (unsigned int i = 0; i < PCI_NUM_BARS; i++)
+		vp->bars[i].gpa = VFIO_PCI_NO_ADDR;
+	pci_cfg_init(&vp->cfg);
+	ret = -pthread_mutex_init(&vp->lock, NULL);
+	if (ret)
+		goto err_free;
+
+	ret = vfio_dev_get_info(vdev, &info);
+	if (ret)
+		goto err_mutex;
+	if (!(info.flags & VFIO_DEVICE_FLAGS_PCI)) {
+		pr_err("%s (%s): not a PCI device (VFIO flags 0x%x)", name, vdev->bdf, info.flags);
+		ret = -ENODEV;
+		goto err_mutex;
+	}
+	vp->can_reset = info.flags & VFIO_DEVICE_FLAGS_RESET;
+	if (vp->can_reset) {
+		ret = vfio_dev_reset(vdev);
+		if (ret)
+			goto err_mutex;
+	} else {
+		pr_debug("%s (%s): no reset method; starting from its current state", name, vdev->bdf);
+	}
+	ret = read_raw_config(vp, raw);
+	if (ret)
+		goto err_mutex;
+	if (raw[0] == 0xff && raw[1] == 0xff) {
+		pr_err("%s (%s): config space reads all-ones (device gone?)", name, vdev->bdf);
+		ret = -ENODEV;
+		goto err_mutex;
+	}
+	if ((raw[PCI_HEADER_TYPE] & 0x7f) != PCI_HEADER_TYPE_NORMAL) {
+		pr_err("%s (%s): header type 0x%02x: only endpoints (type 0) can be passed through", name, vdev->bdf,
+		       raw[PCI_HEADER_TYPE] & 0x7f);
+		ret = -ENOTSUP;
+		goto err_mutex;
+	}
+	quiesce_device(vp);
+	setup_header(vp, raw);
+	ret = probe_bars(vp, raw);
+	if (ret)
+		goto err_mutex;
+	ret = place_bars(vp);
+	if (ret)
+		goto err_mutex;
+	ret = setup_caps(vp, raw);
+	if (ret)
+		goto err_irq;
+	mmap_bars(vp);
+	ret = pci_host_add(host, &vp->pdev, slot);
+	if (ret)
+		goto err_unmap;
+	vfio_pci_intx_init(vp, raw);
+	pthread_mutex_lock(&vp->lock);
+	vfio_pci_irq_update(vp);
+	pthread_mutex_unlock(&vp->lock);
+	pr_debug("%s (%s) at 00:%02x.%u", name, vdev->bdf, vp->pdev.devfn >> 3, vp->pdev.devfn & 7);
+	*out = vp;
+	return 0;
+
+err_unmap:
+	unmap_bars(vp);
+err_irq:
+	vfio_pci_irq_fini(vp);
+err_mutex:
+	pthread_mutex_destroy(&vp->lock);
+err_free:
+	free(vp);
+	return ret;
+}
+
+void vfio_pci_destroy(struct vfio_pci *vp)
+{
+	if (!vp)
+		return;
+	pthread_mutex_lock(&vp->lock);
+	for (unsigned int i = 0; i < PCI_NUM_BARS; i++)
+		bar_unmap(vp, &vp->bars[i]);
+	vfio_pci_irq_fini(vp);
+	pthread_mutex_unlock(&vp->lock);
+	quiesce_device(vp);
+	if (vp->can_reset && vfio_dev_reset(vp->vdev))
+		pr_warn("%s: reset at teardown failed", vp->name);
+	pci_host_remove(vp->host, &vp->pdev);
+	unmap_bars(vp);
+	pthread_mutex_destroy(&vp->lock);
+	free(vp);
+}

@@ -1,0 +1,146 @@
+/* vfio_pci.h: the vfio-pci passthrough device model. A host PCI function opened through its VFIO cdev
+ * (devices/vfio_dev.h, already bound and attached by devices/passthrough.c) is shown to the guest on the ECAM
+ * host bridge with a virtualised config space:
+ *   - identity (vendor/device/class/subsystem/revision/pin) read from the real device;
+ *   - BAR registers emulated with sizing, I/O BARs and the ROM BAR hidden, initial addresses from the bridge's
+ *     windows; while memory decode is on, a BAR decodes at the guest-programmed address: mmap-able parts
+ *     (VFIO_REGION_INFO_FLAG_MMAP, sparse areas honoured, MSI-X table/PBA pages excluded) are KVM memslots,
+ *     everything else is trapped on the MMIO bus and forwarded with pread/pwrite;
+ *   - command register: memory decode, bus mastering and INTx disable are passed to the device;
+ *   - the capability list: MSI and MSI-X virtualised (their table/PBA emulated), power management, PCI Express
+ *     and vendor capabilities passed through read-only, every other capability and the extended config
+ *     space hidden;
+ *   - interrupts (vfio_pci_irq.c): enabled MSI/MSI-X vectors become VFIO_DEVICE_SET_IRQS eventfds routed by
+ *     hv->irqfd_msi() with devid = the guest requester id; a masked vector has no route (its eventfd keeps
+ *     the event, reported pending, delivered on unmask); INTx is the fallback (irqfd_spi with resample).
+ * The device is reset at creation and at destruction (when it supports a reset). */
+#ifndef IVMM_DEVICES_VFIO_PCI_H
+#define IVMM_DEVICES_VFIO_PCI_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include "devices/pci_cfg.h"
+#include "devices/pci_host.h"
+#include "devices/vfio_dev.h"
+#include "vmm/bus.h"
+#include "vmm/compiler.h"
+#include "vmm/hv.h"
+
+#define VFIO_PCI_MAX_PIECES 24
+#define VFIO_PCI_NO_ADDR (~0ULL)
+#define VFIO_PCI_MAX_MSI 32
+#define VFIO_PCI_MAX_MSIX 2048
+
+struct vfio_pci;
+
+/* A part of a BAR that is a memslot when the BAR decodes. */
+struct vfio_pci_piece {
+	u64 off, len;          /* inside the BAR */
+	void *host;            /* mmap of that part */
+	bool mapped;           /* memslot currently installed */
+};
+
+/* An mmap of a BAR (whole region or one sparse area). */
+struct vfio_pci_mmap {
+	void *addr;
+	u64 off, len;
+};
+
+struct vfio_pci_bar {
+	struct vfio_pci *dev;
+	unsigned int idx;
+	struct pci_bar info;   /* size 0: hidden/absent */
+	struct vfio_region region;
+	struct vfio_pci_mmap maps[VFIO_DEV_MAX_SPARSE];
+	unsigned int nmaps;
+	struct vfio_pci_piece pieces[VFIO_PCI_MAX_PIECES];
+	unsigned int npieces;
+	struct mmio_region mmio;      /* the trapped view while decoding */
+	char name[48];
+	u64 gpa;                       /* where it decodes now, or VFIO_PCI_NO_ADDR */
+};
+
+struct vfio_pci_vec {
+	int efd;               /* eventfd given to VFIO, -1 */
+	int route;             /* hv irqfd handle, -1 */
+	u64 addr;              /* of the route */
+	u32 data;
+};
+
+enum vfio_pci_irq_mode { VFIO_PCI_IRQ_NONE, VFIO_PCI_IRQ_INTX, VFIO_PCI_IRQ_MSI, VFIO_PCI_IRQ_MSIX };
+
+struct vfio_pci_msix_entry {
+	u32 addr_lo, addr_hi, data, ctrl;
+};
+
+struct vfio_pci {
+	struct pci_dev pdev;
+	char name[32];
+	struct vfio_dev *vdev;         /* not owned */
+	struct hv *hv;
+	struct bus *bus;
+	struct pci_host *host;
+	u64 page_size;
+	pthread_mutex_t lock;          /* config state, BAR mapping, interrupts */
+
+	struct pci_cfg cfg;
+	u8 live[PCI_CFG_SPACE_SIZE];   /* bytes read from the device on every access */
+	struct vfio_pci_bar bars[PCI_NUM_BARS];
+	bool can_reset;
+
+	/* Interrupts. */
+	enum vfio_pci_irq_mode mode;
+	struct vfio_pci_vec vecs[VFIO_PCI_MAX_MSIX];
+	unsigned int nvecs;            /* vectors set up in VFIO for the current mode */
+	bool intx_ok;                  /* pin != 0 and VFIO has an INTx */
+	u32 intx_spi;
+	int intx_resample;             /* resample eventfd, -1 */
+
+	bool msi_present;
+	u8 msi_cap;
+	u16 msi_flags;                 /* device's Message Control (capability bits) */
+	unsigned int msi_max;          /* vectors the virtual capability offers */
+
+	bool msix_present;
+	u8 msix_cap;
+	unsigned int msix_nvec;
+	u8 msix_table_bar, msix_pba_bar;
+	u32 msix_table_off, msix_pba_off;
+	struct vfio_pci_msix_entry *msix_table;
+};
+
+/* Build the model for vdev (open, bound and attached): read its config space and regions, reset it, set up
+ * BARs (placed in host's windows; -ENOSPC with a message naming the BAR when one does not fit), add it to
+ * host at the first free slot (or slot >= 1). name is used in messages. On error everything done is undone
+ * and *out untouched. */
+int __must_check vfio_pci_create(struct vfio_pci **out, const char *name, struct vfio_dev *vdev,
+				 struct pci_host *host, struct hv *hv, struct bus *bus, int slot);
+/* Stop decoding, tear interrupts down, reset the device, remove it from the bridge, free. NULL is fine. */
+void vfio_pci_destroy(struct vfio_pci *vp);
+
+/* Config handlers (also what the bridge calls through pdev.ops). */
+u32 vfio_pci_cfg_read(struct vfio_pci *vp, u32 off, u32 size);
+void vfio_pci_cfg_write(struct vfio_pci *vp, u32 off, u32 size, u32 val);
+
+/* ---- internal, shared by vfio_pci.c and vfio_pci_irq.c ---- */
+/* Virtualise the device's MSI / MSI-X capability at off of its config image raw (true: kept, false: hidden
+ * with a message). MSI-X needs the BARs probed first. */
+bool vfio_pci_msi_init(struct vfio_pci *vp, const u8 *raw, u8 off);
+bool vfio_pci_msix_init(struct vfio_pci *vp, const u8 *raw, u8 off);
+/* INTx availability and its SPI (pin swizzled by slot as in the FDT interrupt-map); after pci_host_add(). */
+void vfio_pci_intx_init(struct vfio_pci *vp, const u8 *raw);
+/* SPI of INTx pin (1..4) of a device in slot: LAYOUT_SPI_PCI_INTX_BASE + (slot + pin - 1) % 4. */
+u32 vfio_pci_intx_spi(unsigned int slot, unsigned int pin);
+/* Make VFIO and the hv routes match the virtual MSI/MSI-X/INTx state (lock held). */
+void vfio_pci_irq_update(struct vfio_pci *vp);
+/* Tear every interrupt down and free irq state (lock held or device no longer visible). */
+void vfio_pci_irq_fini(struct vfio_pci *vp);
+/* MSI capability pending bits (lock held). */
+u32 vfio_pci_msi_pending(struct vfio_pci *vp);
+/* Trapped MSI-X table / PBA access at offset off of bar; true if handled. Lock held. */
+bool vfio_pci_msix_read(struct vfio_pci *vp, unsigned int bar, u64 off, unsigned int size, u64 *val);
+bool vfio_pci_msix_write(struct vfio_pci *vp, unsigned int bar, u64 off, unsigned int size, u64 val);
+/* Is [off, off+len) of bar the MSI-X table or PBA? */
+bool vfio_pci_msix_overlaps(const struct vfio_pci *vp, unsigned int bar, u64 off, u64 len);
+
+#endif
