@@ -4,10 +4,20 @@
 #ifndef IVMM_BOOT_H
 #define IVMM_BOOT_H
 
+#include <stdbool.h>
+#include "boot/image.h"
 #include "vmm/compiler.h"
 
 struct vm_config;
 struct guest_mem;
+
+/* Room reserved for the DTB: the last 2 MiB of RAM (booting.rst: at most 2 MiB, 8-byte aligned; a whole
+ * 2 MiB aligned block so it never shares a block with anything mapped differently). */
+#define BOOT_DTB_MAX SZ_2M
+/* Initrd start alignment: a page for every granule (4K/16K/64K). */
+#define BOOT_INITRD_ALIGN SZ_64K
+/* booting.rst: the initrd must lie in a 1 GiB aligned window of at most 32 GiB that also covers the kernel. */
+#define BOOT_INITRD_WINDOW (32 * SZ_1G)
 
 struct boot_plan {
 	u64 kernel_gpa;            /* where the Image is placed (2 MiB aligned base + text_offset) */
@@ -18,19 +28,36 @@ struct boot_plan {
 	u64 dtb_max;               /* room reserved for the DTB */
 };
 
+/* The files stay open between boot_prepare() and boot_load(), which reads them straight into guest RAM
+ * (no second copy of kernel and initrd in ivmm's own memory). */
 struct boot_files {
-	void *kernel;              /* file contents */
+	int kernel_fd, initrd_fd;  /* valid when has_kernel / has_initrd */
+	bool has_kernel, has_initrd;
 	u64 kernel_file_size;
-	void *initrd;
 	u64 initrd_size;
+	struct arm64_image image;  /* the parsed header */
 	struct boot_plan plan;
 };
 
-/* Read + validate cfg->kernel (arm64 Image header) and cfg->initrd, compute the plan for cfg->mem_size.
- * Prints one clear message naming the file and the problem. Returns 0 or -errno (a usage error: exit 2). */
+/* Open + validate cfg->kernel (arm64 Image header) and cfg->initrd, compute the plan for cfg->mem_size.
+ * Prints one clear message naming the file and the problem. Returns 0 or -errno; every failure is a usage
+ * error (exit 2). On failure nothing is left open; on success call boot_files_free() when done. */
 int __must_check boot_prepare(const struct vm_config *cfg, struct boot_files *bf);
 /* Copy kernel and initrd into RAM and build the DTB at plan.dtb_gpa. Returns 0 or -errno. */
 int __must_check boot_load(const struct vm_config *cfg, struct boot_files *bf, struct guest_mem *gm);
 void boot_files_free(struct boot_files *bf);
+
+/* The placement rules alone (pure; boot_prepare uses it): kernel at LAYOUT_RAM_BASE + text_offset with
+ * image_size bytes of room, initrd after it (BOOT_INITRD_ALIGN; for legacy image_size-0 kernels at the top of
+ * RAM instead, leaving the room after the kernel free), DTB in the last 2 MiB of RAM. initrd_size 0: none.
+ * Prints "memory too small: ..." naming the files and sizes and returns -EINVAL when they do not fit. */
+int __must_check boot_plan_compute(u64 mem_size, const struct arm64_image *img, u64 kernel_file_size,
+				   u64 initrd_size, const char *kernel_path, const char *initrd_path,
+				   struct boot_plan *plan);
+
+/* --dump-dtb: boot_prepare + fdt_build, then write the DTB to cfg->dump_dtb. Needs no KVM.
+ * Returns an exit status for main: IVMM_EXIT_OK, IVMM_EXIT_USAGE (bad kernel/initrd/memory; message printed)
+ * or IVMM_EXIT_RUNTIME (the file could not be written; message printed). */
+int boot_dump_dtb(const struct vm_config *cfg);
 
 #endif

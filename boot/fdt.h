@@ -7,6 +7,7 @@
 #define IVMM_FDT_H
 
 #include <stddef.h>
+#include "boot/layout.h"
 #include "vmm/compiler.h"
 
 struct vm_config;
@@ -16,6 +17,17 @@ struct boot_plan;
 #define FDT_PHANDLE_GIC 1
 #define FDT_PHANDLE_ITS 2
 #define FDT_PHANDLE_CLK 3
+
+/* PCIe host bridge: buses 0..FDT_PCI_BUSES-1, 1 MiB of ECAM each; INTx through interrupt-map with the
+ * standard swizzle. */
+#define FDT_PCI_BUSES 256
+#define FDT_PCI_IMAP_SLOT_MASK 0x1800 /* devfn slot bits 0-1 in phys.hi: the swizzle repeats every 4 slots */
+_Static_assert(FDT_PCI_BUSES * SZ_1M == LAYOUT_ECAM_SIZE, "ECAM size and bus-range disagree");
+
+/* The cpu node reg (MPIDR affinity, Aff1:Aff0) KVM gives vCPU n: Aff0 = n % 16, Aff1 = n / 16. */
+u32 fdt_cpu_mpidr(unsigned int vcpu);
+/* GIC SPI of INTx pin (1 = INTA .. 4 = INTD) of a device in slot: LAYOUT_SPI_PCI_INTX_BASE + (slot + pin - 1) % 4. */
+u32 fdt_pci_intx_spi(unsigned int slot, unsigned int pin);
 
 /* Build into buf (bufsz bytes). plan may be NULL-initrd (initrd_size 0). Returns DTB size (> 0) or -errno. */
 int __must_check fdt_build(const struct vm_config *cfg, const struct boot_plan *plan, void *buf, size_t bufsz);

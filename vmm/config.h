@@ -9,6 +9,10 @@
 
 #define IVMM_MAX_DEVICES 16
 
+#define IVMM_DEFAULT_MEM (512 * SZ_1M)
+#define IVMM_DEFAULT_CPUS 1
+#define IVMM_DEFAULT_CMDLINE "console=ttyS0 earlycon"
+
 /* Exit codes of the ivmm binary (documented in README and --help). */
 enum ivmm_exit {
 	IVMM_EXIT_OK = 0,          /* guest powered off; or --help/--version/--dump-dtb done */
@@ -45,5 +49,12 @@ struct vm_config {
 
 void vm_config_init(struct vm_config *cfg);   /* defaults */
 void vm_config_free(struct vm_config *cfg);
+
+/* The device named id, or NULL. */
+struct vm_device_config *vm_config_find_device(struct vm_config *cfg, const char *id);
+/* Last step of building a config (cli_parse calls it after merging file and options): a kernel is given,
+ * every device has a host and an id (missing ids become "vfioN"), no host BDF is used twice.
+ * Returns 0 or -EINVAL/-ENOMEM after printing one "ivmm: error: ..." line. */
+int __must_check vm_config_finish(struct vm_config *cfg);
 
 #endif
