@@ -131,6 +131,7 @@ done
 list=$(IFS=,; echo "${scenarios[*]}")
 : > "$log"
 t0=$SECONDS
+t0ms=$(($(date +%s%N) / 1000000))
 "${qemu[@]}" -monitor none -serial "file:$log" -append "$cmdline ivmm.scenarios=$list $APPEND" \
 	< /dev/null > "$log.qemu" 2>&1 &
 qpid=$!
@@ -192,7 +193,8 @@ while :; do
 	case "$line" in
 	*"LAB-INIT uptime "*)
 		init_seen=1
-		say "L1 reached /init after $((SECONDS - t0))s wall (L1 uptime ${line##*LAB-INIT uptime }s)"
+		ms=$(($(date +%s%N) / 1000000 - t0ms))
+		say "L1 reached /init after $((ms / 1000)).$(printf %03d $((ms % 1000)))s wall (L1 uptime ${line##*LAB-INIT uptime }s)"
 		deadline=$((SECONDS + GRACE))
 		;;
 	*"LAB-INFO "*)

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# bench.sh: `make bench`. Boots the lab IVMM_BENCH_RUNS times (default 5) running every bench-* scenario
+# (tests/lab/scenarios/bench-*.sh print `BENCH <key> <value> <unit>` lines), and prints min and median of
+# each measurement, plus L1's own boot: wall time from QEMU start to L1's /init, and L1's uptime there.
+# Numbers are from an emulated (TCG) arm64 host: compare them with each other, not with real hardware.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+runs=${IVMM_BENCH_RUNS:-5}
+data=$(mktemp)
+trap 'rm -f "$data"' EXIT
+benches=()
+for f in "$here"/scenarios/bench-*.sh; do [ -f "$f" ] && benches+=("$(basename "$f" .sh)"); done
+
+bash "$here/build.sh" || exit 1
+for i in $(seq 1 "$runs"); do
+	out=$(bash "$here/run.sh" --no-build "${benches[@]:-l1-health}" 2>&1)
+	rc=$?
+	echo "$out" | grep -E '^lab: .*(FAIL|L1 reached)|passed, ' | sed "s/^/run $i: /"
+	echo "$out" | sed -n 's/^lab: L1 reached \/init after \([0-9.]*\)s wall (L1 uptime \([0-9.]*\)s)$/l1-wall-to-init \1 s\nl1-uptime-at-init \2 s/p' >> "$data"
+	tr -d '\r' < "$top/build/lab/logs/latest.log" | sed -n 's/^.*BENCH \([A-Za-z0-9_.-]*\) \([0-9.][0-9.]*\) \(.*\)$/\1 \2 \3/p' >> "$data"
+	[ $rc = 0 ] || echo "run $i: (some bench scenarios failed; their numbers are missing)"
+done
+
+echo
+printf '%-28s %6s %10s %10s  %s\n' measurement n min median unit
+sort -k1,1 -k2,2g "$data" | awk '
+	function flush() { if (n) printf "%-28s %6d %10s %10s  %s\n", key, n, v[1], (n % 2 ? v[(n + 1) / 2] : sprintf("%.3f", (v[n / 2] + v[n / 2 + 1]) / 2)), unit }
+	$1 != key { flush(); key = $1; n = 0; unit = $3 }
+	{ v[++n] = $2 }
+	END { flush() }'
