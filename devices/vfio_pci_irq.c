@@ -254,10 +254,12 @@ static void mode_teardown(struct vfio_pci *vp)
 
 static int mode_setup(struct vfio_pci *vp, enum vfio_pci_irq_mode mode, unsigned int n)
 {
-	int fds[VFIO_PCI_MAX_MSIX];
 	u32 index = mode_index(mode);
+	int *fds = calloc(n, sizeof(*fds));
 	int ret;
 
+	if (!fds)
+		return -ENOMEM;
 	for (unsigned int i = 0; i < n; i++) {
 		vp->vecs[i].efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (vp->vecs[i].efd < 0) {
@@ -269,6 +271,8 @@ static int mode_setup(struct vfio_pci *vp, enum vfio_pci_irq_mode mode, unsigned
 	}
 	vp->nvecs = n;
 	ret = vfio_dev_irq_set_eventfds(vp->vdev, index, 0, n, fds);
+	free(fds);
+	fds = NULL;
 	if (ret)
 		goto err_fds;
 	vp->mode = mode;
@@ -296,6 +300,7 @@ err_teardown:
 	mode_teardown(vp);
 	return ret;
 err_fds:
+	free(fds);
 	for (unsigned int i = 0; i < n; i++)
 		close_fd(&vp->vecs[i].efd);
 	vp->nvecs = 0;
