@@ -1,0 +1,73 @@
+/* fake_iommufd.h: a fake iommufd backend (struct iommufd_ops) for unit tests. It behaves like the kernel
+ * where tests depend on it: ids are allocated from 1 and never reused, objects have parents, and DESTROY
+ * refuses (-EBUSY) an object that still has live children, a HWPT a device is attached to, or a vEVENTQ
+ * whose fd is still open; IOAS mappings must not overlap each other or the reserved ranges; HWPT_INVALIDATE
+ * accepts only the commands the kernel accepts on a vIOMMU and stops at the first other one (-EIO,
+ * entry_num = handled). vEVENTQ fds are pipes: fake_iommufd_push_event() writes records a test reads.
+ * One-shot failure injection: set fail_<op> = -errno; the next call of that op returns it and clears it. */
+#ifndef IVMM_TEST_FAKE_IOMMUFD_H
+#define IVMM_TEST_FAKE_IOMMUFD_H
+
+#include <stdbool.h>
+#include "iommu/iommufd.h"
+
+#define FAKE_IOMMUFD_MAX_OBJS 64
+#define FAKE_IOMMUFD_MAX_MAPS 16
+#define FAKE_IOMMUFD_MAX_DEVS 8
+#define FAKE_IOMMUFD_MAX_LOG 128
+
+struct fake_iommufd_obj {
+	bool live;
+	enum iommufd_obj_type type;
+	u32 parent;        /* IOAS of a paging HWPT; S2 HWPT of a vIOMMU; vIOMMU of the others */
+	u32 dev_id;        /* vDEVICE: its device */
+	u64 virt_id;       /* vDEVICE */
+	u64 ste[2];        /* nested HWPT, host order */
+	int rfd, wfd;      /* vEVENTQ pipe */
+};
+
+struct fake_iommufd_map {
+	bool used;
+	u32 ioas;
+	u64 iova, length;
+	void *va;
+	u32 flags;
+};
+
+struct fake_iommufd {
+	struct fake_iommufd_obj objs[FAKE_IOMMUFD_MAX_OBJS]; /* index = id */
+	u32 next_id;
+	struct fake_iommufd_map maps[FAKE_IOMMUFD_MAX_MAPS];
+	/* The host's reserved IOVA windows reported by IOAS_IOVA_RANGES (default: the arm64 sw_msi window). */
+	struct iommu_iova_range reserved[4];
+	u32 nr_reserved;
+	u32 attached[FAKE_IOMMUFD_MAX_DEVS]; /* HWPT attached per dev_id (0 = none), set by fake_vfio */
+	struct iommufd_hw_info hw_info;      /* GET_HW_INFO answer */
+	/* Order of successful DESTROYs, and of every call as "op:id" text, for assertions. */
+	u32 destroyed[FAKE_IOMMUFD_MAX_OBJS];
+	unsigned int nr_destroyed;
+	char log[FAKE_IOMMUFD_MAX_LOG][48];
+	unsigned int nr_log;
+	/* HWPT_INVALIDATE bookkeeping: every ioctl and every command accepted. */
+	unsigned int inv_calls;
+	u64 inv_cmds_accepted;
+	u32 inv_last_num_in;
+	bool closed;
+	/* One-shot failure injection. */
+	int fail_ioas_alloc, fail_ioas_map, fail_ioas_unmap, fail_iova_ranges, fail_hw_info, fail_hwpt_alloc,
+		fail_viommu_alloc, fail_vdevice_alloc, fail_veventq_alloc, fail_invalidate, fail_destroy;
+};
+
+void fake_iommufd_init(struct fake_iommufd *f);
+/* Open a struct iommufd on the fake (fd -1). */
+void fake_iommufd_attach_ctx(struct fake_iommufd *f, struct iommufd *ictx);
+/* Free the fake's own resources (pipe write ends). */
+void fake_iommufd_release(struct fake_iommufd *f);
+/* Number of live objects (of one type, or all with type = IOMMUFD_OBJ_NR). */
+unsigned int fake_iommufd_live(const struct fake_iommufd *f, enum iommufd_obj_type type);
+/* Write one vEVENT (header + 4 dwords, host order; lost_events: a bare LOST_EVENTS header) on a vEVENTQ. */
+int fake_iommufd_push_event(struct fake_iommufd *f, u32 veventq_id, u32 flags, u32 sequence, const u64 evt[4]);
+/* Index in the call log of the first entry equal to text, or -1. */
+int fake_iommufd_log_find(const struct fake_iommufd *f, const char *text);
+
+#endif
