@@ -105,14 +105,14 @@ lab: deps-lab
 	  IVMM_LAB_EXCLUDE_STALE=1 bash tests/lab/build.sh; fi
 
 check-lab: lab
-	@bash tests/lab/run.sh $(SCENARIOS)
+	@bash tests/lab/run.sh --no-build $(SCENARIOS)
 
 # Unit tests first, then the lab; the runner's last line is the combined "N passed, N failed".
 check:
 	@bash tests/check.sh
 
 lab-shell: lab
-	@bash tests/lab/run.sh --shell
+	@bash tests/lab/run.sh --no-build --shell
 
 demo:
 	@bash tests/lab/demo.sh

@@ -20,4 +20,4 @@ if [ -t 0 ]; then
 	exec bash "$here/run.sh" --no-build --demo
 fi
 echo "demo: stdin is not a terminal: showing the console, stopping after ${IVMM_DEMO_TIMEOUT:-180}s"
-timeout --foreground -k 5 "${IVMM_DEMO_TIMEOUT:-180}" bash "$here/run.sh" --no-build --demo < /dev/null
+timeout -k 5 "${IVMM_DEMO_TIMEOUT:-180}" bash "$here/run.sh" --no-build --demo < /dev/null
