@@ -48,6 +48,7 @@ struct cf_state {
 	int key_line[K_COUNT];     /* line of first [machine]/[boot] key, 0 if not seen */
 	int dev_key_line[IVMM_MAX_DEVICES][K_COUNT];
 	int dev_line[IVMM_MAX_DEVICES]; /* header line of each device this file added, 0 if not ours */
+	int read_errno;            /* why getline() stopped, when it failed */
 	int err_line;              /* first problem found by us (0: none) */
 	char err[512];
 };
@@ -154,9 +155,12 @@ static char *cf_reader(char *str, int num, void *stream)
 
 	if (st->err_line)
 		return NULL;      /* stop at our first problem */
+	errno = 0;
 	len = getline(&st->buf, &st->cap, st->f);
-	if (len < 0)
+	if (len < 0) {
+		st->read_errno = errno;
 		return NULL;
+	}
 	st->lineno++;
 	if (len > 0 && st->buf[len - 1] == '\n')
 		st->buf[--len] = '\0';
@@ -320,8 +324,8 @@ int config_file_load(const char *path, struct vm_config *cfg)
 	}
 	line = ini_parse_stream(cf_reader, st, cf_handler, st);
 	if (ferror(st->f)) {
-		ret = -EIO;
-		pr_err("cannot read config file '%s': %s", path, strerror(EIO));
+		ret = -(st->read_errno ? st->read_errno : EIO);
+		pr_err("cannot read config file '%s': %s", path, strerror(-ret));
 		goto out;
 	}
 	if (line > 0 && (!st->err_line || line < st->err_line)) {

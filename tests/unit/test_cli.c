@@ -1,0 +1,397 @@
+/* test_cli.c: the command line (vmm/cli.c) and the value rules it shares with the config file
+ * (vmm/config_parse.c): every bad input has one exact message and a usage error; good inputs produce the
+ * expected struct vm_config; --config is applied first and the options override it in any order. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tests/unit/fe_util.h"
+#include "vmm/cli.h"
+#include "vmm/config.h"
+#include "vmm/config_parse.h"
+
+#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+struct bad_case {
+	const char *const *args;
+	const char *msg;   /* the exact stderr */
+};
+
+static const struct bad_case bad_cases[] = {
+	{ ARGS("run"), "ivmm: error: no kernel given (--kernel or [boot] kernel)\n" },
+	{ ARGS("start"), "ivmm: error: unknown command 'start' (expected 'run', '--help' or '--version')\n" },
+	{ ARGS("--kernel", "Image"),
+	  "ivmm: error: unknown command '--kernel' (expected 'run', '--help' or '--version')\n" },
+	{ ARGS("run", "--kernel", "I", "--foo"), "ivmm: error: unknown option '--foo' (try 'ivmm --help')\n" },
+	{ ARGS("run", "--kernel", "I", "--foo=1"), "ivmm: error: unknown option '--foo=1' (try 'ivmm --help')\n" },
+	{ ARGS("run", "-x"), "ivmm: error: unknown option '-x' (try 'ivmm --help')\n" },
+	{ ARGS("run", "--c", "x"), "ivmm: error: ambiguous option '--c' (could be --cmdline, --cpus, --config)\n" },
+	{ ARGS("run", "--kernel"), "ivmm: error: option '--kernel' needs a value\n" },
+	{ ARGS("run", "--kernel", "I", "--hugepages=yes"), "ivmm: error: option '--hugepages' takes no value\n" },
+	{ ARGS("run", "--kernel", "I", "extra"),
+	  "ivmm: error: unexpected argument 'extra' (options start with --; try 'ivmm --help')\n" },
+	{ ARGS("run", "--kernel", ""), "ivmm: error: --kernel '': empty path\n" },
+	{ ARGS("run", "--kernel", "I", "--initrd", ""), "ivmm: error: --initrd '': empty path\n" },
+	{ ARGS("run", "--kernel", "I", "--memory", "lots"),
+	  "ivmm: error: --memory 'lots': not a size (examples: 512M, 2G, 1048576)\n" },
+	{ ARGS("run", "--kernel", "I", "--memory", ""),
+	  "ivmm: error: --memory '': not a size (examples: 512M, 2G, 1048576)\n" },
+	{ ARGS("run", "--kernel", "I", "--memory", "-512M"),
+	  "ivmm: error: --memory '-512M': not a size (examples: 512M, 2G, 1048576)\n" },
+	{ ARGS("run", "--kernel", "I", "--memory", "512MB"),
+	  "ivmm: error: --memory '512MB': not a size (examples: 512M, 2G, 1048576)\n" },
+	{ ARGS("run", "--kernel", "I", "--memory", "1.5G"),
+	  "ivmm: error: --memory '1.5G': not a size (examples: 512M, 2G, 1048576)\n" },
+	{ ARGS("run", "--kernel", "I", "--memory", "65M"), "ivmm: error: --memory '65M': not a multiple of 2 MiB\n" },
+	{ ARGS("run", "--kernel", "I", "--memory", "1000000"),
+	  "ivmm: error: --memory '1000000': below the minimum of 64M\n" },
+	{ ARGS("run", "--kernel", "I", "--memory", "0"), "ivmm: error: --memory '0': below the minimum of 64M\n" },
+	{ ARGS("run", "--kernel", "I", "--memory", "62M"), "ivmm: error: --memory '62M': below the minimum of 64M\n" },
+	{ ARGS("run", "--kernel", "I", "--memory", "512G"),
+	  "ivmm: error: --memory '512G': above the maximum of 511G (guest RAM must end below the 64-bit PCI "
+	  "window at 0x8000000000)\n" },
+	{ ARGS("run", "--kernel", "I", "--memory", "99999999999999999999999"),
+	  "ivmm: error: --memory '99999999999999999999999': above the maximum of 511G (guest RAM must end below "
+	  "the 64-bit PCI window at 0x8000000000)\n" },
+	{ ARGS("run", "--kernel", "I", "--memory", "17179869184T"),
+	  "ivmm: error: --memory '17179869184T': above the maximum of 511G (guest RAM must end below "
+	  "the 64-bit PCI window at 0x8000000000)\n" },
+	{ ARGS("run", "--kernel", "I", "--cpus", "0"), "ivmm: error: --cpus '0': not a CPU count from 1 to 64\n" },
+	{ ARGS("run", "--kernel", "I", "--cpus", "65"), "ivmm: error: --cpus '65': not a CPU count from 1 to 64\n" },
+	{ ARGS("run", "--kernel", "I", "--cpus", "two"), "ivmm: error: --cpus 'two': not a CPU count from 1 to 64\n" },
+	{ ARGS("run", "--kernel", "I", "--cpus", "-1"), "ivmm: error: --cpus '-1': not a CPU count from 1 to 64\n" },
+	{ ARGS("run", "--kernel", "I", "--cpus", "4294967297"),
+	  "ivmm: error: --cpus '4294967297': not a CPU count from 1 to 64\n" },
+	{ ARGS("run", "--kernel", "I", "--device", "virtio-net,host=0000:00:01.0"),
+	  "ivmm: error: --device 'virtio-net,host=0000:00:01.0': driver 'virtio-net': unknown driver "
+	  "(supported: vfio-pci)\n" },
+	{ ARGS("run", "--kernel", "I", "--device", "host=0000:00:01.0"),
+	  "ivmm: error: --device 'host=0000:00:01.0': the driver comes first (e.g. vfio-pci,host=0000:00:01.0)\n" },
+	{ ARGS("run", "--kernel", "I", "--device", "vfio-pci"),
+	  "ivmm: error: --device 'vfio-pci': missing host=DDDD:BB:DD.F\n" },
+	{ ARGS("run", "--kernel", "I", "--device", "vfio-pci,host=0000:00:01.0,bar=1"),
+	  "ivmm: error: --device 'vfio-pci,host=0000:00:01.0,bar=1': unknown parameter 'bar' (known: host, id)\n" },
+	{ ARGS("run", "--kernel", "I", "--device", "vfio-pci,host"),
+	  "ivmm: error: --device 'vfio-pci,host': host needs a value (host=...)\n" },
+	{ ARGS("run", "--kernel", "I", "--device", "vfio-pci,host=00:01.0,host=00:02.0"),
+	  "ivmm: error: --device 'vfio-pci,host=00:01.0,host=00:02.0': host given twice\n" },
+	{ ARGS("run", "--kernel", "I", "--device", "vfio-pci,host=00:20.0"),
+	  "ivmm: error: --device 'vfio-pci,host=00:20.0': host '00:20.0' is not a PCI address (DDDD:BB:DD.F or "
+	  "BB:DD.F)\n" },
+	{ ARGS("run", "--kernel", "I", "--device", "vfio-pci,host=00:01.8"),
+	  "ivmm: error: --device 'vfio-pci,host=00:01.8': host '00:01.8' is not a PCI address (DDDD:BB:DD.F or "
+	  "BB:DD.F)\n" },
+	{ ARGS("run", "--kernel", "I", "--device", "vfio-pci,host=10000:00:01.0"),
+	  "ivmm: error: --device 'vfio-pci,host=10000:00:01.0': host '10000:00:01.0' is not a PCI address "
+	  "(DDDD:BB:DD.F or BB:DD.F)\n" },
+	{ ARGS("run", "--kernel", "I", "--device", "vfio-pci,host=0000:00:01.0x"),
+	  "ivmm: error: --device 'vfio-pci,host=0000:00:01.0x': host '0000:00:01.0x' is not a PCI address "
+	  "(DDDD:BB:DD.F or BB:DD.F)\n" },
+	{ ARGS("run", "--kernel", "I", "--device", "vfio-pci,host=00:01.0,id=a b"),
+	  "ivmm: error: --device 'vfio-pci,host=00:01.0,id=a b': id 'a b' is not a valid name (1 to 31 letters, "
+	  "digits, '_', '.' or '-')\n" },
+	{ ARGS("run", "--kernel", "I", "--device", "vfio-pci,host=00:01.0,id=x", "--device",
+	       "vfio-pci,host=00:02.0,id=x"),
+	  "ivmm: error: --device 'vfio-pci,host=00:02.0,id=x': id 'x' is already used (--device)\n" },
+	{ ARGS("run", "--kernel", "I", "--device", "vfio-pci,host=00:01.0", "--device", "vfio-pci,host=0000:00:01.0"),
+	  "ivmm: error: --device: device 'vfio1' uses host 0000:00:01.0, already given to device 'vfio0' "
+	  "(--device)\n" },
+	{ ARGS("run", "--kernel", "I", "--config", ""), "ivmm: error: --config '': empty path\n" },
+	{ ARGS("run", "--kernel", "I", "--config", "/nonexistent/ivmm.ini"),
+	  "ivmm: error: cannot read config file '/nonexistent/ivmm.ini': No such file or directory\n" },
+};
+
+/* One test walks the table so each failing line names its arguments. */
+Test(cli, bad_input)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(bad_cases); i++) {
+		const struct bad_case *bc = &bad_cases[i];
+		struct vm_config cfg;
+		char *err;
+		int ret = run_cli(&cfg, &err, bc->args);
+
+		cr_expect(ret == -EINVAL || ret == -ENOENT, "case %zu (%s %s): expected -EINVAL/-ENOENT, got %d", i,
+			  bc->args[0], bc->args[1] ? bc->args[1] : "", ret);
+		cr_expect_str_eq(err, bc->msg, "case %zu", i);
+		free(err);
+		vm_config_free(&cfg);
+	}
+}
+
+Test(cli, too_many_devices)
+{
+	const char *args[4 + 2 * (IVMM_MAX_DEVICES + 1) + 1];
+	char specs[IVMM_MAX_DEVICES + 1][40];
+	struct vm_config cfg;
+	int n = 0;
+	char *err;
+
+	args[n++] = "run";
+	args[n++] = "--kernel";
+	args[n++] = "I";
+	for (int i = 0; i <= IVMM_MAX_DEVICES; i++) {
+		snprintf(specs[i], sizeof(specs[i]), "vfio-pci,host=00:%02x.0", i + 1);
+		args[n++] = "--device";
+		args[n++] = specs[i];
+	}
+	args[n] = NULL;
+	cr_assert_eq(run_cli(&cfg, &err, args), -EINVAL);
+	cr_expect_str_eq(err, "ivmm: error: --device 'vfio-pci,host=00:11.0': too many devices (at most 16)\n");
+	free(err);
+	vm_config_free(&cfg);
+}
+
+Test(cli, defaults)
+{
+	struct vm_config cfg;
+	char *err;
+
+	cr_assert_eq(run_cli(&cfg, &err, ARGS("run", "--kernel", "Image")), 0);
+	cr_expect_str_eq(err, "");
+	cr_expect_str_eq(cfg.kernel, "Image");
+	cr_expect_null(cfg.initrd);
+	cr_expect_str_eq(cfg.cmdline, "console=ttyS0 earlycon");
+	cr_expect_eq(cfg.mem_size, 512 * SZ_1M);
+	cr_expect_eq(cfg.ncpus, 1);
+	cr_expect_not(cfg.hugepages);
+	cr_expect_eq(cfg.ndevices, 0);
+	cr_expect_null(cfg.dump_dtb);
+	cr_expect_null(cfg.config_file);
+	free(err);
+	vm_config_free(&cfg);
+}
+
+Test(cli, every_option)
+{
+	struct vm_config cfg;
+	char *err;
+
+	cr_assert_eq(run_cli(&cfg, &err,
+			     ARGS("run", "--kernel", "/k/Image", "--initrd=/k/initrd", "--cmdline", "root=/dev/vda quiet",
+				  "--memory", "2G", "--cpus", "64", "--hugepages", "--dump-dtb", "out.dtb", "--device",
+				  "vfio-pci,host=0000:00:01.0,id=edu", "--device", "vfio-pci,host=3:1F.7")),
+		     0);
+	cr_expect_str_eq(err, "");
+	cr_expect_str_eq(cfg.kernel, "/k/Image");
+	cr_expect_str_eq(cfg.initrd, "/k/initrd");
+	cr_expect_str_eq(cfg.cmdline, "root=/dev/vda quiet");
+	cr_expect_eq(cfg.mem_size, 2 * SZ_1G);
+	cr_expect_eq(cfg.ncpus, 64);
+	cr_expect(cfg.hugepages);
+	cr_expect_str_eq(cfg.dump_dtb, "out.dtb");
+	cr_assert_eq(cfg.ndevices, 2);
+	cr_expect_str_eq(cfg.devices[0].id, "edu");
+	cr_expect_str_eq(cfg.devices[0].host, "0000:00:01.0");
+	cr_expect_eq(cfg.devices[0].driver, VM_DEV_VFIO_PCI);
+	cr_expect_str_eq(cfg.devices[0].where, "--device");
+	/* No id: the first free vfioN; the short BDF gets domain 0 and lower case. */
+	cr_expect_str_eq(cfg.devices[1].id, "vfio0");
+	cr_expect_str_eq(cfg.devices[1].host, "0000:03:1f.7");
+	free(err);
+	vm_config_free(&cfg);
+}
+
+Test(cli, generated_ids_skip_taken_names)
+{
+	struct vm_config cfg;
+	char *err;
+
+	cr_assert_eq(run_cli(&cfg, &err,
+			     ARGS("run", "--kernel", "I", "--device", "vfio-pci,host=00:01.0", "--device",
+				  "vfio-pci,host=00:02.0,id=vfio0", "--device", "vfio-pci,host=00:03.0")),
+		     0);
+	cr_assert_eq(cfg.ndevices, 3);
+	cr_expect_str_eq(cfg.devices[0].id, "vfio1");
+	cr_expect_str_eq(cfg.devices[1].id, "vfio0");
+	cr_expect_str_eq(cfg.devices[2].id, "vfio2");
+	free(err);
+	vm_config_free(&cfg);
+}
+
+Test(cli, sizes_and_last_option_wins)
+{
+	static const struct {
+		const char *arg;
+		u64 bytes;
+	} sizes[] = {
+		{ "512M", 512 * SZ_1M }, { "512m", 512 * SZ_1M }, { "2G", 2 * SZ_1G }, { "65536K", 64 * SZ_1M },
+		{ "67108864", 64 * SZ_1M }, { "511G", 511 * SZ_1G }, { "1026M", 1026 * SZ_1M },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		struct vm_config cfg;
+		char *err;
+
+		cr_assert_eq(run_cli(&cfg, &err, ARGS("run", "--memory", "128M", "--kernel", "I", "--memory",
+						      sizes[i].arg)),
+			     0, "%s", sizes[i].arg);
+		cr_expect_eq(cfg.mem_size, sizes[i].bytes, "%s", sizes[i].arg);
+		free(err);
+		vm_config_free(&cfg);
+	}
+}
+
+Test(cli, help_and_version)
+{
+	static const char *const helps[][2] = { { "--help", NULL }, { "-h", NULL }, { "run", "--help" } };
+	struct vm_config cfg;
+	enum cli_action action;
+	struct capture c;
+	char *out;
+
+	for (size_t i = 0; i < ARRAY_SIZE(helps); i++) {
+		char *argv[] = { "ivmm", (char *)helps[i][0], (char *)helps[i][1], NULL };
+
+		vm_config_init(&cfg);
+		capture_begin(&c, 1);
+		cr_assert_eq(cli_parse(helps[i][1] ? 3 : 2, argv, &cfg, &action), 0);
+		out = capture_end(&c);
+		cr_expect_eq(action, CLI_EXIT);
+		cr_expect(strstr(out, "Usage: ivmm run --kernel IMAGE"), "%s", out);
+		/* Every option and every exit code is documented. */
+		for (const char *const *o = ARGS("--kernel", "--initrd", "--cmdline", "--memory", "--cpus", "--config",
+						 "--dump-dtb", "--device", "--hugepages", "--version", "configs/");
+		     *o; o++)
+			cr_expect(strstr(out, *o), "help lacks %s", *o);
+		for (int code = 0; code <= 4; code++) {
+			char line[16];
+
+			snprintf(line, sizeof(line), "\n  %d ", code);
+			cr_expect(strstr(out, line), "help lacks exit code %d", code);
+		}
+		cr_expect(strstr(out, "128+N"));
+		free(out);
+		vm_config_free(&cfg);
+	}
+
+	char *argv[] = { "ivmm", "--version", NULL };
+
+	vm_config_init(&cfg);
+	capture_begin(&c, 1);
+	cr_assert_eq(cli_parse(2, argv, &cfg, &action), 0);
+	out = capture_end(&c);
+	cr_expect_eq(action, CLI_EXIT);
+	/* "ivmm VERSION\n" with the version the Makefile passes (git describe), one line. */
+	cr_expect(!strncmp(out, "ivmm ", 5) && strlen(out) > 6, "%s", out);
+	cr_expect(strchr(out, '\n') == out + strlen(out) - 1, "%s", out);
+	cr_expect(!strstr(out, "unknown"), "IVMM_VERSION not set: %s", out);
+	free(out);
+	vm_config_free(&cfg);
+}
+
+Test(cli, no_command)
+{
+	char *argv[] = { "ivmm", NULL };
+	struct vm_config cfg;
+	enum cli_action action;
+	struct capture c;
+	char *err;
+
+	vm_config_init(&cfg);
+	capture_begin(&c, 2);
+	cr_expect_eq(cli_parse(1, argv, &cfg, &action), -EINVAL);
+	err = capture_end(&c);
+	cr_expect_str_eq(err, "ivmm: error: no command given (try 'ivmm --help')\n");
+	free(err);
+	vm_config_free(&cfg);
+}
+
+/* The config file is applied first, whatever the position of --config; options override it. */
+Test(cli, options_override_config_file_in_any_order)
+{
+	static const char ini[] = "[machine]\nmemory = 1G\ncpus = 2\nhugepages = true\n"
+				  "[boot]\nkernel = Image\ninitrd = initrd.img\ncmdline = from-file\n"
+				  "[device \"edu\"]\ndriver = vfio-pci\nhost = 0000:00:01.0\n";
+	char *dir = scratch_dir(), *path = scratch_file(dir, "vm.ini", ini, sizeof(ini) - 1), *expect;
+	struct vm_config cfg;
+	char *err;
+
+	/* Options before and after --config both win over the file. */
+	cr_assert_eq(run_cli(&cfg, &err,
+			     ARGS("run", "--cpus", "3", "--kernel", "/other/Image", "--config", path, "--cmdline", "x",
+				  "--device", "vfio-pci,host=00:02.0")),
+		     0, "%s", err);
+	cr_expect_str_eq(err, "");
+	cr_expect_eq(cfg.ncpus, 3);
+	cr_expect_str_eq(cfg.kernel, "/other/Image");
+	cr_expect_str_eq(cfg.cmdline, "x");
+	/* Not overridden: from the file, relative paths resolved against its directory. */
+	cr_expect_eq(cfg.mem_size, SZ_1G);
+	cr_expect(cfg.hugepages);
+	cr_assert(asprintf(&expect, "%s/initrd.img", dir) > 0);
+	cr_expect_str_eq(cfg.initrd, expect);
+	cr_expect_str_eq(cfg.config_file, path);
+	/* Devices add up: the file's first, then the command line's. */
+	cr_assert_eq(cfg.ndevices, 2);
+	cr_expect_str_eq(cfg.devices[0].id, "edu");
+	cr_expect_str_eq(cfg.devices[1].id, "vfio0");
+	cr_expect_str_eq(cfg.devices[1].host, "0000:00:02.0");
+	free(expect);
+	free(err);
+	vm_config_free(&cfg);
+
+	/* A bad value in the file is reported even when an option would override it. */
+	static const char bad[] = "[machine]\nmemory = 3X\n";
+	char *badpath = scratch_file(dir, "bad.ini", bad, sizeof(bad) - 1), *msg;
+
+	cr_assert_eq(run_cli(&cfg, &err, ARGS("run", "--memory", "1G", "--kernel", "I", "--config", badpath)),
+		     -EINVAL);
+	cr_assert(asprintf(&msg, "ivmm: error: %s:2: memory = '3X': not a size (examples: 512M, 2G, 1048576)\n",
+			   badpath) > 0);
+	cr_expect_str_eq(err, msg);
+	free(msg);
+	free(err);
+	vm_config_free(&cfg);
+
+	/* The same host in the file and on the command line. */
+	cr_assert_eq(run_cli(&cfg, &err, ARGS("run", "--config", path, "--device", "vfio-pci,host=0:1.0,id=dup")),
+		     -EINVAL);
+	cr_assert(asprintf(&msg, "ivmm: error: --device: device 'dup' uses host 0000:00:01.0, already given to "
+				 "device 'edu' (%s:9)\n", path) > 0);
+	cr_expect_str_eq(err, msg);
+	free(msg);
+	free(err);
+	vm_config_free(&cfg);
+
+	/* An id taken by a file device. */
+	cr_assert_eq(run_cli(&cfg, &err, ARGS("run", "--config", path, "--device", "vfio-pci,host=0:2.0,id=edu")),
+		     -EINVAL);
+	cr_assert(asprintf(&msg, "ivmm: error: --device 'vfio-pci,host=0:2.0,id=edu': id 'edu' is already used "
+				 "(%s:9)\n", path) > 0);
+	cr_expect_str_eq(err, msg);
+	free(msg);
+	free(err);
+	vm_config_free(&cfg);
+
+	free(badpath);
+	free(path);
+	scratch_rm(dir);
+}
+
+Test(cli, parse_helpers)
+{
+	char bdf[BDF_STR_LEN];
+	bool b;
+
+	cr_expect_null(parse_bdf("0000:00:01.0", bdf));
+	cr_expect_str_eq(bdf, "0000:00:01.0");
+	cr_expect_null(parse_bdf("ABCD:EF:1F.7", bdf));
+	cr_expect_str_eq(bdf, "abcd:ef:1f.7");
+	cr_expect_null(parse_bdf("1:2.3", bdf));
+	cr_expect_str_eq(bdf, "0000:01:02.3");
+	for (const char *const *s = ARGS("", ":", "00:01", "00:01.", "0:0:0:0.0", "000:100:00.0", "00:01.0 ",
+					 " 00:01.0", "g0:01.0", "00:01:0");
+	     *s; s++)
+		cr_expect_not_null(parse_bdf(*s, bdf), "'%s' accepted", *s);
+	for (const char *const *s = ARGS("true", "YES", "on", "1"); *s; s++)
+		cr_expect(!parse_bool(*s, &b) && b, "%s", *s);
+	for (const char *const *s = ARGS("false", "No", "off", "0"); *s; s++)
+		cr_expect(!parse_bool(*s, &b) && !b, "%s", *s);
+	cr_expect_str_eq(parse_bool("maybe", &b), "not a boolean (true/false, yes/no, on/off, 1/0)");
+	cr_expect_null(check_device_id("a-b_c.1"));
+	cr_expect_null(check_device_id("abcdefghijklmnopqrstuvwxyz01234"));
+	cr_expect_not_null(check_device_id("abcdefghijklmnopqrstuvwxyz012345"));
+	cr_expect_not_null(check_device_id(""));
+	cr_expect_not_null(check_device_id("a/b"));
+}
