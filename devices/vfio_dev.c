@@ -14,8 +14,8 @@
 #include "devices/vfio_dev_internal.h"
 #include "vmm/log.h"
 
-/* Record and print one failure line "vfio BDF: what: strerror"; returns rc. */
-static int __printf(3, 4) fail(struct vfio_dev *dev, int rc, const char *fmt, ...)
+/* Record and print one failure line "vfio BDF: WHAT: strerror[ (hint)]"; returns rc. */
+static int __printf(4, 5) failh(struct vfio_dev *dev, int rc, const char *hint, const char *fmt, ...)
 {
 	char what[320];
 	va_list ap;
@@ -23,10 +23,13 @@ static int __printf(3, 4) fail(struct vfio_dev *dev, int rc, const char *fmt, ..
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	snprintf(dev->last_err, sizeof(dev->last_err), "vfio %s: %s: %s", dev->bdf, what, strerror(-rc));
+	snprintf(dev->last_err, sizeof(dev->last_err), "vfio %s: %s: %s%s%s%s", dev->bdf, what, strerror(-rc),
+		 hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
 	pr_err("%s", dev->last_err);
 	return rc;
 }
+
+#define fail(dev, rc, ...) failh(dev, rc, NULL, __VA_ARGS__)
 
 /* ---- BDF and sysfs ---- */
 
@@ -224,9 +227,10 @@ int vfio_dev_bind(struct vfio_dev *dev, int iommufd)
 	int rc = dev->ops->bind_iommufd(dev, iommufd, &dev->dev_id);
 
 	if (rc)
-		return fail(dev, rc, "VFIO_DEVICE_BIND_IOMMUFD (iommufd fd %d)%s", iommufd,
-			    rc == -EBUSY ? " (device in use through its legacy VFIO group)" :
-			    rc == -EINVAL ? " (already bound: is the device in use by another VMM or process?)" : "");
+		return failh(dev, rc,
+			     rc == -EBUSY ? "device in use through its legacy VFIO group" :
+			     rc == -EINVAL ? "already bound: is the device in use by another VMM or process?" : NULL,
+			     "VFIO_DEVICE_BIND_IOMMUFD (iommufd fd %d)", iommufd);
 	dev->bound = true;
 	return 0;
 }

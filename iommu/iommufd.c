@@ -25,8 +25,9 @@ const char *iommufd_obj_type_name(enum iommufd_obj_type type)
 	return (unsigned int)type < IOMMUFD_OBJ_NR ? type_names[type] : "object";
 }
 
-/* Record and print one failure line; returns rc so callers can `return fail(...)`. */
-static int __printf(3, 4) fail(struct iommufd *ictx, int rc, const char *fmt, ...)
+/* Record and print one failure line "iommufd: WHAT: strerror[ (hint)]"; returns rc so callers can
+ * `return fail(...)`. */
+static int __printf(4, 5) failh(struct iommufd *ictx, int rc, const char *hint, const char *fmt, ...)
 {
 	char what[192];
 	va_list ap;
@@ -34,10 +35,13 @@ static int __printf(3, 4) fail(struct iommufd *ictx, int rc, const char *fmt, ..
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	snprintf(ictx->last_err, sizeof(ictx->last_err), "iommufd: %s: %s", what, strerror(-rc));
+	snprintf(ictx->last_err, sizeof(ictx->last_err), "iommufd: %s: %s%s%s%s", what, strerror(-rc),
+		 hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
 	pr_err("%s", ictx->last_err);
 	return rc;
 }
+
+#define fail(ictx, rc, ...) failh(ictx, rc, NULL, __VA_ARGS__)
 
 void iommufd_init(struct iommufd *ictx, const struct iommufd_ops *ops, void *priv, int fd)
 {
@@ -194,9 +198,9 @@ int iommufd_ioas_map_fixed(struct iommufd *ictx, u32 ioas_id, void *va, u64 leng
 		flags |= IOMMU_IOAS_MAP_WRITEABLE;
 	rc = ictx->ops->ioas_map(ictx, ioas_id, va, length, &io, flags);
 	if (rc)
-		return fail(ictx, rc, "IOAS_MAP ioas %u iova 0x%llx length 0x%llx va %p%s", ioas_id,
-			    (unsigned long long)iova, (unsigned long long)length, va,
-			    rc == -EADDRINUSE ? " (iova range reserved or already mapped)" : "");
+		return failh(ictx, rc, rc == -EADDRINUSE ? "iova range reserved or already mapped" : NULL,
+			     "IOAS_MAP ioas %u iova 0x%llx length 0x%llx va %p", ioas_id, (unsigned long long)iova,
+			     (unsigned long long)length, va);
 	return 0;
 }
 
@@ -295,9 +299,9 @@ int iommufd_hwpt_alloc_nested_smmuv3(struct iommufd *ictx, u32 dev_id, u32 viomm
 	rc = ictx->ops->hwpt_alloc(ictx, dev_id, viommu_id, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, &data, sizeof(data),
 				   out_hwpt_id);
 	if (rc)
-		return fail(ictx, rc, "HWPT_ALLOC nested (dev %u, viommu %u, ste 0x%016llx 0x%016llx)%s", dev_id,
-			    viommu_id, (unsigned long long)ste[0], (unsigned long long)ste[1],
-			    rc == -EIO ? " (vSTE has fields the host does not accept)" : "");
+		return failh(ictx, rc, rc == -EIO ? "vSTE has fields the host does not accept" : NULL,
+			     "HWPT_ALLOC nested (dev %u, viommu %u, ste 0x%016llx 0x%016llx)", dev_id, viommu_id,
+			     (unsigned long long)ste[0], (unsigned long long)ste[1]);
 	track_add(ictx, *out_hwpt_id, IOMMUFD_OBJ_HWPT_NESTED, viommu_id, -1);
 	return 0;
 }
@@ -310,8 +314,9 @@ int iommufd_viommu_alloc_smmuv3(struct iommufd *ictx, u32 dev_id, u32 s2_hwpt_id
 		return rc;
 	rc = ictx->ops->viommu_alloc(ictx, dev_id, s2_hwpt_id, IOMMU_VIOMMU_TYPE_ARM_SMMUV3, out_viommu_id);
 	if (rc)
-		return fail(ictx, rc, "VIOMMU_ALLOC arm-smmuv3 (dev %u, hwpt %u)%s", dev_id, s2_hwpt_id,
-			    rc == -EOPNOTSUPP ? " (host SMMU cannot back a vIOMMU: no nesting, or no S2FWB/CANWBS)" : "");
+		return failh(ictx, rc,
+			     rc == -EOPNOTSUPP ? "host SMMU cannot back a vIOMMU: no nesting, or no S2FWB/CANWBS" : NULL,
+			     "VIOMMU_ALLOC arm-smmuv3 (dev %u, hwpt %u)", dev_id, s2_hwpt_id);
 	track_add(ictx, *out_viommu_id, IOMMUFD_OBJ_VIOMMU, s2_hwpt_id, -1);
 	return 0;
 }
