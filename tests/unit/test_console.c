@@ -1,0 +1,106 @@
+/* test_console.c: the console's Ctrl-A escape filter, and stdin -> UART with back-pressure and EOF
+ * (input through a pipe, as in CI). */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include "devices/uart16550.h"
+#include "tests/unit/fake_hv.h"
+#include "vmm/console.h"
+
+static size_t filt(bool *esc, const char *in, u8 *out, bool *quit, bool *help)
+{
+	return console_filter(esc, (const u8 *)in, strlen(in), out, quit, help);
+}
+
+Test(console, filter_passes_plain_input)
+{
+	bool esc = false, quit, help;
+	u8 out[16];
+
+	cr_assert_eq(filt(&esc, "ls -l\r", out, &quit, &help), 6);
+	cr_assert_eq(memcmp(out, "ls -l\r", 6), 0);
+	cr_assert_not(quit);
+	cr_assert_not(help);
+	cr_assert_not(esc);
+}
+
+Test(console, filter_quit_and_literal_escape)
+{
+	bool esc = false, quit, help;
+	u8 out[16];
+
+	cr_assert_eq(filt(&esc, "a\001\001b", out, &quit, &help), 3);
+	cr_assert_eq(memcmp(out, "a\001b", 3), 0, "Ctrl-A Ctrl-A sends one Ctrl-A");
+	cr_assert_eq(filt(&esc, "ab\001xcd", out, &quit, &help), 2);
+	cr_assert(quit, "Ctrl-A x quits");
+	cr_assert_eq(memcmp(out, "ab", 2), 0, "bytes before the escape still go out");
+}
+
+Test(console, filter_escape_split_across_reads)
+{
+	bool esc = false, quit, help;
+	u8 out[16];
+
+	cr_assert_eq(filt(&esc, "z\001", out, &quit, &help), 1);
+	cr_assert(esc, "a trailing Ctrl-A is held");
+	cr_assert_eq(filt(&esc, "x", out, &quit, &help), 0);
+	cr_assert(quit);
+	esc = false;
+	cr_assert_eq(filt(&esc, "\001", out, &quit, &help), 0);
+	cr_assert_eq(filt(&esc, "q", out, &quit, &help), 2, "Ctrl-A + other key sends both");
+	cr_assert_eq(memcmp(out, "\001q", 2), 0);
+	cr_assert_eq(filt(&esc, "\001h", out, &quit, &help), 0);
+	cr_assert(help);
+	cr_assert_not(quit);
+}
+
+Test(console, pipe_input_backpressure_and_eof)
+{
+	struct fake_hv fhv;
+	struct uart16550 *u;
+	struct mmio_region *r;
+	struct console c;
+	int in[2], out_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	u8 data[UART_HOST_BUF_SIZE + 300];
+	size_t got = 0;
+
+	fake_hv_init(&fhv);
+	cr_assert_geq(out_fd, 0);
+	cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
+	cr_assert_eq(uart16550_create(&fhv.hv, 0, 1, out_fd, &u), 0);
+	r = uart16550_region(u);
+	cr_assert_eq(console_init(&c, in[0], u), 0);
+	cr_assert_not(c.is_tty);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (u8)(i * 7 + 3);
+	cr_assert_eq(write(in[1], data, sizeof(data)), (ssize_t)sizeof(data));
+	close(in[1]);
+
+	/* The guest driver is up (FIFO on, RTS) and reads slowly while the host keeps feeding. */
+	r->ops->write(r->opaque, UART_FCR, UART_FCR_ENABLE, 1);
+	r->ops->write(r->opaque, UART_MCR, UART_MCR_RTS | UART_MCR_DTR, 1);
+	for (int round = 0; round < 100000 && got < sizeof(data); round++) {
+		int fd = console_poll_fd(&c);
+
+		/* Input first, then the wake fd while the UART buffer is full, then -1 after EOF. */
+		if (fd >= 0)
+			cr_assert_eq(console_handle(&c, fd), CONSOLE_OK);
+		if (fd == uart16550_wake_fd(u))
+			cr_assert_eq(uart16550_rx_room(u), 0, "waiting on the wake fd only while the buffer is full");
+		if (r->ops->read(r->opaque, UART_LSR, 1) & UART_LSR_DR) {
+			u8 b = (u8)r->ops->read(r->opaque, UART_RBR, 1);
+
+			cr_assert_eq(b, data[got], "byte %zu", got);
+			got++;
+		}
+	}
+	cr_assert_eq(got, sizeof(data), "every byte arrived, in order");
+	/* EOF: reading stops, nothing else happens. */
+	cr_assert_eq(console_poll_fd(&c), -1);
+	cr_assert_not(c.in_open);
+	console_fini(&c);
+	uart16550_device(u)->ops->destroy(uart16550_device(u));
+	close(in[0]);
+	close(out_fd);
+}

@@ -1,0 +1,73 @@
+/* kvm.h: the KVM backend, the only place that issues KVM ioctls (vmm/kvm_arm64.c; on other hosts
+ * vmm/kvm_other.c says ivmm runs guests on arm64 hosts only). struct kvm embeds the struct hv that devices use
+ * (memslots, KVM_IRQ_LINE, KVM_SIGNAL_MSI, irqfd with GSI routing) and owns the VM's memslot and GSI routing
+ * tables. vCPU creation and boot registers live here too; the vGIC is in devices/gic_arm64.c. */
+#ifndef IVMM_KVM_H
+#define IVMM_KVM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include "vmm/compiler.h"
+#include "vmm/hv.h"
+
+#define KVM_MAX_SLOTS 64
+#define KVM_MAX_IRQFDS 256
+
+struct kvm_run;
+
+struct kvm_slot {
+	bool used;
+	u64 gpa, size;
+	void *host;
+	bool readonly;
+};
+
+struct kvm_irqfd_route {
+	bool used;
+	bool msi;                  /* an MSI route (own GSI) or a wired SPI (GSI = SPI number) */
+	u32 gsi;
+	int eventfd, resamplefd;
+	u64 addr;
+	u32 data, devid;
+};
+
+struct kvm {
+	struct hv hv;              /* devices get &kvm->hv */
+	int sys_fd;                /* /dev/kvm */
+	int vm_fd;
+	unsigned int ipa_bits;
+	unsigned int nr_spis;      /* set by the GIC; wired SPIs 0..nr_spis-1 are GSIs 0..nr_spis-1 */
+	size_t run_size;           /* mmap size of a vCPU's struct kvm_run */
+	bool have_readonly_mem;
+	pthread_mutex_t lock;      /* slots and routes (devices may call from any vCPU thread) */
+	struct kvm_slot slots[KVM_MAX_SLOTS];
+	struct kvm_irqfd_route routes[KVM_MAX_IRQFDS];
+};
+
+struct kvm_vcpu {
+	unsigned int id;
+	int fd;
+	struct kvm_run *run;
+};
+
+/* Open /dev/kvm, check the API version and the capabilities ivmm needs, create a VM whose IPA space covers
+ * [0, ipa_end). Prints one message naming what failed. Returns 0 or -errno. */
+int __must_check kvm_open(struct kvm *kvm, u64 ipa_end);
+/* Close the VM and /dev/kvm (memslots go with the VM). Safe on a zeroed or partly opened struct. */
+void kvm_close(struct kvm *kvm);
+/* Create and initialise vCPU id: PSCI 0.2; every vCPU but the boot vCPU (id 0) starts powered off and is
+ * started by the guest with PSCI CPU_ON. */
+int __must_check kvm_vcpu_create(struct kvm *kvm, unsigned int id, struct kvm_vcpu *vcpu);
+void kvm_vcpu_destroy(struct kvm *kvm, struct kvm_vcpu *vcpu);
+/* Boot vCPU registers for the Linux arm64 boot protocol: x0 = DTB address, x1..x3 = 0, PC = entry,
+ * EL1h with D, A, I, F masked. */
+int __must_check kvm_vcpu_set_boot_regs(struct kvm_vcpu *vcpu, u64 entry, u64 dtb);
+/* Test whether a VM capability is present (KVM_CHECK_EXTENSION on the VM fd). */
+int kvm_vm_check_cap(struct kvm *kvm, long cap);
+
+static inline struct kvm *hv_to_kvm(struct hv *hv)
+{
+	return container_of(hv, struct kvm, hv);
+}
+
+#endif

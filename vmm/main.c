@@ -1,0 +1,51 @@
+/* main.c: ivmm's entry point: parse the command line (and config file), then either dump the DTB or build
+ * and run the VM, mapping every outcome to the exit statuses of vmm/config.h:
+ *   0 guest powered off / help / version / --dump-dtb, 1 host failure, 2 usage or config error,
+ *   3 guest reset, 4 guest crash, 128 + N ended by signal N. */
+#include <unistd.h>
+#include "boot/boot.h"
+#include "vmm/cli.h"
+#include "vmm/config.h"
+#include "vmm/log.h"
+#include "vmm/vm.h"
+
+int main(int argc, char **argv)
+{
+	struct vm_config cfg;
+	enum cli_action action;
+	struct boot_files bf;
+	struct vm *vm;
+	int status;
+
+	/* Before any thread exists, so every thread inherits the mask and SIGINT/SIGTERM end the VM cleanly. */
+	if (vm_block_signals())
+		return IVMM_EXIT_RUNTIME;
+
+	vm_config_init(&cfg);
+	if (cli_parse(argc, argv, &cfg, &action)) {
+		vm_config_free(&cfg);
+		return IVMM_EXIT_USAGE;
+	}
+	if (action == CLI_EXIT) {
+		vm_config_free(&cfg);
+		return IVMM_EXIT_OK;
+	}
+	if (cfg.dump_dtb) {
+		status = boot_dump_dtb(&cfg);
+		vm_config_free(&cfg);
+		return status;
+	}
+	if (boot_prepare(&cfg, &bf)) {
+		vm_config_free(&cfg);
+		return IVMM_EXIT_USAGE;
+	}
+	if (vm_create(&cfg, &bf, &vm)) {
+		status = IVMM_EXIT_RUNTIME;
+	} else {
+		status = vm_run(vm);
+		vm_destroy(vm);
+	}
+	boot_files_free(&bf);
+	vm_config_free(&cfg);
+	return status;
+}

@@ -1,0 +1,392 @@
+/* vm.c: the VM's life cycle (see vm.h). vm_create() runs the phases in this order, each recorded in
+ * vm->phases (or a count) so that vm_destroy() undoes exactly what was done, in reverse, on every path:
+ *   1. KVM: /dev/kvm, API version, capabilities, KVM_CREATE_VM with an IPA size covering the address map
+ *   2. guest RAM: anonymous mapping (huge pages on request) at LAYOUT_RAM_BASE, registered as a memslot
+ *   3. the MMIO bus
+ *   4. vCPUs (PSCI 0.2; secondaries powered off until the guest's PSCI CPU_ON)
+ *   5. vGICv3 + ITS (after the vCPUs: KVM initialises the vGIC for the vCPUs that exist)
+ *   6. on-board devices: the 16550A UART on the bus
+ *   7. passthrough devices (vm_setup_passthrough, vm_passthrough.c)
+ *   8. kernel, initrd and DTB into RAM (boot_load), boot vCPU registers
+ *   9. run state: the stop eventfd
+ * vm_run() owns the console (raw terminal), the vCPU threads and the main thread's event loop (signals,
+ * console input, the stop event), and always joins every thread and restores the terminal before returning. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include "boot/boot.h"
+#include "boot/layout.h"
+#include "devices/uart16550.h"
+#include "vmm/config.h"
+#include "vmm/log.h"
+#include "vmm/vm.h"
+
+/* ---- devices list ---- */
+
+void vm_add_device(struct vm *vm, struct device *dev)
+{
+	struct device **pp = &vm->devices;
+
+	while (*pp)
+		pp = &(*pp)->next;
+	dev->next = NULL;
+	*pp = dev;
+}
+
+static void destroy_devices(struct device *dev)
+{
+	if (!dev)
+		return;
+	destroy_devices(dev->next); /* reverse order of creation */
+	dev->ops->destroy(dev);
+}
+
+/* ---- phases ---- */
+
+static int ram_create(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	void *p;
+
+	if (cfg->hugepages)
+		flags |= MAP_HUGETLB;
+	p = mmap(NULL, cfg->mem_size, PROT_READ | PROT_WRITE, flags, -1, 0);
+	if (p == MAP_FAILED) {
+		int ret = -errno;
+
+		if (cfg->hugepages)
+			pr_err("guest RAM: cannot map %llu MiB of huge pages: %s (reserve enough 2 MiB pages in "
+			       "/proc/sys/vm/nr_hugepages, or run without --hugepages)",
+			       (unsigned long long)(cfg->mem_size / SZ_1M), strerror(errno));
+		else
+			pr_err("guest RAM: cannot map %llu MiB: %s", (unsigned long long)(cfg->mem_size / SZ_1M),
+			       strerror(errno));
+		return ret;
+	}
+	/* Transparent huge pages cut stage-2 walks and faults; a hint only. */
+	if (!cfg->hugepages)
+		(void)madvise(p, cfg->mem_size, MADV_HUGEPAGE);
+	vm->mem.host = p;
+	vm->mem.gpa = LAYOUT_RAM_BASE;
+	vm->mem.size = cfg->mem_size;
+	vm->ram_hugepages = cfg->hugepages;
+	return 0;
+}
+
+static int vcpus_create(struct vm *vm)
+{
+	unsigned int n = vm->cfg->ncpus;
+	int ret;
+
+	vm->vcpus = calloc(n, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		pr_err("vCPUs: out of memory");
+		return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		vm->vcpus[i].vm = vm;
+		ret = kvm_vcpu_create(&vm->kvm, i, &vm->vcpus[i].kvcpu);
+		if (ret)
+			return ret;
+		vm->nvcpus++;
+	}
+	return 0;
+}
+
+static int uart_setup(struct vm *vm)
+{
+	int ret;
+
+	ret = uart16550_create(vm_hv(vm), LAYOUT_UART_BASE, LAYOUT_SPI_UART, STDOUT_FILENO, &vm->uart);
+	if (ret) {
+		pr_err("uart: cannot create: %s", strerror(-ret));
+		return ret;
+	}
+	vm_add_device(vm, uart16550_device(vm->uart));
+	ret = bus_register(&vm->bus, uart16550_region(vm->uart));
+	if (ret) {
+		vm->uart = NULL; /* not on the bus; the device list still destroys it */
+		return ret;
+	}
+	return 0;
+}
+
+static int runstate_init(struct vm *vm)
+{
+	int ret;
+
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0) {
+		ret = -errno;
+		pr_err("eventfd: %s", strerror(errno));
+		return ret;
+	}
+	ret = -pthread_mutex_init(&vm->stop_lock, NULL);
+	if (ret) {
+		close(vm->stop_fd);
+		vm->stop_fd = -1;
+		return ret;
+	}
+	atomic_store(&vm->stopping, false);
+	vm->exit_code = IVMM_EXIT_OK;
+	return 0;
+}
+
+int vm_create(const struct vm_config *cfg, struct boot_files *bf, struct vm **out)
+{
+	u64 ram_end = LAYOUT_RAM_BASE + cfg->mem_size;
+	struct vm *vm;
+	int ret;
+
+	vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		pr_err("out of memory");
+		return -ENOMEM;
+	}
+	vm->cfg = cfg;
+	vm->boot = bf;
+	vm->stop_fd = -1;
+
+	ret = kvm_open(&vm->kvm, MAX(ram_end, LAYOUT_PCI_MMIO64_BASE + LAYOUT_PCI_MMIO64_SIZE));
+	if (ret)
+		goto fail;
+	vm->phases |= VM_PH_KVM;
+
+	ret = ram_create(vm);
+	if (ret)
+		goto fail;
+	vm->phases |= VM_PH_RAM;
+	ret = vm_hv(vm)->ops->mem_map(vm_hv(vm), vm->mem.gpa, vm->mem.size, vm->mem.host, false);
+	if (ret)
+		goto fail;
+	vm->phases |= VM_PH_MEMSLOT;
+
+	ret = bus_init(&vm->bus);
+	if (ret)
+		goto fail;
+	vm->phases |= VM_PH_BUS;
+
+	ret = vcpus_create(vm);
+	if (ret)
+		goto fail;
+
+	ret = gic_create(&vm->kvm, vm->nvcpus, &vm->gic);
+	if (ret)
+		goto fail;
+	vm->phases |= VM_PH_GIC;
+
+	ret = uart_setup(vm);
+	if (ret)
+		goto fail;
+
+	ret = vm_setup_passthrough(vm);
+	if (ret)
+		goto fail;
+
+	ret = boot_load(cfg, bf, &vm->mem);
+	if (ret)
+		goto fail;
+	ret = kvm_vcpu_set_boot_regs(&vm->vcpus[0].kvcpu, bf->plan.entry, bf->plan.dtb_gpa);
+	if (ret)
+		goto fail;
+
+	ret = runstate_init(vm);
+	if (ret)
+		goto fail;
+	vm->phases |= VM_PH_RUNSTATE;
+
+	pr_debug("vm: %u vCPUs, %llu MiB at 0x%llx, kernel entry 0x%llx, DTB at 0x%llx", vm->nvcpus,
+		 (unsigned long long)(cfg->mem_size / SZ_1M), (unsigned long long)vm->mem.gpa,
+		 (unsigned long long)bf->plan.entry, (unsigned long long)bf->plan.dtb_gpa);
+	*out = vm;
+	return 0;
+
+fail:
+	vm_destroy(vm);
+	return ret < 0 ? ret : -EIO;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->phases & VM_PH_RUNSTATE) {
+		close(vm->stop_fd);
+		pthread_mutex_destroy(&vm->stop_lock);
+	}
+	vm_teardown_passthrough(vm);
+	if (vm->uart)
+		bus_unregister(&vm->bus, uart16550_region(vm->uart));
+	destroy_devices(vm->devices);
+	vm->devices = NULL;
+	vm->uart = NULL;
+	if (vm->phases & VM_PH_GIC)
+		gic_destroy(&vm->gic);
+	while (vm->nvcpus > 0)
+		kvm_vcpu_destroy(&vm->kvm, &vm->vcpus[--vm->nvcpus].kvcpu);
+	free(vm->vcpus);
+	if (vm->phases & VM_PH_BUS)
+		bus_destroy(&vm->bus);
+	if (vm->phases & VM_PH_MEMSLOT)
+		(void)vm_hv(vm)->ops->mem_unmap(vm_hv(vm), vm->mem.gpa);
+	if (vm->phases & VM_PH_RAM)
+		munmap(vm->mem.host, vm->mem.size);
+	if (vm->phases & VM_PH_KVM)
+		kvm_close(&vm->kvm);
+	free(vm);
+}
+
+/* ---- running ---- */
+
+void vm_stop(struct vm *vm, int exit_code)
+{
+	u64 one = 1;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	if (atomic_load(&vm->stopping)) {
+		pthread_mutex_unlock(&vm->stop_lock);
+		return;
+	}
+	vm->exit_code = exit_code;
+	atomic_store(&vm->stopping, true);
+	for (unsigned int i = 0; i < vm->nvcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	pthread_mutex_unlock(&vm->stop_lock);
+	if (write(vm->stop_fd, &one, sizeof(one)) != sizeof(one))
+		pr_warn("vm: cannot signal the main loop: %s", strerror(errno));
+}
+
+int vm_block_signals(void)
+{
+	sigset_t set;
+	int ret;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
+	ret = pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (ret) {
+		pr_err("pthread_sigmask: %s", strerror(ret));
+		return -ret;
+	}
+	/* A closed console (stdout pipe gone) must not kill ivmm: writes just fail. */
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static void kick_handler(int sig)
+{
+	/* Nothing: the signal only interrupts KVM_RUN. */
+}
+
+static int start_vcpus(struct vm *vm)
+{
+	struct sigaction sa;
+	int ret;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kick_handler;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0) {
+		ret = -errno;
+		pr_err("sigaction: %s", strerror(errno));
+		return ret;
+	}
+	for (unsigned int i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		/* Under the stop lock so vm_stop() never kicks a half-started thread. */
+		pthread_mutex_lock(&vm->stop_lock);
+		ret = -pthread_create(&v->thread, NULL, vcpu_thread, v);
+		if (!ret)
+			v->thread_started = true;
+		pthread_mutex_unlock(&vm->stop_lock);
+		if (ret) {
+			pr_err("vCPU %u: cannot start its thread: %s", i, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void join_vcpus(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nvcpus; i++) {
+		if (vm->vcpus[i].thread_started) {
+			pthread_join(vm->vcpus[i].thread, NULL);
+			vm->vcpus[i].thread_started = false;
+		}
+	}
+}
+
+/* The main thread's loop: signals, console input, the stop event. Returns when the VM is stopping. */
+static void event_loop(struct vm *vm, int sig_fd)
+{
+	while (!atomic_load(&vm->stopping)) {
+		struct pollfd pfd[3] = {
+			{ .fd = sig_fd, .events = POLLIN },
+			{ .fd = vm->stop_fd, .events = POLLIN },
+			{ .fd = console_poll_fd(&vm->console), .events = POLLIN },
+		};
+
+		if (poll(pfd, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_err("poll: %s", strerror(errno));
+			vm_stop(vm, IVMM_EXIT_RUNTIME);
+			return;
+		}
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+				pr_info("%s: stopping the guest", strsignal((int)si.ssi_signo));
+				vm_stop(vm, 128 + (int)si.ssi_signo);
+			}
+		}
+		if (pfd[2].fd >= 0 && pfd[2].revents) {
+			if (console_handle(&vm->console, pfd[2].fd) == CONSOLE_QUIT) {
+				pr_info("quit (Ctrl-A x)");
+				vm_stop(vm, IVMM_EXIT_OK);
+			}
+		}
+		/* pfd[1]: the stop event; the loop condition sees it. */
+	}
+}
+
+int vm_run(struct vm *vm)
+{
+	sigset_t set;
+	int sig_fd, ret;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sig_fd < 0) {
+		pr_err("signalfd: %s", strerror(errno));
+		return IVMM_EXIT_RUNTIME;
+	}
+	ret = console_init(&vm->console, STDIN_FILENO, vm->uart);
+	if (ret) {
+		close(sig_fd);
+		return IVMM_EXIT_RUNTIME;
+	}
+	ret = start_vcpus(vm);
+	if (ret)
+		vm_stop(vm, IVMM_EXIT_RUNTIME);
+	else
+		event_loop(vm, sig_fd);
+	join_vcpus(vm);
+	console_fini(&vm->console);
+	close(sig_fd);
+	return vm->exit_code;
+}

@@ -1,0 +1,99 @@
+/* vm.h: the VM object. struct vm owns everything a running machine has (no globals): the KVM VM and its
+ * hv ops, guest RAM, the MMIO bus, the vCPUs, the vGIC + ITS, the devices (creation order list), the
+ * console, and the run state. vm_create() builds it phase by phase; vm_run() runs it until the guest powers
+ * off, asks for a reset, crashes, a vCPU fails, or ivmm gets SIGINT/SIGTERM; vm_destroy() undoes the phases
+ * in reverse. Devices reach what they need through vm_hv(), &vm->bus and &vm->mem. */
+#ifndef IVMM_VM_H
+#define IVMM_VM_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include "devices/gic.h"
+#include "vmm/bus.h"
+#include "vmm/compiler.h"
+#include "vmm/console.h"
+#include "vmm/device.h"
+#include "vmm/guest_mem.h"
+#include "vmm/kvm.h"
+
+struct vm_config;
+struct boot_files;
+struct uart16550;
+
+/* Signal used to kick a vCPU thread out of KVM_RUN (its handler does nothing). */
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+struct vcpu {
+	struct vm *vm;
+	struct kvm_vcpu kvcpu;
+	pthread_t thread;
+	bool thread_started;
+};
+
+/* Completed phases, for teardown in reverse (vm_destroy undoes exactly what was done). */
+enum vm_phase {
+	VM_PH_KVM = 1 << 0,
+	VM_PH_RAM = 1 << 1,
+	VM_PH_MEMSLOT = 1 << 2,
+	VM_PH_BUS = 1 << 3,
+	VM_PH_GIC = 1 << 4,
+	VM_PH_RUNSTATE = 1 << 5,
+};
+
+struct vm {
+	const struct vm_config *cfg;
+	struct boot_files *boot;     /* prepared by the caller (boot_prepare), loaded by vm_create */
+	unsigned int phases;         /* enum vm_phase bits */
+
+	struct kvm kvm;              /* includes the struct hv devices use */
+	struct guest_mem mem;
+	bool ram_hugepages;
+	struct bus bus;
+	struct vcpu *vcpus;
+	unsigned int nvcpus;         /* created so far */
+	struct gic gic;
+	struct device *devices;      /* creation order; destroyed in reverse */
+	struct uart16550 *uart;
+	void *passthrough;           /* owned by the passthrough code (devices/passthrough.c) */
+
+	/* Run state. */
+	struct console console;
+	pthread_mutex_t stop_lock;
+	atomic_bool stopping;
+	int exit_code;               /* enum ivmm_exit or 128 + signal */
+	int stop_fd;                 /* eventfd: a vCPU ended the VM */
+};
+
+static inline struct hv *vm_hv(struct vm *vm)
+{
+	return &vm->kvm.hv;
+}
+
+/* Build the VM for cfg, with bf from boot_prepare() (kept by the VM until vm_destroy, freed by the caller
+ * after). On failure everything already built is undone, one message says what failed, and -errno is
+ * returned (a runtime failure: exit 1). */
+int __must_check vm_create(const struct vm_config *cfg, struct boot_files *bf, struct vm **out);
+/* Run until the VM ends. Returns the exit status for main (enum ivmm_exit, or 128 + signal number).
+ * Expects SIGINT/SIGTERM blocked in the calling thread (vm_block_signals) so they end the VM cleanly. */
+int vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+/* End the VM with an exit status (the first caller wins); safe from any thread. */
+void vm_stop(struct vm *vm, int exit_code);
+/* Put a device on the VM's list (it is destroyed with the VM, in reverse order of addition). */
+void vm_add_device(struct vm *vm, struct device *dev);
+/* Block SIGINT, SIGTERM and the vCPU kick signal in the calling thread (main does it first thing, so they are
+ * delivered through vm_run's signalfd and every thread inherits the mask). Ignores SIGPIPE. */
+int __must_check vm_block_signals(void);
+
+/* vcpu.c: the per-vCPU thread running KVM_RUN and dispatching exits. */
+void *vcpu_thread(void *arg);
+/* Kick a running vCPU out of KVM_RUN (immediate_exit + signal). */
+void vcpu_kick(struct vcpu *vcpu);
+/* The passthrough phase of vm_create (see vm.c): set up cfg->devices. */
+int __must_check vm_setup_passthrough(struct vm *vm);
+void vm_teardown_passthrough(struct vm *vm);
+
+#endif
