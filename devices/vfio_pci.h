@@ -129,8 +129,6 @@ bool vfio_pci_msi_init(struct vfio_pci *vp, const u8 *raw, u8 off);
 bool vfio_pci_msix_init(struct vfio_pci *vp, const u8 *raw, u8 off);
 /* INTx availability and its SPI (pin swizzled by slot as in the FDT interrupt-map); after pci_host_add(). */
 void vfio_pci_intx_init(struct vfio_pci *vp, const u8 *raw);
-/* SPI of INTx pin (1..4) of a device in slot: LAYOUT_SPI_PCI_INTX_BASE + (slot + pin - 1) % 4. */
-u32 vfio_pci_intx_spi(unsigned int slot, unsigned int pin);
 /* Make VFIO and the hv routes match the virtual MSI/MSI-X/INTx state (lock held). */
 void vfio_pci_irq_update(struct vfio_pci *vp);
 /* Tear every interrupt down and free irq state (lock held or device no longer visible). */

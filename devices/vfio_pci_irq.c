@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
-#include "boot/layout.h"
+#include "boot/fdt.h"
 #include "devices/vfio_pci.h"
 #include "vmm/bits.h"
 #include "vmm/log.h"
@@ -111,11 +111,6 @@ bool vfio_pci_msix_init(struct vfio_pci *vp, const u8 *raw, u8 off)
 	return true;
 }
 
-u32 vfio_pci_intx_spi(unsigned int slot, unsigned int pin)
-{
-	return LAYOUT_SPI_PCI_INTX_BASE + (slot + pin - 1) % 4;
-}
-
 void vfio_pci_intx_init(struct vfio_pci *vp, const u8 *raw)
 {
 	struct vfio_irq_info ii;
@@ -132,7 +127,7 @@ void vfio_pci_intx_init(struct vfio_pci *vp, const u8 *raw)
 		return;
 	}
 	vp->intx_ok = true;
-	vp->intx_spi = vfio_pci_intx_spi(vp->pdev.devfn >> 3, pin);
+	vp->intx_spi = fdt_pci_intx_spi(vp->pdev.devfn >> 3, pin); /* as the FDT's interrupt-map says */
 }
 
 /* ---- vectors ---- */

@@ -1,0 +1,144 @@
+/* passthrough.c: the per-VM iommufd context and the passthrough devices' life cycle (see passthrough.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "boot/layout.h"
+#include "devices/passthrough.h"
+#include "vmm/log.h"
+
+static int open_iommufd(const struct passthrough_backend *be, struct iommufd *ictx)
+{
+	if (be)
+		return be->open_iommufd(be->ctx, ictx);
+	return iommufd_open(ictx, NULL);
+}
+
+static int open_vfio(const struct passthrough_backend *be, struct vfio_dev *dev, const char *bdf)
+{
+	if (be)
+		return be->open_vfio(be->ctx, dev, bdf);
+	return vfio_dev_open(dev, NULL, NULL, bdf);
+}
+
+/* Guest RAM at IOVA = GPA must lie in one allowed range of the IOAS. */
+static int check_ram_iova(struct passthrough *pt, const struct guest_mem *ram)
+{
+	struct iommu_iova_range *ranges = NULL;
+	size_t nr = 0;
+	u64 align = 0;
+	char why[192];
+	int ret = iommufd_ioas_iova_ranges(&pt->ictx, pt->ioas_id, &ranges, &nr, &align);
+
+	if (ret)
+		return ret;
+	ret = iommufd_check_iova(ranges, nr, ram->gpa, ram->size, why, sizeof(why));
+	if (ret)
+		pr_err("passthrough: guest RAM [0x%llx-0x%llx] cannot be mapped for DMA at IOVA = GPA: %s",
+		       (unsigned long long)ram->gpa, (unsigned long long)(ram->gpa + ram->size - 1), why);
+	else if (align && (!IS_ALIGNED(ram->gpa, align) || !IS_ALIGNED(ram->size, align))) {
+		pr_err("passthrough: guest RAM [0x%llx, 0x%llx bytes] is not aligned to the IOMMU's 0x%llx",
+		       (unsigned long long)ram->gpa, (unsigned long long)ram->size, (unsigned long long)align);
+		ret = -EINVAL;
+	}
+	free(ranges);
+	return ret;
+}
+
+void passthrough_destroy(struct passthrough *pt)
+{
+	for (unsigned int i = pt->ndevs; i-- > 0;) {
+		vfio_pci_destroy(pt->devs[i].pci);
+		pt->devs[i].pci = NULL;
+	}
+	if (pt->ram_mapped) {
+		if (iommufd_ioas_unmap(&pt->ictx, pt->ioas_id, pt->ram_iova, pt->ram_size))
+			pr_warn("passthrough: unmapping guest RAM from the IOAS failed");
+		pt->ram_mapped = false;
+	}
+	for (unsigned int i = pt->ndevs; i-- > 0;) {
+		if (pt->devs[i].open)
+			vfio_dev_close(&pt->devs[i].vdev); /* unbinds and detaches */
+		pt->devs[i].open = false;
+	}
+	pt->ndevs = 0;
+	if (pt->host_up)
+		pci_host_destroy(&pt->host);
+	pt->host_up = false;
+	if (pt->ictx_open)
+		iommufd_close(&pt->ictx); /* destroys the IOAS (and anything else still tracked), closes /dev/iommu */
+	pt->ictx_open = false;
+}
+
+int passthrough_create(struct passthrough *pt, const struct vm_config *cfg, const struct guest_mem *ram,
+		       struct hv *hv, struct bus *bus, const struct passthrough_backend *be)
+{
+	int ret;
+
+	memset(pt, 0, sizeof(*pt));
+	ret = open_iommufd(be, &pt->ictx);
+	if (ret)
+		return ret;
+	pt->ictx_open = true;
+	ret = iommufd_ioas_alloc(&pt->ictx, &pt->ioas_id);
+	if (ret)
+		goto err;
+	ret = pci_host_init(&pt->host, bus, LAYOUT_ECAM_BASE, LAYOUT_ECAM_SIZE);
+	if (ret)
+		goto err;
+	pt->host_up = true;
+
+	for (unsigned int i = 0; i < cfg->ndevices; i++) {
+		const struct vm_device_config *dc = &cfg->devices[i];
+		struct passthrough_dev *d = &pt->devs[i];
+
+		if (dc->driver != VM_DEV_VFIO_PCI) {
+			pr_err("passthrough: device %s: unsupported driver", dc->id);
+			ret = -EINVAL;
+			goto err;
+		}
+		for (unsigned int j = 0; j < i; j++) {
+			if (!strcmp(cfg->devices[j].host, dc->host)) {
+				pr_err("passthrough: device %s: host %s is already given to device %s", dc->id, dc->host,
+				       cfg->devices[j].id);
+				ret = -EBUSY;
+				goto err;
+			}
+		}
+		d->cfg = dc;
+		ret = open_vfio(be, &d->vdev, dc->host);
+		if (ret)
+			goto err;
+		d->open = true;
+		pt->ndevs = i + 1;
+		ret = vfio_dev_bind(&d->vdev, iommufd_fd(&pt->ictx));
+		if (ret)
+			goto err;
+		ret = vfio_dev_attach(&d->vdev, pt->ioas_id);
+		if (ret)
+			goto err;
+	}
+
+	ret = check_ram_iova(pt, ram);
+	if (ret)
+		goto err;
+	ret = iommufd_ioas_map_fixed(&pt->ictx, pt->ioas_id, ram->host, ram->size, ram->gpa, true);
+	if (ret)
+		goto err;
+	pt->ram_mapped = true;
+	pt->ram_iova = ram->gpa;
+	pt->ram_size = ram->size;
+
+	for (unsigned int i = 0; i < pt->ndevs; i++) {
+		struct passthrough_dev *d = &pt->devs[i];
+
+		ret = vfio_pci_create(&d->pci, d->cfg->id, &d->vdev, &pt->host, hv, bus, -1);
+		if (ret)
+			goto err;
+		pr_debug("passthrough: %s (%s) is guest 00:%02x.0", d->cfg->id, d->cfg->host, d->pci->pdev.devfn >> 3);
+	}
+	return 0;
+
+err:
+	passthrough_destroy(pt);
+	return ret;
+}

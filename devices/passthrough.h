@@ -1,0 +1,60 @@
+/* passthrough.h: the per-VM PCI passthrough context: one iommufd (/dev/iommu), one IOAS holding all guest
+ * RAM at IOVA = GPA, the ECAM host bridge, and a vfio-pci model per configured device.
+ *
+ * passthrough_create() runs, in order: open /dev/iommu -> IOAS_ALLOC -> host bridge (ECAM on the bus) ->
+ * per device: resolve BDF -> cdev, open, VFIO_DEVICE_BIND_IOMMUFD, attach to the IOAS -> check guest RAM
+ * against the IOAS's allowed IOVA ranges (the host's reserved regions, e.g. the 0x08000000 sw_msi window,
+ * become known once devices are attached) -> IOAS_MAP guest RAM at IOVA = GPA -> per device: the vfio-pci
+ * model (reset, config space, BARs placed in the windows, interrupts). Any failure prints one message (the
+ * layer that failed names the device and the cause) and undoes everything in reverse; so does
+ * passthrough_destroy(). A later vSMMU builds its nest-parent HWPT on ioas_id with these devices. */
+#ifndef IVMM_DEVICES_PASSTHROUGH_H
+#define IVMM_DEVICES_PASSTHROUGH_H
+
+#include <stdbool.h>
+#include "devices/pci_host.h"
+#include "devices/vfio_dev.h"
+#include "devices/vfio_pci.h"
+#include "iommu/iommufd.h"
+#include "vmm/bus.h"
+#include "vmm/compiler.h"
+#include "vmm/config.h"
+#include "vmm/guest_mem.h"
+#include "vmm/hv.h"
+
+/* How the iommufd and the devices are opened: NULL = the real kernel (/dev/iommu, sysfs + /dev/vfio).
+ * Unit tests plug fakes here. */
+struct passthrough_backend {
+	int (*open_iommufd)(void *ctx, struct iommufd *ictx);
+	int (*open_vfio)(void *ctx, struct vfio_dev *dev, const char *bdf);
+	void *ctx;
+};
+
+struct passthrough_dev {
+	const struct vm_device_config *cfg;
+	struct vfio_dev vdev;
+	bool open;
+	struct vfio_pci *pci;
+};
+
+struct passthrough {
+	struct iommufd ictx;
+	bool ictx_open;
+	u32 ioas_id;
+	bool ram_mapped;
+	u64 ram_iova, ram_size;
+	struct pci_host host;
+	bool host_up;
+	unsigned int ndevs;
+	struct passthrough_dev devs[IVMM_MAX_DEVICES];
+};
+
+/* Set up passthrough for cfg->devices (cfg->ndevices > 0). pt is owned by the caller (zeroed or not).
+ * Returns 0 or -errno after one message; on error nothing is left behind. */
+int __must_check passthrough_create(struct passthrough *pt, const struct vm_config *cfg, const struct guest_mem *ram,
+				    struct hv *hv, struct bus *bus, const struct passthrough_backend *be);
+/* Undo passthrough_create() in reverse: device models (reset), RAM unmap, devices closed (unbound and
+ * detached), bridge, iommufd objects, /dev/iommu. Safe on a zeroed or already destroyed context. */
+void passthrough_destroy(struct passthrough *pt);
+
+#endif

@@ -1,0 +1,659 @@
+/* test_vfio_pci.c: the vfio-pci device model against fake VFIO and hv backends, driven through the ECAM and
+ * the MMIO bus like a guest: identity and header virtualisation, hidden ROM/I/O BARs and unknown capabilities,
+ * BAR sizing and placement, memory decode -> memslots (MSI-X table/PBA pages left trapped) and remapping on
+ * BAR moves, trapped BAR accesses, the command register, MSI (multi-message, per-vector masks and pending
+ * bits), MSI-X table writes -> irqfd routes and masks with the PBA, INTx fallback with resample, reset at
+ * start and teardown, and a BAR that cannot be placed. */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include "boot/fdt.h"
+#include "boot/layout.h"
+#include "devices/pci_host.h"
+#include "devices/vfio_pci.h"
+#include "tests/unit/fake_hv.h"
+#include "tests/unit/fake_vfio.h"
+#include "vmm/bus.h"
+
+#define RW (VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE)
+#define RWM (RW | VFIO_REGION_INFO_FLAG_MMAP)
+#define MSI_CAP 0x40
+#define PM_CAP 0x58
+#define AF_CAP 0x60   /* a capability ivmm does not pass through (Advanced Features): hidden */
+#define MSIX_CAP 0x70
+#define VNDR_CAP 0x80
+#define DOORBELL 0x03010040ULL
+#define SLOT1 (1 << 15) /* ECAM offset of 00:01.0 */
+
+struct rig {
+	struct fake_vfio fv;
+	struct vfio_dev vdev;
+	struct fake_hv fh;
+	struct bus bus;
+	struct pci_host host;
+	struct vfio_pci *vp;
+};
+
+static struct rig rig;
+
+static void cfg_put(u32 off, u32 size, u32 v)
+{
+	for (u32 i = 0; i < size; i++)
+		rig.fv.regions[VFIO_PCI_CONFIG_REGION_INDEX].data[off + i] = (u8)(v >> (8 * i));
+}
+
+static u32 real_cfg(u32 off, u32 size)
+{
+	u32 v = 0;
+
+	for (u32 i = 0; i < size; i++)
+		v |= (u32)rig.fv.regions[VFIO_PCI_CONFIG_REGION_INDEX].data[off + i] << (8 * i);
+	return v;
+}
+
+/* An edu-like function with more: BAR0 (32-bit, mmap), BAR1 I/O, BAR2/3 64-bit prefetchable 64 KiB (mmap)
+ * holding the MSI-X table (8 vectors at 0) and PBA (at 0x8000); MSI (64-bit, per-vector mask, 4 vectors), PM,
+ * an unknown capability, MSI-X and a vendor capability; INTA; an extended capability. */
+static void device_image(u64 bar0_size)
+{
+	struct fake_vfio *f = &rig.fv;
+
+	fake_vfio_init(f);
+	cr_assert_eq(fake_vfio_set_region(f, VFIO_PCI_CONFIG_REGION_INDEX, 4096, RW), 0);
+	cfg_put(PCI_VENDOR_ID, 2, 0x1234);
+	cfg_put(PCI_DEVICE_ID, 2, 0x11e8);
+	cfg_put(PCI_COMMAND, 2, PCI_COMMAND_MASTER); /* left over from the host: quiesced at start */
+	cfg_put(PCI_STATUS, 2, PCI_STATUS_CAP_LIST | PCI_STATUS_INTERRUPT);
+	cfg_put(PCI_REVISION_ID, 1, 0x10);
+	cfg_put(PCI_CLASS_DEVICE, 2, 0x00ff);
+	cfg_put(PCI_HEADER_TYPE, 1, 0x80);
+	cfg_put(PCI_BASE_ADDRESS_1, 4, PCI_BASE_ADDRESS_SPACE_IO);
+	cfg_put(PCI_BASE_ADDRESS_2, 4, PCI_BASE_ADDRESS_MEM_TYPE_64 | PCI_BASE_ADDRESS_MEM_PREFETCH);
+	cfg_put(PCI_SUBSYSTEM_VENDOR_ID, 2, 0x1af4);
+	cfg_put(PCI_SUBSYSTEM_ID, 2, 0x1100);
+	cfg_put(PCI_ROM_ADDRESS, 4, 0xfffe0001);
+	cfg_put(PCI_CAPABILITY_LIST, 1, MSI_CAP);
+	cfg_put(PCI_INTERRUPT_PIN, 1, 1);
+	cfg_put(MSI_CAP, 2, PCI_CAP_ID_MSI | PM_CAP << 8);
+	cfg_put(MSI_CAP + PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_64BIT | PCI_MSI_FLAGS_MASKBIT | (2 << 1));
+	cfg_put(PM_CAP, 2, PCI_CAP_ID_PM | AF_CAP << 8);
+	cfg_put(PM_CAP + PCI_PM_CTRL, 2, 0x0008);
+	cfg_put(AF_CAP, 2, PCI_CAP_ID_AF | MSIX_CAP << 8);
+	cfg_put(MSIX_CAP, 2, PCI_CAP_ID_MSIX | VNDR_CAP << 8);
+	cfg_put(MSIX_CAP + PCI_MSIX_FLAGS, 2, 8 - 1);
+	cfg_put(MSIX_CAP + PCI_MSIX_TABLE, 4, 0x0 | 2);
+	cfg_put(MSIX_CAP + PCI_MSIX_PBA, 4, 0x8000 | 2);
+	cfg_put(VNDR_CAP, 2, PCI_CAP_ID_VNDR);
+	cfg_put(VNDR_CAP + 2, 2, 0x5508); /* length 8, payload 0x55 */
+	cfg_put(0x100, 4, 0x00010001);
+	cr_assert_eq(fake_vfio_set_region(f, VFIO_PCI_BAR0_REGION_INDEX, bar0_size, RWM), 0);
+	cr_assert_eq(fake_vfio_set_region(f, VFIO_PCI_BAR1_REGION_INDEX, 256, RW), 0);
+	cr_assert_eq(fake_vfio_set_region(f, VFIO_PCI_BAR2_REGION_INDEX, SZ_64K, RWM), 0);
+	f->irqs[VFIO_PCI_INTX_IRQ_INDEX].count = 1;
+	f->irqs[VFIO_PCI_INTX_IRQ_INDEX].flags = VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE;
+	f->irqs[VFIO_PCI_MSI_IRQ_INDEX].count = 4;
+	f->irqs[VFIO_PCI_MSI_IRQ_INDEX].flags = VFIO_IRQ_INFO_EVENTFD;
+	f->irqs[VFIO_PCI_MSIX_IRQ_INDEX].count = 8;
+	f->irqs[VFIO_PCI_MSIX_IRQ_INDEX].flags = VFIO_IRQ_INFO_EVENTFD;
+}
+
+static int rig_create(void)
+{
+	fake_vfio_open(&rig.fv, &rig.vdev, "0000:00:01.0");
+	cr_assert_eq(vfio_dev_bind(&rig.vdev, 3), 0);
+	fake_hv_init(&rig.fh);
+	cr_assert_eq(bus_init(&rig.bus), 0);
+	cr_assert_eq(pci_host_init(&rig.host, &rig.bus, LAYOUT_ECAM_BASE, LAYOUT_ECAM_SIZE), 0);
+	return vfio_pci_create(&rig.vp, "edu0", &rig.vdev, &rig.host, &rig.fh.hv, &rig.bus, -1);
+}
+
+static void rig_up(void)
+{
+	memset(&rig, 0, sizeof(rig));
+	device_image(SZ_1M);
+	cr_assert_eq(rig_create(), 0);
+}
+
+static void rig_down(void)
+{
+	vfio_pci_destroy(rig.vp);
+	rig.vp = NULL;
+	pci_host_destroy(&rig.host);
+	bus_destroy(&rig.bus);
+	vfio_dev_close(&rig.vdev);
+	fake_vfio_release(&rig.fv);
+}
+
+static u32 cfgr(u32 off, u32 size)
+{
+	return (u32)pci_host_ecam_read(&rig.host, SLOT1 + off, size);
+}
+
+static void cfgw(u32 off, u32 size, u32 v)
+{
+	pci_host_ecam_write(&rig.host, SLOT1 + off, v, size);
+}
+
+static u64 mmio_read(u64 addr, unsigned int size)
+{
+	u8 d[8] = { 0 };
+	u64 v = 0;
+
+	cr_assert_eq(bus_access(&rig.bus, addr, d, size, false), 0, "no region at 0x%llx", (unsigned long long)addr);
+	for (unsigned int i = 0; i < size; i++)
+		v |= (u64)d[i] << (8 * i);
+	return v;
+}
+
+static void mmio_write(u64 addr, u64 v, unsigned int size)
+{
+	u8 d[8];
+
+	for (unsigned int i = 0; i < size; i++)
+		d[i] = (u8)(v >> (8 * i));
+	cr_assert_eq(bus_access(&rig.bus, addr, d, size, true), 0, "no region at 0x%llx", (unsigned long long)addr);
+}
+
+static const struct fake_hv_map *map_at(u64 gpa)
+{
+	for (unsigned int i = 0; i < FAKE_HV_MAX_MAPS; i++)
+		if (rig.fh.maps[i].used && rig.fh.maps[i].gpa == gpa)
+			return &rig.fh.maps[i];
+	return NULL;
+}
+
+static unsigned int live_maps(void)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < FAKE_HV_MAX_MAPS; i++)
+		n += rig.fh.maps[i].used;
+	return n;
+}
+
+/* The live irqfd route of an eventfd, or NULL. */
+static const struct fake_hv_irqfd *route_of(int efd)
+{
+	for (unsigned int i = 0; i < FAKE_HV_MAX_IRQFDS; i++)
+		if (rig.fh.irqfds[i].used && rig.fh.irqfds[i].eventfd == efd)
+			return &rig.fh.irqfds[i];
+	return NULL;
+}
+
+static unsigned int live_routes(void)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < FAKE_HV_MAX_IRQFDS; i++)
+		n += rig.fh.irqfds[i].used;
+	return n;
+}
+
+static void kick(int efd)
+{
+	u64 one = 1;
+
+	cr_assert_eq(write(efd, &one, 8), 8);
+}
+
+/* Does the redirected stderr contain this text? */
+static bool stderr_has(const char *text)
+{
+	static char buf[16384];
+	size_t n;
+
+	fflush(stderr);
+	n = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stderr());
+	buf[n] = 0;
+	return strstr(buf, text) != NULL;
+}
+
+/* ---- identity, header, capabilities ---- */
+
+Test(vfio_pci, header_virtualised, .init = cr_redirect_stderr)
+{
+	rig_up();
+	cr_assert_eq(rig.vp->pdev.devfn, PCI_DEVFN(1, 0));
+	cr_assert_eq(cfgr(PCI_VENDOR_ID, 4), 0x11e81234);
+	cr_assert_eq(cfgr(PCI_CLASS_REVISION, 4), 0x00ff0010);
+	cr_assert_eq(cfgr(PCI_HEADER_TYPE, 1), 0x00);        /* multi-function bit hidden */
+	cr_assert_eq(cfgr(PCI_SUBSYSTEM_VENDOR_ID, 4), 0x11001af4);
+	cr_assert_eq(cfgr(PCI_INTERRUPT_PIN, 1), 1);
+	/* Reset at start, and the host's leftover bus mastering cleared; the guest sees command 0. */
+	cr_assert_eq(rig.fv.resets, 1);
+	cr_assert_eq(real_cfg(PCI_COMMAND, 2) & PCI_COMMAND_MASTER, 0);
+	cr_assert_eq(cfgr(PCI_COMMAND, 2), 0);
+	/* Status is the device's (live), capability bit ours. */
+	cr_assert_eq(cfgr(PCI_STATUS, 2), PCI_STATUS_CAP_LIST | PCI_STATUS_INTERRUPT);
+	cfg_put(PCI_STATUS, 2, PCI_STATUS_CAP_LIST);
+	cr_assert_eq(cfgr(PCI_STATUS, 2), PCI_STATUS_CAP_LIST);
+	/* Read-only identity: guest writes do nothing. */
+	cfgw(PCI_VENDOR_ID, 4, 0);
+	cr_assert_eq(cfgr(PCI_VENDOR_ID, 4), 0x11e81234);
+	/* ROM BAR hidden: reads 0 and sizes to 0. */
+	cfgw(PCI_ROM_ADDRESS, 4, 0xffffffff);
+	cr_assert_eq(cfgr(PCI_ROM_ADDRESS, 4), 0);
+	/* Interrupt line is scratch. */
+	cfgw(PCI_INTERRUPT_LINE, 1, 0x2a);
+	cr_assert_eq(cfgr(PCI_INTERRUPT_LINE, 1), 0x2a);
+	/* Extended config space hidden. */
+	cr_assert_eq(cfgr(0x100, 4), 0);
+	rig_down();
+	cr_assert_eq(rig.fv.resets, 2); /* and at teardown */
+}
+
+Test(vfio_pci, capability_list_filtered, .init = cr_redirect_stderr)
+{
+	u8 ids[8], offs[8];
+	unsigned int n = 0;
+
+	rig_up();
+	for (u32 p = cfgr(PCI_CAPABILITY_LIST, 1); p && n < 8; p = cfgr(p + PCI_CAP_LIST_NEXT, 1)) {
+		ids[n] = (u8)cfgr(p, 1);
+		offs[n++] = (u8)p;
+	}
+	cr_assert_eq(n, 4);
+	cr_assert_eq(ids[0], PCI_CAP_ID_MSI);
+	cr_assert_eq(offs[0], MSI_CAP);
+	cr_assert_eq(ids[1], PCI_CAP_ID_PM);
+	cr_assert_eq(ids[2], PCI_CAP_ID_MSIX); /* AF skipped */
+	cr_assert_eq(offs[2], MSIX_CAP);
+	cr_assert_eq(ids[3], PCI_CAP_ID_VNDR);
+	cr_assert_eq(cfgr(AF_CAP, 2), 0);      /* the hidden capability's bytes read 0 */
+	/* Passed-through capabilities read the device live; guest writes do not reach it. */
+	cr_assert_eq(cfgr(PM_CAP + PCI_PM_CTRL, 2), 0x0008);
+	cfg_put(PM_CAP + PCI_PM_CTRL, 2, 0x0003);
+	cr_assert_eq(cfgr(PM_CAP + PCI_PM_CTRL, 2), 0x0003);
+	cfgw(PM_CAP + PCI_PM_CTRL, 2, 0);
+	cr_assert_eq(real_cfg(PM_CAP + PCI_PM_CTRL, 2), 0x0003);
+	cr_assert_eq(cfgr(VNDR_CAP + 3, 1), 0x55);
+	/* MSI: 64-bit, per-vector masking, 4 vectors capable (log2 2), disabled. */
+	cr_assert_eq(cfgr(MSI_CAP + PCI_MSI_FLAGS, 2), PCI_MSI_FLAGS_64BIT | PCI_MSI_FLAGS_MASKBIT | (2 << 1));
+	/* MSI-X: 8 entries, table/PBA registers as the device has them. */
+	cr_assert_eq(cfgr(MSIX_CAP + PCI_MSIX_FLAGS, 2), 7);
+	cr_assert_eq(cfgr(MSIX_CAP + PCI_MSIX_PBA, 4), 0x8002);
+	rig_down();
+}
+
+/* ---- BARs ---- */
+
+static u32 size_bar(u32 reg)
+{
+	u32 saved = cfgr(reg, 4), v;
+
+	cfgw(reg, 4, 0xffffffff);
+	v = cfgr(reg, 4);
+	cfgw(reg, 4, saved);
+	return v;
+}
+
+Test(vfio_pci, bar_sizing_and_placement, .init = cr_redirect_stderr)
+{
+	rig_up();
+	cr_assert_eq(cfgr(PCI_BASE_ADDRESS_0, 4), (u32)LAYOUT_PCI_MMIO32_BASE);
+	cr_assert_eq(size_bar(PCI_BASE_ADDRESS_0), 0xfff00000);
+	cr_assert_eq(size_bar(PCI_BASE_ADDRESS_1), 0);  /* I/O BAR hidden */
+	cr_assert_eq(cfgr(PCI_BASE_ADDRESS_2, 4), (u32)LAYOUT_PCI_MMIO64_BASE | 0xc);
+	cr_assert_eq(cfgr(PCI_BASE_ADDRESS_3, 4), (u32)(LAYOUT_PCI_MMIO64_BASE >> 32));
+	cr_assert_eq(size_bar(PCI_BASE_ADDRESS_2), 0xffff000c);
+	cr_assert_eq(size_bar(PCI_BASE_ADDRESS_3), 0xffffffff);
+	cr_assert_eq(size_bar(PCI_BASE_ADDRESS_4), 0);
+	/* Nothing decodes before the guest enables memory. */
+	cr_assert_eq(live_maps(), 0);
+	rig_down();
+}
+
+Test(vfio_pci, memory_decode_maps_bars_as_memslots, .init = cr_redirect_stderr)
+{
+	u64 b0 = LAYOUT_PCI_MMIO32_BASE, b2 = LAYOUT_PCI_MMIO64_BASE;
+	const struct fake_hv_map *m;
+
+	rig_up();
+	cfgw(PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	cr_assert_eq(real_cfg(PCI_COMMAND, 2) & PCI_COMMAND_MEMORY, PCI_COMMAND_MEMORY);
+	m = map_at(b0);
+	cr_assert_not_null(m);
+	cr_assert_eq(m->size, SZ_1M);
+	cr_assert_eq(m->host, rig.fv.regions[VFIO_PCI_BAR0_REGION_INDEX].data);
+	cr_assert_not(m->readonly);
+	/* BAR2: the MSI-X table page (0) and PBA page (0x8000) stay trapped. */
+	cr_assert_null(map_at(b2));
+	m = map_at(b2 + 0x1000);
+	cr_assert_not_null(m);
+	cr_assert_eq(m->size, 0x7000);
+	cr_assert_eq(m->host, rig.fv.regions[VFIO_PCI_BAR2_REGION_INDEX].data + 0x1000);
+	m = map_at(b2 + 0x9000);
+	cr_assert_not_null(m);
+	cr_assert_eq(m->size, 0x7000);
+	cr_assert_eq(live_maps(), 3);
+	/* Trapped accesses reach the device (here through the bus for the whole BAR). */
+	memcpy(rig.fv.regions[VFIO_PCI_BAR0_REGION_INDEX].data, "\xed\x00\x00\x01", 4);
+	cr_assert_eq(mmio_read(b0, 4), 0x010000ed);
+	mmio_write(b0 + 0x80, 0x1122334455667788ULL, 8);
+	cr_assert_eq(memcmp(rig.fv.regions[VFIO_PCI_BAR0_REGION_INDEX].data + 0x80, "\x88\x77\x66\x55\x44\x33\x22\x11", 8), 0);
+
+	/* The guest moves BAR0 while decoding: old memslot gone, new one at the new address. */
+	cfgw(PCI_BASE_ADDRESS_0, 4, (u32)(b0 + 0x800000));
+	cr_assert_null(map_at(b0));
+	cr_assert_not_null(map_at(b0 + 0x800000));
+	cr_assert_eq(mmio_read(b0 + 0x800000, 4), 0x010000ed);
+	u8 d[4];
+
+	cr_assert_eq(bus_access(&rig.bus, b0, d, 4, false), -ENOENT);
+	/* Moved outside the windows (onto RAM): not decoded at all. */
+	cfgw(PCI_BASE_ADDRESS_0, 4, (u32)LAYOUT_RAM_BASE);
+	cr_assert_null(map_at(LAYOUT_RAM_BASE));
+	cr_assert_eq(live_maps(), 2);
+	/* Memory decode off: every BAR memslot and trap goes, and the device's decode is off. */
+	cfgw(PCI_BASE_ADDRESS_0, 4, (u32)b0);
+	cr_assert_eq(live_maps(), 3);
+	cfgw(PCI_COMMAND, 2, 0);
+	cr_assert_eq(live_maps(), 0);
+	cr_assert_eq(real_cfg(PCI_COMMAND, 2) & PCI_COMMAND_MEMORY, 0);
+	cr_assert_eq(bus_access(&rig.bus, b2 + 0x1000, d, 4, false), -ENOENT);
+	/* Sizing with decode off does not map anything. */
+	cr_assert_eq(size_bar(PCI_BASE_ADDRESS_0), 0xfff00000);
+	cr_assert_eq(fake_hv_count(&rig.fh, FAKE_MEM_MAP), 3 + 1 + 1);
+	rig_down();
+}
+
+Test(vfio_pci, teardown_removes_memslots, .init = cr_redirect_stderr)
+{
+	rig_up();
+	cfgw(PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	cr_assert_eq(live_maps(), 3);
+	vfio_pci_destroy(rig.vp);
+	rig.vp = NULL;
+	cr_assert_eq(live_maps(), 0);
+	cr_assert_eq(real_cfg(PCI_COMMAND, 2) & (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER), 0);
+	cr_assert_eq(live_routes(), 0);
+	cr_assert_eq(pci_host_ecam_read(&rig.host, SLOT1, 4), 0xffffffff);
+	rig_down();
+}
+
+Test(vfio_pci, sparse_mmap_honoured, .init = cr_redirect_stderr)
+{
+	memset(&rig, 0, sizeof(rig));
+	device_image(SZ_1M);
+	struct fake_vfio_region *r = &rig.fv.regions[VFIO_PCI_BAR0_REGION_INDEX];
+
+	r->sparse = true;
+	r->nr_areas = 2;
+	r->areas[0] = (struct vfio_region_sparse_mmap_area){ .offset = 0, .size = 0x4000 };
+	r->areas[1] = (struct vfio_region_sparse_mmap_area){ .offset = 0x80000, .size = 0x80000 };
+	cr_assert_eq(rig_create(), 0);
+	cfgw(PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	const struct fake_hv_map *m = map_at(LAYOUT_PCI_MMIO32_BASE);
+
+	cr_assert_not_null(m);
+	cr_assert_eq(m->size, 0x4000);
+	m = map_at(LAYOUT_PCI_MMIO32_BASE + 0x80000);
+	cr_assert_not_null(m);
+	cr_assert_eq(m->size, 0x80000);
+	cr_assert_eq(m->host, r->data + 0x80000);
+	cr_assert_eq(live_maps(), 2 + 2);
+	/* The gap is trapped. */
+	r->data[0x5000] = 0x5a;
+	cr_assert_eq(mmio_read(LAYOUT_PCI_MMIO32_BASE + 0x5000, 1), 0x5a);
+	rig_down();
+}
+
+Test(vfio_pci, bar_that_cannot_be_placed, .init = cr_redirect_stderr)
+{
+	memset(&rig, 0, sizeof(rig));
+	device_image(SZ_1G); /* a 1 GiB 32-bit BAR: the 512 MiB window cannot hold it */
+	cr_assert_eq(rig_create(), -ENOSPC);
+	cr_assert_null(rig.vp);
+	/* Nothing left behind: slot free, no irq set up, no memslots. */
+	cr_assert_eq(pci_host_ecam_read(&rig.host, SLOT1, 4), 0xffffffff);
+	cr_assert_eq(rig.fv.nr_irq_calls, 0);
+	cr_assert_eq(live_routes(), 0);
+	cr_assert_eq(live_maps(), 0);
+	rig_down();
+	cr_assert(stderr_has("ivmm: error: edu0 (0000:00:01.0): BAR0 (32-bit, 0x40000000 bytes) cannot be placed in "
+			     "the 32-bit MMIO window [0x20000000-0x3fffffff] (0x20000000 bytes free)\n"));
+}
+
+/* ---- command register ---- */
+
+Test(vfio_pci, bus_master_under_guest_control, .init = cr_redirect_stderr)
+{
+	rig_up();
+	cfgw(PCI_COMMAND, 2, PCI_COMMAND_MASTER | PCI_COMMAND_IO);
+	cr_assert_eq(cfgr(PCI_COMMAND, 2), PCI_COMMAND_MASTER); /* no I/O space */
+	cr_assert_eq(real_cfg(PCI_COMMAND, 2) & PCI_COMMAND_MASTER, PCI_COMMAND_MASTER);
+	cfgw(PCI_COMMAND, 2, PCI_COMMAND_INTX_DISABLE);
+	cr_assert_eq(real_cfg(PCI_COMMAND, 2) & (PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE),
+		     PCI_COMMAND_INTX_DISABLE);
+	rig_down();
+}
+
+/* ---- INTx ---- */
+
+Test(vfio_pci, intx_fallback_with_resample, .init = cr_redirect_stderr)
+{
+	rig_up();
+	int trig = rig.fv.trigger_fd[VFIO_PCI_INTX_IRQ_INDEX][0];
+	int res = rig.fv.unmask_fd[VFIO_PCI_INTX_IRQ_INDEX][0];
+
+	cr_assert_geq(trig, 0);
+	cr_assert_geq(res, 0);
+	const struct fake_hv_irqfd *r = route_of(trig);
+
+	cr_assert_not_null(r);
+	cr_assert_not(r->msi);
+	cr_assert_eq(r->resamplefd, res);
+	cr_assert_eq(r->spi, fdt_pci_intx_spi(1, 1));
+	cr_assert_eq(r->spi, LAYOUT_SPI_PCI_INTX_BASE + 1); /* INTA of slot 1 swizzles to INTB's line */
+	rig_down();
+	cr_assert_eq(rig.fv.enabled[VFIO_PCI_INTX_IRQ_INDEX], false);
+	cr_assert_eq(live_routes(), 0);
+}
+
+/* ---- MSI ---- */
+
+static void msi_program(u64 addr, u16 data, u16 flags)
+{
+	cfgw(MSI_CAP + PCI_MSI_ADDRESS_LO, 4, (u32)addr);
+	cfgw(MSI_CAP + PCI_MSI_ADDRESS_HI, 4, (u32)(addr >> 32));
+	cfgw(MSI_CAP + PCI_MSI_DATA_64, 2, data);
+	cfgw(MSI_CAP + PCI_MSI_FLAGS, 2, flags);
+}
+
+Test(vfio_pci, msi_enable_routes_with_requester_id, .init = cr_redirect_stderr)
+{
+	rig_up();
+	msi_program(DOORBELL, 0x20, PCI_MSI_FLAGS_ENABLE);
+	/* INTx was torn down first, then one MSI vector set up in VFIO. */
+	cr_assert_eq(rig.fv.enabled[VFIO_PCI_INTX_IRQ_INDEX], false);
+	cr_assert(rig.fv.enabled[VFIO_PCI_MSI_IRQ_INDEX]);
+	int efd = rig.fv.trigger_fd[VFIO_PCI_MSI_IRQ_INDEX][0];
+	const struct fake_hv_irqfd *r = route_of(efd);
+
+	cr_assert_not_null(r);
+	cr_assert(r->msi);
+	cr_assert_eq(r->addr, DOORBELL);
+	cr_assert_eq(r->data, 0x20);
+	cr_assert_eq(r->devid, 0x08); /* 00:01.0 */
+	cr_assert_eq(live_routes(), 1);
+	/* New data while enabled: the route follows. */
+	cfgw(MSI_CAP + PCI_MSI_DATA_64, 2, 0x21);
+	r = route_of(efd);
+	cr_assert_not_null(r);
+	cr_assert_eq(r->data, 0x21);
+	cr_assert_eq(live_routes(), 1);
+	/* Disable: MSI gone in VFIO and hv, INTx back. */
+	cfgw(MSI_CAP + PCI_MSI_FLAGS, 2, 0);
+	cr_assert_eq(rig.fv.enabled[VFIO_PCI_MSI_IRQ_INDEX], false);
+	cr_assert(rig.fv.enabled[VFIO_PCI_INTX_IRQ_INDEX]);
+	cr_assert_eq(live_routes(), 1);
+	cr_assert_not(route_of(rig.fv.trigger_fd[VFIO_PCI_INTX_IRQ_INDEX][0])->msi);
+	rig_down();
+}
+
+Test(vfio_pci, msi_multi_message_mask_and_pending, .init = cr_redirect_stderr)
+{
+	rig_up();
+	/* Ask for 8 (QSIZE 3): only the 4 offered are used. */
+	msi_program(DOORBELL, 0x40, PCI_MSI_FLAGS_ENABLE | (2 << 4));
+	cr_assert_eq(rig.vp->nvecs, 4);
+	for (unsigned int i = 0; i < 4; i++) {
+		const struct fake_hv_irqfd *r = route_of(rig.fv.trigger_fd[VFIO_PCI_MSI_IRQ_INDEX][i]);
+
+		cr_assert_not_null(r);
+		cr_assert_eq(r->data, 0x40 | i);
+	}
+	/* Mask vector 2: its route goes; an interrupt then is pending, not delivered. */
+	int efd2 = rig.fv.trigger_fd[VFIO_PCI_MSI_IRQ_INDEX][2];
+
+	cfgw(MSI_CAP + PCI_MSI_MASK_64, 4, 0x4);
+	cr_assert_eq(cfgr(MSI_CAP + PCI_MSI_MASK_64, 4), 0x4);
+	cr_assert_null(route_of(efd2));
+	cr_assert_eq(live_routes(), 3);
+	cr_assert_eq(cfgr(MSI_CAP + PCI_MSI_PENDING_64, 4), 0);
+	kick(efd2);
+	cr_assert_eq(cfgr(MSI_CAP + PCI_MSI_PENDING_64, 4), 0x4);
+	/* Mask bits beyond the offered vectors are not writable. */
+	cfgw(MSI_CAP + PCI_MSI_MASK_64, 4, 0xfffffff4);
+	cr_assert_eq(cfgr(MSI_CAP + PCI_MSI_MASK_64, 4), 0x4);
+	/* Unmask: route back (the hypervisor delivers what the eventfd holds), pending cleared from our view. */
+	cfgw(MSI_CAP + PCI_MSI_MASK_64, 4, 0);
+	cr_assert_not_null(route_of(efd2));
+	cr_assert_eq(cfgr(MSI_CAP + PCI_MSI_PENDING_64, 4), 0);
+	cr_assert_eq(live_routes(), 4);
+	rig_down();
+	cr_assert_eq(live_routes(), 0);
+}
+
+/* ---- MSI-X ---- */
+
+static u64 bar2(void)
+{
+	return LAYOUT_PCI_MMIO64_BASE;
+}
+
+static void msix_entry(unsigned int i, u64 addr, u32 data, u32 ctrl)
+{
+	u64 e = bar2() + 16 * i;
+
+	mmio_write(e + PCI_MSIX_ENTRY_LOWER_ADDR, (u32)addr, 4);
+	mmio_write(e + PCI_MSIX_ENTRY_UPPER_ADDR, (u32)(addr >> 32), 4);
+	mmio_write(e + PCI_MSIX_ENTRY_DATA, data, 4);
+	mmio_write(e + PCI_MSIX_ENTRY_VECTOR_CTRL, ctrl, 4);
+}
+
+Test(vfio_pci, msix_table_routes_and_masks, .init = cr_redirect_stderr)
+{
+	rig_up();
+	cfgw(PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	/* Linux: enable with function mask, program, then clear the function mask. */
+	cfgw(MSIX_CAP + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+	cr_assert(rig.fv.enabled[VFIO_PCI_MSIX_IRQ_INDEX]);
+	cr_assert_eq(rig.fv.enabled[VFIO_PCI_INTX_IRQ_INDEX], false);
+	cr_assert_eq(rig.vp->nvecs, 8);
+	cr_assert_eq(live_routes(), 0);
+	/* Entries read back as written; reset state is masked. */
+	cr_assert_eq(mmio_read(bar2() + 16 * 5 + PCI_MSIX_ENTRY_VECTOR_CTRL, 4), 1);
+	msix_entry(0, DOORBELL, 0x100, 0);
+	msix_entry(3, DOORBELL, 0x103, 0);
+	cr_assert_eq(mmio_read(bar2() + 16 * 3 + PCI_MSIX_ENTRY_DATA, 4), 0x103);
+	cr_assert_eq(mmio_read(bar2() + 16 * 3, 8), DOORBELL);
+	cr_assert_eq(live_routes(), 0); /* function masked */
+	cfgw(MSIX_CAP + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+	cr_assert_eq(live_routes(), 2);
+	const struct fake_hv_irqfd *r = route_of(rig.fv.trigger_fd[VFIO_PCI_MSIX_IRQ_INDEX][3]);
+
+	cr_assert_not_null(r);
+	cr_assert_eq(r->addr, DOORBELL);
+	cr_assert_eq(r->data, 0x103);
+	cr_assert_eq(r->devid, 0x08);
+	/* Mask entry 3 with a qword write of data + control; fire it: PBA bit 3. */
+	mmio_write(bar2() + 16 * 3 + PCI_MSIX_ENTRY_DATA, (u64)1 << 32 | 0x103, 8);
+	cr_assert_null(route_of(rig.fv.trigger_fd[VFIO_PCI_MSIX_IRQ_INDEX][3]));
+	cr_assert_eq(mmio_read(bar2() + 0x8000, 8), 0);
+	kick(rig.fv.trigger_fd[VFIO_PCI_MSIX_IRQ_INDEX][3]);
+	cr_assert_eq(mmio_read(bar2() + 0x8000, 8), 0x8);
+	cr_assert_eq(mmio_read(bar2() + 0x8000, 1), 0x8);
+	mmio_write(bar2() + 0x8000, 0, 8); /* PBA is read-only */
+	cr_assert_eq(mmio_read(bar2() + 0x8000, 8), 0x8);
+	/* Unmask: routed again with the new data. */
+	msix_entry(3, DOORBELL, 0x133, 0);
+	r = route_of(rig.fv.trigger_fd[VFIO_PCI_MSIX_IRQ_INDEX][3]);
+	cr_assert_not_null(r);
+	cr_assert_eq(r->data, 0x133);
+	/* A sub-dword table access is ignored (reads 0). */
+	cr_assert_eq(mmio_read(bar2() + 16 * 3 + PCI_MSIX_ENTRY_DATA, 2), 0);
+	/* The table does not reach the device's BAR memory. */
+	cr_assert_eq(rig.fv.regions[VFIO_PCI_BAR2_REGION_INDEX].data[16 * 3 + PCI_MSIX_ENTRY_DATA], 0);
+	/* Disable MSI-X: routes gone, INTx back. */
+	cfgw(MSIX_CAP + PCI_MSIX_FLAGS, 2, 0);
+	cr_assert_eq(rig.fv.enabled[VFIO_PCI_MSIX_IRQ_INDEX], false);
+	cr_assert(rig.fv.enabled[VFIO_PCI_INTX_IRQ_INDEX]);
+	cr_assert_eq(live_routes(), 1);
+	rig_down();
+}
+
+Test(vfio_pci, irq_failures_do_not_crash, .init = cr_redirect_stderr)
+{
+	rig_up();
+	/* VFIO refuses MSI: the guest's interrupts are lost (message), nothing routed, state consistent. */
+	rig.fv.irqs[VFIO_PCI_MSI_IRQ_INDEX].count = 0;
+	msi_program(DOORBELL, 0x20, PCI_MSI_FLAGS_ENABLE);
+	cr_assert_eq(rig.vp->mode, VFIO_PCI_IRQ_NONE);
+	cr_assert_eq(live_routes(), 0);
+	cr_assert(stderr_has("edu0: could not switch interrupts to MSI"));
+	rig.fv.irqs[VFIO_PCI_MSI_IRQ_INDEX].count = 4;
+	/* The hypervisor refuses a route: vector left unrouted, retried on the next change. */
+	cfgw(MSI_CAP + PCI_MSI_FLAGS, 2, 0);
+	rig.fh.fail_irqfd_msi = -ENOSPC;
+	cfgw(MSI_CAP + PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_ENABLE);
+	cr_assert_eq(rig.vp->mode, VFIO_PCI_IRQ_MSI);
+	cr_assert_eq(live_routes(), 0);
+	cfgw(MSI_CAP + PCI_MSI_DATA_64, 2, 0x22);
+	cr_assert_eq(live_routes(), 1);
+	/* A memslot the hypervisor refuses: the BAR stays usable, trapped. */
+	rig.fh.fail_mem_map = -ENOMEM;
+	cfgw(PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	cr_assert_null(map_at(LAYOUT_PCI_MMIO32_BASE));
+	rig.fv.regions[VFIO_PCI_BAR0_REGION_INDEX].data[4] = 0x77;
+	cr_assert_eq(mmio_read(LAYOUT_PCI_MMIO32_BASE + 4, 1), 0x77);
+	rig_down();
+}
+
+Test(vfio_pci, create_failures_unwind, .init = cr_redirect_stderr)
+{
+	memset(&rig, 0, sizeof(rig));
+	device_image(SZ_1M);
+	rig.fv.fail_reset = -EIO;
+	cr_assert_lt(rig_create(), 0);
+	cr_assert_null(rig.vp);
+	cr_assert_eq(pci_host_ecam_read(&rig.host, SLOT1, 4), 0xffffffff);
+	rig_down();
+
+	/* Not a PCI device. */
+	memset(&rig, 0, sizeof(rig));
+	device_image(SZ_1M);
+	rig.fv.info_flags = VFIO_DEVICE_FLAGS_RESET;
+	cr_assert_eq(rig_create(), -ENODEV);
+	rig_down();
+
+	/* A bridge. */
+	memset(&rig, 0, sizeof(rig));
+	device_image(SZ_1M);
+	cfg_put(PCI_HEADER_TYPE, 1, PCI_HEADER_TYPE_BRIDGE);
+	cr_assert_eq(rig_create(), -ENOTSUP);
+	rig_down();
+
+	/* A device without reset support still works, and is not reset. */
+	memset(&rig, 0, sizeof(rig));
+	device_image(SZ_1M);
+	rig.fv.info_flags = VFIO_DEVICE_FLAGS_PCI;
+	cr_assert_eq(rig_create(), 0);
+	cr_assert_eq(rig.fv.resets, 0);
+	rig_down();
+	cr_assert_eq(rig.fv.resets, 0);
+}
