@@ -2,14 +2,13 @@
  * the vGIC/ITS and the on-board devices, before the kernel and DTB are loaded) and vm_destroy() tears it down
  * (before the on-board devices and the vGIC go).
  *
- * To wire passthrough in (devices/pci_host.h + devices/vfio_pci.h): replace the bodies below. What is
- * available at this point: vm->cfg->devices[0..ndevices) (validated), &vm->bus (register the ECAM region and
- * trapped BARs), vm_hv(vm) (memslots for mmap-able BARs, irqfd_msi with devid = requester id to the vITS,
- * irqfd_spi for INTx), &vm->mem (guest RAM, to map into the IOAS at IOVA = GPA), vm->kvm.vm_fd, and
- * vm->passthrough to keep the state. On failure: print one message naming the device (cfg->devices[i].where
- * and .id), undo what this function did, return -errno. The FDT already describes the ECAM bridge whenever
- * ndevices > 0 (boot/fdt.c). */
+ * The work is done by devices/passthrough.c (iommufd + IOAS with guest RAM at IOVA = GPA, the ECAM host bridge
+ * on &vm->bus, one vfio-pci model per cfg->devices entry, memslots and irqfds through vm_hv()); the state lives
+ * in vm->passthrough. Every failure below that prints its own message (naming the device and the cause) and
+ * undoes what was done; the FDT already describes the ECAM bridge whenever ndevices > 0 (boot/fdt.c). */
 #include <errno.h>
+#include <stdlib.h>
+#include "devices/passthrough.h"
 #include "vmm/config.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
@@ -17,16 +16,32 @@
 int vm_setup_passthrough(struct vm *vm)
 {
 	const struct vm_config *cfg = vm->cfg;
+	struct passthrough *pt;
+	int ret;
 
 	if (!cfg->ndevices)
 		return 0;
-	pr_err("%s: device %s (vfio-pci, host %s): passthrough devices not supported yet",
-	       cfg->devices[0].where ? cfg->devices[0].where : "--device",
-	       cfg->devices[0].id ? cfg->devices[0].id : "?", cfg->devices[0].host ? cfg->devices[0].host : "?");
-	return -EOPNOTSUPP;
+	pt = calloc(1, sizeof(*pt));
+	if (!pt) {
+		pr_err("passthrough: out of memory");
+		return -ENOMEM;
+	}
+	ret = passthrough_create(pt, cfg, &vm->mem, vm_hv(vm), &vm->bus, NULL);
+	if (ret) {
+		free(pt);
+		return ret;
+	}
+	vm->passthrough = pt;
+	return 0;
 }
 
 void vm_teardown_passthrough(struct vm *vm)
 {
+	struct passthrough *pt = vm->passthrough;
+
+	if (!pt)
+		return;
+	passthrough_destroy(pt);
+	free(pt);
 	vm->passthrough = NULL;
 }
