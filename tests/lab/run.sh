@@ -222,6 +222,9 @@ while :; do
 		current= cur_out=
 		deadline=$((SECONDS + GRACE))
 		;;
+	*"LAB-NOTE "*)
+		say "note: ${line#*LAB-NOTE }"
+		;;
 	*"LAB-DONE"*)
 		done_seen=1
 		deadline=$((SECONDS + 15))
