@@ -1,0 +1,210 @@
+/* l2_edu.h: helpers shared by the L2 edu programs (tests/lab/progs/l2-edu-*.c, l2-mmio-bench.c): find QEMU's
+ * edu (1234:11e8) in /sys/bus/pci/devices, read/write its config space through sysfs, mmap BAR0 (sysfs
+ * resource0), and the edu register map (lab-facts.md). Header-only: each program is one static binary. */
+#ifndef IVMM_LAB_L2_EDU_H
+#define IVMM_LAB_L2_EDU_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EDU_VENDOR 0x1234
+#define EDU_DEVICE 0x11e8
+#define EDU_BAR_SIZE 0x100000
+#define EDU_IDENT 0x00
+#define EDU_LIVENESS 0x04
+#define EDU_FACT 0x08
+#define EDU_STATUS 0x20
+#define EDU_STATUS_COMPUTING 0x1
+#define EDU_IRQ_STATUS 0x24
+#define EDU_IRQ_RAISE 0x60
+#define EDU_IRQ_ACK 0x64
+#define EDU_DMA_SRC 0x80
+#define EDU_DMA_DST 0x88
+#define EDU_DMA_CNT 0x90
+#define EDU_DMA_CMD 0x98
+#define EDU_DMA_RUN 0x1
+#define EDU_DMA_TO_RAM 0x2
+#define EDU_DMA_IRQ 0x4
+#define EDU_DMA_BUF 0x40000
+#define EDU_DMA_BUF_SIZE 0x1000
+#define EDU_IDENT_VALUE 0x010000edu
+
+#define CFG_COMMAND 0x04
+#define CMD_MEMORY 0x2
+#define CMD_MASTER 0x4
+
+static const char *edu_prog = "l2-edu";
+
+static void edu_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void edu_say(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s: ", edu_prog);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+static unsigned long read_hex_file(const char *path)
+{
+	char buf[32] = { 0 };
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return ~0UL;
+	if (read(fd, buf, sizeof(buf) - 1) <= 0) {
+		close(fd);
+		return ~0UL;
+	}
+	close(fd);
+	return strtoul(buf, NULL, 16);
+}
+
+/* Find edu; bdf gets "0000:00:01.0". */
+static int edu_find(char *bdf, size_t len)
+{
+	DIR *d = opendir("/sys/bus/pci/devices");
+	struct dirent *e;
+	char p[300];
+
+	if (!d) {
+		edu_say("cannot open /sys/bus/pci/devices: %s", strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/vendor", e->d_name);
+		if (read_hex_file(p) != EDU_VENDOR)
+			continue;
+		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/device", e->d_name);
+		if (read_hex_file(p) != EDU_DEVICE)
+			continue;
+		size_t n = strlen(e->d_name);
+
+		if (n >= len)
+			n = len - 1;
+		memcpy(bdf, e->d_name, n);
+		bdf[n] = 0;
+		closedir(d);
+		return 0;
+	}
+	closedir(d);
+	edu_say("no edu (1234:11e8) in /sys/bus/pci/devices: passthrough device not visible in the guest");
+	return -1;
+}
+
+static int edu_cfg_rw(const char *bdf, unsigned int off, void *buf, size_t len, int write_it)
+{
+	char p[300];
+	int fd;
+	ssize_t n;
+
+	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(p, write_it ? O_RDWR : O_RDONLY);
+	if (fd < 0) {
+		edu_say("open %s: %s", p, strerror(errno));
+		return -1;
+	}
+	n = write_it ? pwrite(fd, buf, len, off) : pread(fd, buf, len, off);
+	close(fd);
+	if (n != (ssize_t)len) {
+		edu_say("%s config at 0x%x: %s", write_it ? "write" : "read", off, n < 0 ? strerror(errno) : "short");
+		return -1;
+	}
+	return 0;
+}
+
+/* Set bits in the command register (memory decode, bus mastering) through sysfs config. */
+static int edu_cmd_set(const char *bdf, uint16_t bits)
+{
+	uint16_t cmd;
+
+	if (edu_cfg_rw(bdf, CFG_COMMAND, &cmd, 2, 0))
+		return -1;
+	cmd |= bits;
+	if (edu_cfg_rw(bdf, CFG_COMMAND, &cmd, 2, 1))
+		return -1;
+	if (edu_cfg_rw(bdf, CFG_COMMAND, &cmd, 2, 0))
+		return -1;
+	if ((cmd & bits) != bits) {
+		edu_say("command register is 0x%04x after setting 0x%04x", cmd, bits);
+		return -1;
+	}
+	return 0;
+}
+
+/* mmap BAR0 through sysfs resource0. */
+static volatile uint8_t *edu_map_bar0(const char *bdf)
+{
+	char p[300];
+	void *m;
+	int fd;
+
+	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/resource0", bdf);
+	fd = open(p, O_RDWR | O_SYNC);
+	if (fd < 0) {
+		edu_say("open %s: %s", p, strerror(errno));
+		return NULL;
+	}
+	m = mmap(NULL, EDU_BAR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED) {
+		edu_say("mmap %s: %s", p, strerror(errno));
+		return NULL;
+	}
+	return m;
+}
+
+static inline uint32_t rd32(volatile uint8_t *bar, unsigned int off)
+{
+	return *(volatile uint32_t *)(bar + off);
+}
+
+static inline void wr32(volatile uint8_t *bar, unsigned int off, uint32_t v)
+{
+	*(volatile uint32_t *)(bar + off) = v;
+}
+
+static inline uint64_t rd64(volatile uint8_t *bar, unsigned int off)
+{
+	return *(volatile uint64_t *)(bar + off);
+}
+
+static inline void wr64(volatile uint8_t *bar, unsigned int off, uint64_t v)
+{
+	*(volatile uint64_t *)(bar + off) = v;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Find edu, enable what is asked in its command register, map BAR0. */
+static volatile uint8_t *edu_open(char *bdf, size_t len, uint16_t cmd_bits)
+{
+	if (edu_find(bdf, len))
+		return NULL;
+	edu_say("edu at %s", bdf);
+	if (edu_cmd_set(bdf, cmd_bits))
+		return NULL;
+	return edu_map_bar0(bdf);
+}
+
+#endif
