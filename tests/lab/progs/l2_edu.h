@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,8 +45,8 @@
 
 static const char *edu_prog = "l2-edu";
 
-static void edu_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void edu_say(const char *fmt, ...)
+static inline void edu_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void edu_say(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -57,7 +58,7 @@ static void edu_say(const char *fmt, ...)
 	fflush(stdout);
 }
 
-static unsigned long read_hex_file(const char *path)
+static inline unsigned long read_hex_file(const char *path)
 {
 	char buf[32] = { 0 };
 	int fd = open(path, O_RDONLY);
@@ -73,7 +74,7 @@ static unsigned long read_hex_file(const char *path)
 }
 
 /* Find edu; bdf gets "0000:00:01.0". */
-static int edu_find(char *bdf, size_t len)
+static inline int edu_find(char *bdf, size_t len)
 {
 	DIR *d = opendir("/sys/bus/pci/devices");
 	struct dirent *e;
@@ -106,7 +107,7 @@ static int edu_find(char *bdf, size_t len)
 	return -1;
 }
 
-static int edu_cfg_rw(const char *bdf, unsigned int off, void *buf, size_t len, int write_it)
+static inline int edu_cfg_rw(const char *bdf, unsigned int off, void *buf, size_t len, int write_it)
 {
 	char p[300];
 	int fd;
@@ -128,7 +129,7 @@ static int edu_cfg_rw(const char *bdf, unsigned int off, void *buf, size_t len, 
 }
 
 /* Set bits in the command register (memory decode, bus mastering) through sysfs config. */
-static int edu_cmd_set(const char *bdf, uint16_t bits)
+static inline int edu_cmd_set(const char *bdf, uint16_t bits)
 {
 	uint16_t cmd;
 
@@ -147,7 +148,7 @@ static int edu_cmd_set(const char *bdf, uint16_t bits)
 }
 
 /* mmap BAR0 through sysfs resource0. */
-static volatile uint8_t *edu_map_bar0(const char *bdf)
+static inline volatile uint8_t *edu_map_bar0(const char *bdf)
 {
 	char p[300];
 	void *m;
@@ -188,7 +189,7 @@ static inline void wr64(volatile uint8_t *bar, unsigned int off, uint64_t v)
 	*(volatile uint64_t *)(bar + off) = v;
 }
 
-static uint64_t now_ns(void)
+static inline uint64_t now_ns(void)
 {
 	struct timespec ts;
 
@@ -197,7 +198,7 @@ static uint64_t now_ns(void)
 }
 
 /* Find edu, enable what is asked in its command register, map BAR0. */
-static volatile uint8_t *edu_open(char *bdf, size_t len, uint16_t cmd_bits)
+static inline volatile uint8_t *edu_open(char *bdf, size_t len, uint16_t cmd_bits)
 {
 	if (edu_find(bdf, len))
 		return NULL;
