@@ -18,7 +18,8 @@ for i in $(seq 1 "$runs"); do
 	rc=$?
 	echo "$out" | grep -E '^lab: .*(FAIL|L1 reached)|passed, ' | sed "s/^/run $i: /"
 	echo "$out" | sed -n 's/^lab: L1 reached \/init after \([0-9.]*\)s wall (L1 uptime \([0-9.]*\)s)$/l1-wall-to-init \1 s\nl1-uptime-at-init \2 s/p' >> "$data"
-	tr -d '\r' < "$top/build/lab/logs/latest.log" | sed -n 's/^.*BENCH \([A-Za-z0-9_.-]*\) \([0-9.][0-9.]*\) \(.*\)$/\1 \2 \3/p' >> "$data"
+	log=$(echo "$out" | sed -n 's/^lab: boot took .*; console log: \(.*\)$/\1/p' | tail -n1)
+	[ -n "$log" ] && tr -d '\r' < "$top/$log" | sed -n 's/^.*BENCH \([A-Za-z0-9_.-]*\) \([0-9.][0-9.]*\) \(.*\)$/\1 \2 \3/p' >> "$data"
 	[ $rc = 0 ] || echo "run $i: (some bench scenarios failed; their numbers are missing)"
 done
 

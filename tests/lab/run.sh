@@ -69,7 +69,10 @@ if [ "$mode" = test ]; then
 			scenarios+=("$s")
 		done
 	fi
+	uniq=()
 	for s in "${scenarios[@]}"; do
+		case " ${uniq[*]} " in *" $s "*) die "scenario $s named twice" ;; esac
+		uniq+=("$s")
 		case "$s" in *[!A-Za-z0-9_.-]*|'') die "bad scenario name '$s'" ;; esac
 		[ -f "$here/scenarios/$s.sh" ] || die "no scenario $s (tests/lab/scenarios/$s.sh); have: $(cd "$here/scenarios" && ls *.sh | sed 's/\.sh$//' | tr '\n' ' ')"
 	done
@@ -97,6 +100,7 @@ test) tag=$(IFS=,; echo "${scenarios[*]}"); [ ${#tag} -le 60 ] || tag="${tag:0:6
 *) tag=$mode ;;
 esac
 log=$lab/logs/$stamp-$tag.log
+[ ! -e "$log" ] || log=$lab/logs/$stamp-$tag-$$.log
 ln -sfn "$(basename "$log")" "$lab/logs/latest.log"
 # Keep the last 40 boots.
 ls -1t "$lab"/logs/*.log 2>/dev/null | grep -v '/latest.log$' | tail -n +41 | while read -r old; do rm -f "$old" "$old.qemu"; done
