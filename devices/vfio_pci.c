@@ -460,6 +460,12 @@ static void add_pieces(struct vfio_pci_bar *b, void *host, u64 off, u64 len, con
 /* mmap what VFIO lets us and compute the memslot pieces (MSI-X table and PBA pages excluded). */
 static void mmap_bars(struct vfio_pci *vp)
 {
+	const char *nommap = getenv("IVMM_VFIO_NO_MMAP");
+
+	if (nommap && !strcmp(nommap, "1")) {
+		pr_info("%s: IVMM_VFIO_NO_MMAP=1: every BAR access is trapped", vp->name);
+		return;
+	}
 	for (unsigned int i = 0; i < PCI_NUM_BARS; i++) {
 		struct vfio_pci_bar *b = &vp->bars[i];
 		const struct vfio_region *r = &b->region;

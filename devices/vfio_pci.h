@@ -13,7 +13,9 @@
  *   - interrupts (vfio_pci_irq.c): enabled MSI/MSI-X vectors become VFIO_DEVICE_SET_IRQS eventfds routed by
  *     hv->irqfd_msi() with devid = the guest requester id; a masked vector has no route (its eventfd keeps
  *     the event, reported pending, delivered on unmask); INTx is the fallback (irqfd_spi with resample).
- * The device is reset at creation and at destruction (when it supports a reset). */
+ * The device is reset at creation and at destruction (when it supports a reset).
+ * IVMM_VFIO_NO_MMAP=1 in the environment keeps every BAR trapped (no memslots): for measuring the trapped
+ * path (make bench) and for debugging; never needed for correctness. */
 #ifndef IVMM_DEVICES_VFIO_PCI_H
 #define IVMM_DEVICES_VFIO_PCI_H
 

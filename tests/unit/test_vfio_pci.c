@@ -657,3 +657,16 @@ Test(vfio_pci, create_failures_unwind, .init = cr_redirect_stderr)
 	rig_down();
 	cr_assert_eq(rig.fv.resets, 0);
 }
+
+Test(vfio_pci, no_mmap_knob_traps_everything, .init = cr_redirect_stderr)
+{
+	setenv("IVMM_VFIO_NO_MMAP", "1", 1);
+	rig_up();
+	cfgw(PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	cr_assert_eq(live_maps(), 0);
+	memcpy(rig.fv.regions[VFIO_PCI_BAR0_REGION_INDEX].data + 8, "\x78\x56\x34\x12", 4);
+	cr_assert_eq(mmio_read(LAYOUT_PCI_MMIO32_BASE + 8, 4), 0x12345678);
+	rig_down();
+	unsetenv("IVMM_VFIO_NO_MMAP");
+	cr_assert(stderr_has("edu0: IVMM_VFIO_NO_MMAP=1: every BAR access is trapped"));
+}
