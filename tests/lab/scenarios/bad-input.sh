@@ -1,0 +1,32 @@
+# bad-input: the real binary in L1 refuses bad input with one exact message and exit status 2, before touching
+# KVM: missing kernel, a file that is not an arm64 Image, bad --memory, --cpus 0, an unknown option, a bad
+# config file line.
+# timeout: 30
+lab_need_ivmm
+n=0
+# check EXPECTED-MESSAGE ARGS...: ivmm must print exactly EXPECTED-MESSAGE (one line, stderr) and exit 2.
+check() {
+	local want=$1 got rc
+	shift
+	got=$("$LAB_IVMM" "$@" 2>&1 < /dev/null)
+	rc=$?
+	[ $rc = 2 ] || lab_fail "ivmm $*: exit status $rc (expected 2); output: $got"
+	[ "$got" = "$want" ] || lab_fail "ivmm $*: printed '$got', expected '$want'"
+	n=$((n + 1))
+}
+K=$LAB_L2_KERNEL
+check "ivmm: error: cannot open kernel /no/such/Image: No such file or directory" run --kernel /no/such/Image
+check "ivmm: error: /lab/lib.sh: not an arm64 Linux Image (bad magic)" run --kernel /lab/lib.sh
+check "ivmm: error: $LAB_L2_INITRD: not an arm64 Linux Image (gzip-compressed: decompress it first)" \
+	run --kernel "$LAB_L2_INITRD"
+check "ivmm: error: --memory '12Q': not a size (examples: 512M, 2G, 1048576)" run --kernel "$K" --memory 12Q
+check "ivmm: error: --memory '16M': below the minimum of 64M" run --kernel "$K" --memory 16M
+check "ivmm: error: --cpus '0': not a CPU count from 1 to 64" run --kernel "$K" --cpus 0
+check "ivmm: error: unknown option '--frobnicate' (try 'ivmm --help')" run --kernel "$K" --frobnicate
+printf '[machine]\nmemory = 256M\nmemroy = 1G\n' > /tmp/bad-input.ini
+check "ivmm: error: /tmp/bad-input.ini:3: unknown key 'memroy' in [machine] (known: memory, cpus, hugepages)" \
+	run --kernel "$K" --config /tmp/bad-input.ini
+check "ivmm: error: no kernel given (--kernel or [boot] kernel)" run
+left=$(pidof ivmm)
+[ -z "$left" ] || lab_fail "ivmm processes left: $left"
+echo "bad-input: ok ($n cases)"

@@ -1,0 +1,15 @@
+# boot: ivmm in L1 boots the lab kernel as L2 with the busybox initramfs (2 vCPUs, stdin /dev/null): L2 reaches
+# /init with both CPUs online (the secondary started through PSCI CPU_ON), its init powers off (ivmm.l2= with
+# no programs) and ivmm exits 0. The end of stdin at start must not end the VM.
+# timeout: 150
+lab_need_ivmm
+out=/tmp/boot.out
+lab_run_l2 120 "$out" --cpus 2 --memory 256M --cmdline "console=ttyS0 earlycon ivmm.l2="
+rc=$?
+lab_info "ivmm exit status $rc; $(grep -c '' "$out") lines of output"
+[ $rc = 124 ] && { lab_tail "$out" 30; lab_fail "L2 did not power off within 120 s"; }
+lab_expect "$out" 'Booting Linux on physical CPU' "the L2 kernel printed nothing on the 16550A console"
+lab_expect "$out" 'L2: init reached' "L2 did not reach /init"
+lab_expect "$out" 'L2: cpus online 2' "L2 does not have 2 CPUs online"
+[ $rc = 0 ] || { lab_tail "$out" 30; lab_fail "ivmm exited with status $rc after the L2 poweroff (expected 0)"; }
+echo "boot: ok ($(grep -o 'L2: init reached, uptime [0-9.]*' "$out"))"

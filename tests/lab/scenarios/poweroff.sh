@@ -1,0 +1,49 @@
+# poweroff: `poweroff -f` typed in the L2 shell (PSCI SYSTEM_OFF) ends ivmm with exit status 0 and nothing of
+# it keeps running. Then the same for an ivmm ended by SIGTERM while the guest runs: exit status 143
+# (128 + 15), no ivmm process left.
+# timeout: 240
+lab_need_ivmm
+out=/tmp/poweroff.out
+feed=/tmp/poweroff-feed.sh
+cat > "$feed" <<'FEED'
+out=$1
+i=0
+while ! grep -q 'L2: shell ready' "$out" 2>/dev/null; do
+	i=$((i + 1)); [ $i -lt 1200 ] || exit 1; usleep 100000
+done
+sleep 1
+printf 'poweroff -f\n'
+sleep 30
+FEED
+lab_run_timeout 100 "$out" sh -c "sh $feed $out | $LAB_IVMM run --kernel $LAB_L2_KERNEL --initrd $LAB_L2_INITRD --memory 256M"
+rc=$?
+lab_expect "$out" 'L2: shell ready' "the L2 shell did not start"
+[ $rc = 0 ] || { lab_tail "$out" 30; lab_fail "ivmm exited with status $rc after poweroff -f (expected 0)"; }
+usleep 200000
+left=$(pidof ivmm)
+[ -z "$left" ] || lab_fail "ivmm processes left after poweroff: $left"
+lab_info "poweroff: exit 0, no ivmm left"
+
+# SIGTERM while the guest sits in its shell.
+out2=/tmp/poweroff-term.out
+"$LAB_IVMM" run --kernel "$LAB_L2_KERNEL" --initrd "$LAB_L2_INITRD" --memory 256M > "$out2" 2>&1 < /dev/null &
+pid=$!
+i=0
+while ! grep -q 'L2: shell ready' "$out2" 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -lt 1000 ] || { kill -KILL $pid; lab_tail "$out2"; lab_fail "the L2 shell did not start (SIGTERM case)"; }
+	usleep 100000
+done
+kill -TERM $pid
+i=0
+while kill -0 $pid 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || { kill -KILL $pid; lab_fail "ivmm still running 10 s after SIGTERM"; }
+	usleep 100000
+done
+wait $pid
+rc=$?
+[ $rc = 143 ] || { lab_tail "$out2"; lab_fail "ivmm exited with status $rc after SIGTERM (expected 143)"; }
+left=$(pidof ivmm)
+[ -z "$left" ] || lab_fail "ivmm processes left after SIGTERM: $left"
+echo "poweroff: ok (poweroff -> 0, SIGTERM -> 143, nothing left)"
