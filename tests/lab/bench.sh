@@ -20,7 +20,10 @@ for i in $(seq 1 "$runs"); do
 	echo "$out" | sed -n 's/^lab: L1 reached \/init after \([0-9.]*\)s wall (L1 uptime \([0-9.]*\)s)$/l1-wall-to-init \1 s\nl1-uptime-at-init \2 s/p' >> "$data"
 	log=$(echo "$out" | sed -n 's/^lab: boot took .*; console log: \(.*\)$/\1/p' | tail -n1)
 	[ -n "$log" ] && tr -d '\r' < "$top/$log" | sed -n 's/^.*BENCH \([A-Za-z0-9_.-]*\) \([0-9.][0-9.]*\) \(.*\)$/\1 \2 \3/p' >> "$data"
-	[ $rc = 0 ] || echo "run $i: (some bench scenarios failed; their numbers are missing)"
+	if [ $rc != 0 ]; then
+		echo "run $i: failed (exit $rc); its numbers are missing. Last lines:"
+		echo "$out" | tail -n 8 | sed 's/^/    | /'
+	fi
 done
 
 echo

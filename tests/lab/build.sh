@@ -40,7 +40,10 @@ kernel() {
 }
 image=$(kernel) || die "lab kernel build failed (log under $CACHE/kernel/)"
 [ -f "$image" ] || die "kernel.sh printed '$image', which is not a file"
-ln -sfn "$image" "$out/Image"
+# Atomically, and only when it changes: a lab boot may be starting right now.
+if [ "$(readlink "$out/Image" 2>/dev/null)" != "$image" ]; then
+	ln -sfn "$image" "$out/.Image.$$" && mv -T "$out/.Image.$$" "$out/Image"
+fi
 
 tmp=$(mktemp -d "$out/.stage.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
