@@ -4,7 +4,8 @@
 #     to vfio-pci and runs `ivmm run --config /configs/demo-lab.ini` (or, without that file, the lab kernel and
 #     L2 root with edu passed through) on the console. Interactive when stdin is a terminal (L2 gives a shell;
 #     `poweroff -f` in L2 ends ivmm, then L1 powers off; Ctrl-A x quits QEMU at any time); otherwise the
-#     console is printed and the demo is stopped after IVMM_DEMO_TIMEOUT seconds (default 180).
+#     console is printed, stdin (a script, or /dev/null) goes to the console, and the demo is stopped after
+#     IVMM_DEMO_TIMEOUT seconds (default 180).
 #   arm64 host: build/host/ivmm run --config configs/demo.ini, on this machine's KVM.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,5 +20,5 @@ make -C "$top" --no-print-directory lab
 if [ -t 0 ]; then
 	exec bash "$here/run.sh" --no-build --demo
 fi
-echo "demo: stdin is not a terminal: showing the console, stopping after ${IVMM_DEMO_TIMEOUT:-180}s"
-timeout -k 5 "${IVMM_DEMO_TIMEOUT:-180}" bash "$here/run.sh" --no-build --demo < /dev/null
+echo "demo: stdin is not a terminal: showing the console, passing stdin to the guest, stopping after ${IVMM_DEMO_TIMEOUT:-180}s"
+timeout -k 5 "${IVMM_DEMO_TIMEOUT:-180}" bash "$here/run.sh" --no-build --demo
