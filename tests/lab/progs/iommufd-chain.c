@@ -94,6 +94,42 @@ static void mmio_write(struct chain *c, u32 off, u32 val)
 	c->bar0[off / 4] = val;
 }
 
+/* While we hold the device, a second open + bind must be refused with the "in use" message, and a BDF that
+ * does not exist must be named as such: the real kernel's answers behind vfio_dev.c's messages. */
+static int check_in_use(struct chain *c)
+{
+	struct vfio_dev other;
+	struct iommufd ictx2;
+	int rc;
+
+	c->step = "in-use-refused";
+	if (vfio_dev_open(&other, NULL, NULL, c->bdf))
+		return fail_msg(c, "second open of the cdev failed (cdevs may be opened twice): %s", other.last_err);
+	if (iommufd_open(&ictx2, NULL)) {
+		vfio_dev_close(&other);
+		return fail_msg(c, "%s", ictx2.last_err);
+	}
+	rc = vfio_dev_bind(&other, iommufd_fd(&ictx2));
+	vfio_dev_close(&other);
+	iommufd_close(&ictx2);
+	if (!rc)
+		return fail_msg(c, "a second bind of a device in use succeeded");
+	if (!strstr(other.last_err, "in use"))
+		return fail_msg(c, "second bind refused without saying the device is in use: %s", other.last_err);
+	printf("  %s\n", other.last_err);
+	ok(c, "in-use-refused");
+
+	c->step = "no-such-device";
+	rc = vfio_dev_open(&other, NULL, NULL, "0000:00:1f.7");
+	if (rc != -ENODEV || !strstr(other.last_err, "no such PCI device")) {
+		if (!rc)
+			vfio_dev_close(&other);
+		return fail_msg(c, "open of 0000:00:1f.7 returned %d: %s", rc, other.last_err);
+	}
+	ok(c, "no-such-device");
+	return 0;
+}
+
 static int setup(struct chain *c)
 {
 	struct iommufd_hw_info hw;
@@ -108,6 +144,8 @@ static int setup(struct chain *c)
 	c->ictx_open = true;
 	STEP(c, "bind", vfio_dev_bind(&c->dev, iommufd_fd(&c->ictx)), c->dev.last_err);
 	printf("  dev_id %u (%s)\n", c->dev.dev_id, c->dev.cdev);
+	if (check_in_use(c))
+		return -1;
 
 	STEP(c, "hw-info", iommufd_get_hw_info(&c->ictx, c->dev.dev_id, &hw), c->ictx.last_err);
 	printf("  type %u idr0 0x%08x idr1 0x%08x idr3 0x%08x idr5 0x%08x iidr 0x%x aidr 0x%x\n", hw.type,
@@ -165,11 +203,10 @@ static int setup(struct chain *c)
 	if (c->dev.pt_id != c->nested)
 		return fail_msg(c, "attached pt %u, expected the nested HWPT %u", c->dev.pt_id, c->nested);
 
-	u32 ids[] = { c->ioas, c->s2, c->viommu, c->vdev, c->veventq, c->nested };
-	const char *names[] = { "ioas", "s2", "viommu", "vdevice", "veventq", "nested" };
+	/* Device ids and object ids share the iommufd's id space: all must differ. */
+	u32 ids[] = { c->dev.dev_id, c->ioas, c->s2, c->viommu, c->vdev, c->veventq, c->nested };
+	const char *names[] = { "dev", "ioas", "s2", "viommu", "vdevice", "veventq", "nested" };
 	c->step = "ids";
-	if (!c->dev.dev_id)
-		return fail_msg(c, "dev_id is 0");
 	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
 		if (!ids[i])
 			return fail_msg(c, "%s id is 0", names[i]);
@@ -177,11 +214,11 @@ static int setup(struct chain *c)
 			if (ids[i] == ids[j])
 				return fail_msg(c, "%s and %s share id %u", names[j], names[i], ids[i]);
 		const struct iommufd_obj *o = iommufd_obj_find(&c->ictx, ids[i]);
-		if (!o)
+		if (i && !o)
 			return fail_msg(c, "%s %u is not in the object tracker", names[i], ids[i]);
 	}
-	if (c->ictx.nr_objs != ARRAY_SIZE(ids))
-		return fail_msg(c, "tracker holds %zu objects, expected %zu", c->ictx.nr_objs, ARRAY_SIZE(ids));
+	if (c->ictx.nr_objs != ARRAY_SIZE(ids) - 1)
+		return fail_msg(c, "tracker holds %zu objects, expected %zu", c->ictx.nr_objs, ARRAY_SIZE(ids) - 1);
 	printf("  ioas %u s2 %u viommu %u vdevice %u veventq %u (fd %d) nested %u\n", c->ioas, c->s2, c->viommu,
 	       c->vdev, c->veventq, c->evfd, c->nested);
 	ok(c, "ids");
