@@ -64,6 +64,11 @@ int vm_config_finish(struct vm_config *cfg)
 		pr_err("no kernel given (--kernel or [boot] kernel)");
 		return -EINVAL;
 	}
+	if (strlen(cfg->cmdline) > IVMM_MAX_CMDLINE) {
+		pr_err("kernel command line is %zu characters, more than the %d an arm64 kernel accepts",
+		       strlen(cfg->cmdline), IVMM_MAX_CMDLINE);
+		return -EINVAL;
+	}
 	for (unsigned int i = 0; i < cfg->ndevices; i++) {
 		struct vm_device_config *d = &cfg->devices[i];
 

@@ -12,6 +12,8 @@
 #define IVMM_DEFAULT_MEM (512 * SZ_1M)
 #define IVMM_DEFAULT_CPUS 1
 #define IVMM_DEFAULT_CMDLINE "console=ttyS0 earlycon"
+/* arm64 COMMAND_LINE_SIZE (arch/arm64/include/uapi/asm/setup.h) is 2048 bytes with the NUL. */
+#define IVMM_MAX_CMDLINE 2047
 
 /* Exit codes of the ivmm binary (documented in README and --help). */
 enum ivmm_exit {

@@ -142,6 +142,28 @@ Test(cli, too_many_devices)
 	vm_config_free(&cfg);
 }
 
+Test(cli, cmdline_length)
+{
+	char line[2049];
+	struct vm_config cfg;
+	char *err;
+
+	memset(line, 'x', sizeof(line) - 1);
+	line[2047] = '\0';
+	cr_expect_eq(run_cli(&cfg, &err, ARGS("run", "--kernel", "I", "--cmdline", line)), 0, "%s", err);
+	cr_expect_eq(strlen(cfg.cmdline), 2047);
+	free(err);
+	vm_config_free(&cfg);
+
+	line[2047] = 'x';
+	line[2048] = '\0';
+	cr_expect_eq(run_cli(&cfg, &err, ARGS("run", "--kernel", "I", "--cmdline", line)), -EINVAL);
+	cr_expect_str_eq(err, "ivmm: error: kernel command line is 2048 characters, more than the 2047 an arm64 "
+			      "kernel accepts\n");
+	free(err);
+	vm_config_free(&cfg);
+}
+
 Test(cli, defaults)
 {
 	struct vm_config cfg;
