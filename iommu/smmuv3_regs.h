@@ -84,6 +84,37 @@
 /* ---- Commands (2 dwords) ---- */
 #define CMDQ_ENT_DWORDS 2
 #define CMDQ_0_OP           GENMASK(7, 0)
+#define CMDQ_0_SSV          BIT(11)
+
+#define CMDQ_CFGI_0_SSID    GENMASK(31, 12)
+#define CMDQ_CFGI_0_SID     GENMASK(63, 32)
+#define CMDQ_CFGI_1_LEAF    BIT(0)
+#define CMDQ_CFGI_1_RANGE   GENMASK(4, 0)
+
+#define CMDQ_TLBI_0_NUM     GENMASK(16, 12)
+#define CMDQ_TLBI_0_SCALE   GENMASK(25, 20)
+#define CMDQ_TLBI_0_VMID    GENMASK(47, 32)
+#define CMDQ_TLBI_0_ASID    GENMASK(63, 48)
+#define CMDQ_TLBI_1_LEAF    BIT(0)
+#define CMDQ_TLBI_1_TTL     GENMASK(9, 8)
+#define CMDQ_TLBI_1_TG      GENMASK(11, 10)
+#define CMDQ_TLBI_1_VA      GENMASK(63, 12)
+#define CMDQ_TLBI_1_IPA     GENMASK(51, 12)
+
+#define CMDQ_ATC_0_GLOBAL   BIT(9)
+#define CMDQ_ATC_0_SSID     GENMASK(31, 12)
+#define CMDQ_ATC_0_SID      GENMASK(63, 32)
+#define CMDQ_ATC_1_SIZE     GENMASK(5, 0)
+#define CMDQ_ATC_1_ADDR     GENMASK(63, 12)
+
+#define CMDQ_SYNC_0_CS      GENMASK(13, 12)
+#define   CMDQ_SYNC_CS_NONE 0
+#define   CMDQ_SYNC_CS_IRQ  1
+#define   CMDQ_SYNC_CS_SEV  2
+#define CMDQ_SYNC_0_MSH     GENMASK(23, 22)
+#define CMDQ_SYNC_0_MSIATTR GENMASK(27, 24)
+#define CMDQ_SYNC_0_MSIDATA GENMASK(63, 32)
+#define CMDQ_SYNC_1_MSIADDR GENMASK(51, 2)
 
 #define CMDQ_OP_PREFETCH_CONFIG 0x01
 #define CMDQ_OP_PREFETCH_ADDR   0x02

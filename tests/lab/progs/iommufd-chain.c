@@ -2,7 +2,8 @@
  * whole nested iommufd chain on edu with ivmm's own layers (iommu/iommufd.h, devices/vfio_dev.h):
  * bind -> GET_HW_INFO -> IOAS -> IOAS_MAP -> nest-parent HWPT -> vIOMMU -> vDEVICE(0x10) -> vEVENTQ(64) ->
  * nested HWPT (vSTE: S1 translate, CD table = a zeroed page) -> attach; then an edu DMA faults on the
- * invalid CD and the vEVENTQ must deliver C_BAD_CD for vSID 0x10. Tears down in order and rebinds.
+ * invalid CD and the vEVENTQ must deliver C_BAD_CD for vSID 0x10. HWPT_INVALIDATE batches are checked for
+ * the count the kernel consumes. Tears down in order and rebinds.
  * Prints `step NAME ok` per step and `iommufd-chain: PASS` or `iommufd-chain: FAIL <step>: <error>`. */
 #include <errno.h>
 #include <poll.h>
@@ -246,6 +247,65 @@ static int setup(struct chain *c)
 	return 0;
 }
 
+/* HWPT_INVALIDATE on the vIOMMU: a batch the kernel must take whole (CD and TLB invalidations for our
+ * vSID), then batches it must stop in: at a command not allowed on a vIOMMU, and at a vSID with no
+ * vDEVICE. The consumed counts are what the vSMMU relies on to report CMDQ errors at the right index. */
+static int invalidate(struct chain *c)
+{
+	struct iommufd_inv_batch b;
+	const u64 good[][2] = {
+		{ FIELD_PREP(CMDQ_0_OP, CMDQ_OP_CFGI_CD) | FIELD_PREP(CMDQ_CFGI_0_SID, VIRT_SID), CMDQ_CFGI_1_LEAF },
+		{ FIELD_PREP(CMDQ_0_OP, CMDQ_OP_CFGI_CD_ALL) | FIELD_PREP(CMDQ_CFGI_0_SID, VIRT_SID), 0 },
+		{ FIELD_PREP(CMDQ_0_OP, CMDQ_OP_TLBI_NH_ASID) | FIELD_PREP(CMDQ_TLBI_0_ASID, 1), 0 },
+		{ FIELD_PREP(CMDQ_0_OP, CMDQ_OP_TLBI_NH_VA) | FIELD_PREP(CMDQ_TLBI_0_ASID, 1),
+		  (0x40000000ULL & CMDQ_TLBI_1_VA) | CMDQ_TLBI_1_LEAF },
+		{ FIELD_PREP(CMDQ_0_OP, CMDQ_OP_TLBI_NSNH_ALL), 0 },
+	};
+	const u64 bad_op[][2] = {
+		{ FIELD_PREP(CMDQ_0_OP, CMDQ_OP_TLBI_NH_ALL), 0 },
+		{ FIELD_PREP(CMDQ_0_OP, CMDQ_OP_CFGI_STE) | FIELD_PREP(CMDQ_CFGI_0_SID, VIRT_SID), CMDQ_CFGI_1_LEAF },
+		{ FIELD_PREP(CMDQ_0_OP, CMDQ_OP_TLBI_NH_ALL), 0 },
+	};
+	const u64 bad_sid[][2] = {
+		{ FIELD_PREP(CMDQ_0_OP, CMDQ_OP_TLBI_NH_ALL), 0 },
+		{ FIELD_PREP(CMDQ_0_OP, CMDQ_OP_TLBI_NH_ALL), 0 },
+		{ FIELD_PREP(CMDQ_0_OP, CMDQ_OP_CFGI_CD_ALL) | FIELD_PREP(CMDQ_CFGI_0_SID, VIRT_SID + 1), 0 },
+	};
+	u32 bad = 0;
+	int rc;
+
+	c->step = "invalidate";
+	iommufd_inv_batch_init(&b, &c->ictx, c->viommu);
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+		if (iommufd_inv_batch_add(&b, good[i]))
+			return fail_msg(c, "%s", c->ictx.last_err);
+	if (iommufd_inv_batch_flush(&b, &bad))
+		return fail_msg(c, "%s", c->ictx.last_err);
+	if (b.consumed != ARRAY_SIZE(good))
+		return fail_msg(c, "kernel consumed %llu of %zu commands", (unsigned long long)b.consumed, ARRAY_SIZE(good));
+	ok(c, "invalidate");
+
+	c->step = "invalidate-bad-op";
+	for (size_t i = 0; i < ARRAY_SIZE(bad_op); i++)
+		if (iommufd_inv_batch_add(&b, bad_op[i]))
+			return fail_msg(c, "%s", c->ictx.last_err);
+	rc = iommufd_inv_batch_flush(&b, &bad);
+	if (rc != -EIO || bad != 1 || b.consumed != ARRAY_SIZE(good) + 1)
+		return fail_msg(c, "CFGI_STE at index 1: rc %d, stopped at %u, consumed %llu", rc, bad,
+				(unsigned long long)b.consumed);
+	printf("  %s\n", c->ictx.last_err);
+	ok(c, "invalidate-bad-op");
+
+	c->step = "invalidate-unknown-vsid";
+	u32 done = 0;
+	rc = iommufd_invalidate_smmuv3(&c->ictx, c->viommu, bad_sid, ARRAY_SIZE(bad_sid), &done);
+	if (rc != -EIO || done != 2)
+		return fail_msg(c, "CFGI_CD_ALL for vSID 0x%x without a vDEVICE: rc %d, done %u", VIRT_SID + 1, rc, done);
+	printf("  %s\n", c->ictx.last_err);
+	ok(c, "invalidate-unknown-vsid");
+	return 0;
+}
+
 static int edu_dma_fault(struct chain *c)
 {
 	struct vfio_region bar0;
@@ -438,6 +498,8 @@ int main(int argc, char **argv)
 	c.bdf = argv[1];
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	rc = setup(&c);
+	if (!rc)
+		rc = invalidate(&c);
 	if (!rc)
 		rc = edu_dma_fault(&c);
 	if (!rc)
