@@ -17,7 +17,7 @@ static u64 le64(const u8 *p)
 
 static u32 le32(const u8 *p)
 {
-	return (u32)le64((const u8[8]){ p[0], p[1], p[2], p[3] });
+	return (u32)p[0] | (u32)p[1] << 8 | (u32)p[2] << 16 | (u32)p[3] << 24;
 }
 
 int arm64_image_parse(const char *path, const void *buf, u64 len, struct arm64_image *img)

@@ -127,17 +127,13 @@ static void section_begin(struct cf_state *st, char *line)
 		return;
 	}
 	struct vm_device_config *d = &cfg->devices[cfg->ndevices];
-	char where[4096 + 16];
 
-	snprintf(where, sizeof(where), "%s:%d", st->path, st->lineno);
 	memset(d, 0, sizeof(*d));
-	d->id = strdup(name);
-	d->where = strdup(where);
 	d->driver = VM_DEV_VFIO_PCI;
-	if (!d->id || !d->where) {
+	d->id = strdup(name);
+	if (!d->id || asprintf(&d->where, "%s:%d", st->path, st->lineno) < 0) {
 		free(d->id);
-		free(d->where);
-		d->id = d->where = NULL;
+		memset(d, 0, sizeof(*d));
 		cf_error(st, "out of memory");
 		return;
 	}

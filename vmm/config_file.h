@@ -5,7 +5,9 @@
  *   [device "NAME"]           driver = vfio-pci, host = DDDD:BB:DD.F  (one section per device)
  *
  * Comments start with '#' or ';' at the start of a line (or ';' after a space). Values may be wrapped in
- * double quotes. Relative paths are taken relative to the directory of the config file. Parsed with
+ * double quotes. Lines are at most 198 characters (libinih's line buffer). A key may appear once per
+ * section; an indented line is refused (libinih would take it as a continuation). Relative paths are taken
+ * relative to the directory of the config file. Parsed with
  * libinih; this file adds line-accurate messages, section checks and the value rules of config_parse.h. */
 #ifndef IVMM_CONFIG_FILE_H
 #define IVMM_CONFIG_FILE_H
