@@ -258,8 +258,17 @@ static int f_veventq_alloc(struct iommufd *ictx, u32 viommu_id, u32 type, u32 de
 	return rc;
 }
 
-/* The commands the kernel takes on a vIOMMU (uapi iommufd.h). */
-static bool inv_ok(u64 cmd0)
+static bool vsid_known(struct fake_iommufd *f, u32 viommu, u32 vsid)
+{
+	for (u32 i = 1; i < f->next_id && i < FAKE_IOMMUFD_MAX_OBJS; i++)
+		if (obj(f, i, IOMMUFD_OBJ_VDEVICE) && f->objs[i].parent == viommu && f->objs[i].virt_id == vsid)
+			return true;
+	return false;
+}
+
+/* The commands the kernel takes on a vIOMMU (uapi iommufd.h); SID-carrying ones need a vDEVICE with that
+ * virt_id (the kernel translates vSID -> SID and fails otherwise). */
+static bool inv_ok(struct fake_iommufd *f, u32 viommu, u64 cmd0)
 {
 	switch (FIELD_GET(CMDQ_0_OP, cmd0)) {
 	case CMDQ_OP_TLBI_NSNH_ALL:
@@ -267,10 +276,11 @@ static bool inv_ok(u64 cmd0)
 	case CMDQ_OP_TLBI_NH_VAA:
 	case CMDQ_OP_TLBI_NH_ALL:
 	case CMDQ_OP_TLBI_NH_ASID:
+		return true;
 	case CMDQ_OP_ATC_INV:
 	case CMDQ_OP_CFGI_CD:
 	case CMDQ_OP_CFGI_CD_ALL:
-		return true;
+		return vsid_known(f, viommu, (u32)FIELD_GET(CMDQ_CFGI_0_SID, cmd0));
 	default:
 		return false;
 	}
@@ -296,7 +306,7 @@ static int f_invalidate(struct iommufd *ictx, u32 id, u32 data_type, const void 
 		return -EINVAL;
 	}
 	for (i = 0; i < n; i++) {
-		if (!inv_ok(le64toh(c[i].cmd[0]))) {
+		if (!inv_ok(f, id, le64toh(c[i].cmd[0]))) {
 			*num = i;
 			f->inv_cmds_accepted += i;
 			return -EIO;

@@ -2,8 +2,8 @@
  * where tests depend on it: ids are allocated from 1 and never reused, objects have parents, and DESTROY
  * refuses (-EBUSY) an object that still has live children, a HWPT a device is attached to, or a vEVENTQ
  * whose fd is still open; IOAS mappings must not overlap each other or the reserved ranges; HWPT_INVALIDATE
- * accepts only the commands the kernel accepts on a vIOMMU and stops at the first other one (-EIO,
- * entry_num = handled). vEVENTQ fds are pipes: fake_iommufd_push_event() writes records a test reads.
+ * accepts only the opcodes the kernel accepts on a vIOMMU, and SID-carrying ones only for a vSID that has a
+ * vDEVICE, and stops at the first other one (-EIO, entry_num = handled; field-level checks are not modelled). vEVENTQ fds are pipes: fake_iommufd_push_event() writes records a test reads.
  * One-shot failure injection: set fail_<op> = -errno; the next call of that op returns it and clears it. */
 #ifndef IVMM_TEST_FAKE_IOMMUFD_H
 #define IVMM_TEST_FAKE_IOMMUFD_H

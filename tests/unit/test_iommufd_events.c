@@ -309,3 +309,21 @@ Test(inv, one_shot_splits_and_reports_done)
 	free(cmds);
 	inv_done(&e);
 }
+
+Test(inv, sid_commands_need_a_vdevice)
+{
+	struct inv_env e;
+	u32 vdev, done = 9;
+	const u64 cmds[][2] = {
+		{ FIELD_PREP(CMDQ_0_OP, CMDQ_OP_CFGI_CD) | FIELD_PREP(CMDQ_CFGI_0_SID, 0x10), CMDQ_CFGI_1_LEAF },
+		{ FIELD_PREP(CMDQ_0_OP, CMDQ_OP_TLBI_NH_ALL), 0 },
+	};
+
+	inv_env(&e);
+	cr_assert_eq(iommufd_invalidate_smmuv3(&e.ictx, e.viommu, cmds, 2, &done), -EIO);
+	cr_assert_eq(done, 0);
+	cr_assert_eq(iommufd_vdevice_alloc(&e.ictx, e.viommu, 1, 0x10, &vdev), 0);
+	cr_assert_eq(iommufd_invalidate_smmuv3(&e.ictx, e.viommu, cmds, 2, &done), 0);
+	cr_assert_eq(done, 2);
+	inv_done(&e);
+}
