@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "tests/unit/fe_util.h"
 #include "vmm/cli.h"
@@ -118,4 +119,52 @@ int run_cli(struct vm_config *cfg, char **err, const char *const *args)
 	if (!ret)
 		cr_assert_eq(action, CLI_RUN, "run_cli is for 'run' command lines");
 	return ret;
+}
+
+static int temp_fd(void)
+{
+	char path[] = "/tmp/ivmm-out-XXXXXX";
+	int fd = mkstemp(path);
+
+	cr_assert(fd >= 0);
+	unlink(path);
+	return fd;
+}
+
+static char *slurp_fd(int fd)
+{
+	off_t len = lseek(fd, 0, SEEK_END);
+	char *s;
+
+	cr_assert(len >= 0);
+	s = calloc(1, (size_t)len + 1);
+	cr_assert(s);
+	cr_assert(pread(fd, s, (size_t)len, 0) == len);
+	close(fd);
+	return s;
+}
+
+int run_program(const char *const *argv, char **out, char **err)
+{
+	int ofd = temp_fd(), efd = temp_fd(), status;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		int in = open("/dev/null", O_RDONLY);
+
+		if (in < 0 || dup2(in, 0) < 0 || dup2(ofd, 1) < 0 || dup2(efd, 2) < 0)
+			_exit(126);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	*out = slurp_fd(ofd);
+	*err = slurp_fd(efd);
+	cr_assert(WIFEXITED(status), "%s did not exit normally (status 0x%x)", argv[0], status);
+	cr_assert_neq(WEXITSTATUS(status), 127, "cannot run %s", argv[0]);
+	return WEXITSTATUS(status);
 }

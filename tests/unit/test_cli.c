@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "tests/unit/fe_util.h"
 #include "vmm/cli.h"
 #include "vmm/config.h"
@@ -416,4 +417,81 @@ Test(cli, parse_helpers)
 	cr_expect_not_null(check_device_id("abcdefghijklmnopqrstuvwxyz012345"));
 	cr_expect_not_null(check_device_id(""));
 	cr_expect_not_null(check_device_id("a/b"));
+}
+
+
+/* The real binary (IVMM_BIN, set by make unit): each class of outcome ends with its documented exit status
+ * (vmm/config.h) and a usage error prints exactly one line. */
+static int run_ivmm(const char *const *args, char **out, char **err)
+{
+	const char *bin = getenv("IVMM_BIN");
+	const char *argv[32] = { bin };
+	int argc = 1;
+
+	cr_assert(bin, "IVMM_BIN (the built ivmm) must be set: run through make unit");
+	while (*args && argc < 31)
+		argv[argc++] = *args++;
+	argv[argc] = NULL;
+	return run_program(argv, out, err);
+}
+
+Test(cli, binary_exit_statuses)
+{
+	char *dir = scratch_dir(), *kpath, *dtb, *badout, *out, *err, *want;
+	void *img = fake_image(0, 8 * SZ_1M, 0xa, 4096);
+
+	kpath = scratch_file(dir, "Image", img, 4096);
+	cr_assert(asprintf(&dtb, "%s/guest.dtb", dir) > 0);
+	cr_assert(asprintf(&badout, "%s/missing-dir/guest.dtb", dir) > 0);
+
+	cr_expect_eq(run_ivmm(ARGS("--help"), &out, &err), IVMM_EXIT_OK);
+	cr_expect(strstr(out, "Usage: ivmm run"));
+	cr_expect_str_eq(err, "");
+	free(out);
+	free(err);
+
+	cr_expect_eq(run_ivmm(ARGS("--version"), &out, &err), IVMM_EXIT_OK);
+	cr_expect(!strncmp(out, "ivmm ", 5), "%s", out);
+	free(out);
+	free(err);
+
+	cr_expect_eq(run_ivmm(ARGS("run", "--kernel", kpath, "--cpus", "0"), &out, &err), IVMM_EXIT_USAGE);
+	cr_expect_str_eq(err, "ivmm: error: --cpus '0': not a CPU count from 1 to 64\n");
+	cr_expect_str_eq(out, "");
+	free(out);
+	free(err);
+
+	cr_expect_eq(run_ivmm(ARGS("run", "--memory", "1G"), &out, &err), IVMM_EXIT_USAGE);
+	cr_expect_str_eq(err, "ivmm: error: no kernel given (--kernel or [boot] kernel)\n");
+	free(out);
+	free(err);
+
+	/* A bad kernel is a usage error too, found before anything touches KVM. */
+	cr_expect_eq(run_ivmm(ARGS("run", "--kernel", dir, "--dump-dtb", dtb), &out, &err), IVMM_EXIT_USAGE);
+	cr_assert(asprintf(&want, "ivmm: error: kernel %s: not a regular file\n", dir) > 0);
+	cr_expect_str_eq(err, want);
+	free(want);
+	free(out);
+	free(err);
+
+	cr_expect_eq(run_ivmm(ARGS("run", "--kernel", kpath, "--dump-dtb", dtb, "--cpus", "2"), &out, &err),
+		     IVMM_EXIT_OK);
+	cr_expect_str_eq(err, "");
+	cr_expect_eq(access(dtb, R_OK), 0, "no DTB written");
+	free(out);
+	free(err);
+
+	/* The DTB file cannot be created: a runtime failure. */
+	cr_expect_eq(run_ivmm(ARGS("run", "--kernel", kpath, "--dump-dtb", badout), &out, &err), IVMM_EXIT_RUNTIME);
+	cr_assert(asprintf(&want, "ivmm: error: cannot write %s: No such file or directory\n", badout) > 0);
+	cr_expect_str_eq(err, want);
+	free(want);
+	free(out);
+	free(err);
+
+	free(img);
+	free(kpath);
+	free(dtb);
+	free(badout);
+	scratch_rm(dir);
 }
