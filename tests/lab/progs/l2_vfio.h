@@ -1,0 +1,182 @@
+/* l2_vfio.h: for L2 programs that drive edu with VFIO in L2 itself (no-IOMMU mode, L2 has no vSMMU yet): bind
+ * edu to vfio-pci with enable_unsafe_noiommu_mode, open it through its noiommu group and the legacy container,
+ * and count interrupts (/proc/interrupts lines, eventfds). Header-only, on top of l2_edu.h. */
+#ifndef IVMM_LAB_L2_VFIO_H
+#define IVMM_LAB_L2_VFIO_H
+
+#include <linux/vfio.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include "tests/lab/progs/l2_edu.h"
+
+struct l2_vfio {
+	int container, group, dev;
+	struct vfio_region_info bar0, cfg;
+};
+
+static inline int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0) {
+		edu_say("open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = write(fd, s, strlen(s));
+	close(fd);
+	if (n != (ssize_t)strlen(s)) {
+		edu_say("write '%s' to %s: %s", s, path, n < 0 ? strerror(errno) : "short");
+		return -1;
+	}
+	return 0;
+}
+
+static inline int bind_vfio(const char *bdf, char *group, size_t glen)
+{
+	char p[300], link[300];
+	ssize_t n;
+
+	if (write_str("/sys/module/vfio/parameters/enable_unsafe_noiommu_mode", "1"))
+		return -1;
+	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/driver", bdf);
+	n = readlink(p, link, sizeof(link) - 1);
+	if (n > 0) {
+		link[n] = 0;
+		if (!strstr(link, "/vfio-pci")) {
+			snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+			if (write_str(p, bdf))
+				return -1;
+		}
+	}
+	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	if (write_str(p, "vfio-pci"))
+		return -1;
+	(void)write_str("/sys/bus/pci/drivers_probe", bdf);
+	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/iommu_group", bdf);
+	n = readlink(p, link, sizeof(link) - 1);
+	if (n <= 0) {
+		edu_say("%s has no iommu_group after binding to vfio-pci (noiommu mode not taken?)", bdf);
+		return -1;
+	}
+	link[n] = 0;
+	snprintf(group, glen, "/dev/vfio/noiommu-%s", strrchr(link, '/') + 1);
+	for (int i = 0; i < 50 && access(group, F_OK); i++)
+		usleep(100000);
+	return 0;
+}
+
+/* Bind edu (bdf) to vfio-pci in no-IOMMU mode and open it; BAR0 and config region infos filled. */
+static inline int l2_vfio_open(const char *bdf, struct l2_vfio *v)
+{
+	struct vfio_group_status gs = { .argsz = sizeof(gs) };
+	char group[320];
+
+	memset(v, 0, sizeof(*v));
+	v->bar0 = (struct vfio_region_info){ .argsz = sizeof(v->bar0), .index = VFIO_PCI_BAR0_REGION_INDEX };
+	v->cfg = (struct vfio_region_info){ .argsz = sizeof(v->cfg), .index = VFIO_PCI_CONFIG_REGION_INDEX };
+	if (bind_vfio(bdf, group, sizeof(group)))
+		return -1;
+	v->container = open("/dev/vfio/vfio", O_RDWR);
+	v->group = open(group, O_RDWR);
+	if (v->container < 0 || v->group < 0) {
+		edu_say("open /dev/vfio/vfio or %s: %s", group, strerror(errno));
+		return -1;
+	}
+	if (ioctl(v->group, VFIO_GROUP_GET_STATUS, &gs) || !(gs.flags & VFIO_GROUP_FLAGS_VIABLE)) {
+		edu_say("group %s not viable", group);
+		return -1;
+	}
+	if (ioctl(v->group, VFIO_GROUP_SET_CONTAINER, &v->container) ||
+	    ioctl(v->container, VFIO_SET_IOMMU, VFIO_NOIOMMU_IOMMU)) {
+		edu_say("no-IOMMU container setup: %s", strerror(errno));
+		return -1;
+	}
+	v->dev = ioctl(v->group, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	if (v->dev < 0) {
+		edu_say("VFIO_GROUP_GET_DEVICE_FD %s: %s", bdf, strerror(errno));
+		return -1;
+	}
+	if (ioctl(v->dev, VFIO_DEVICE_GET_REGION_INFO, &v->bar0) || ioctl(v->dev, VFIO_DEVICE_GET_REGION_INFO, &v->cfg)) {
+		edu_say("region info: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static inline int l2_vfio_bar_write(struct l2_vfio *v, unsigned int off, const void *val, size_t len)
+{
+	return pwrite(v->dev, val, len, (off_t)v->bar0.offset + off) == (ssize_t)len ? 0 : -1;
+}
+
+static inline int l2_vfio_bar_read(struct l2_vfio *v, unsigned int off, void *val, size_t len)
+{
+	return pread(v->dev, val, len, (off_t)v->bar0.offset + off) == (ssize_t)len ? 0 : -1;
+}
+
+/* One VFIO_DEVICE_SET_IRQS on vector 0 of index: with an eventfd (fd >= 0) or DATA_NONE (fd < 0). */
+static inline int l2_vfio_irq(struct l2_vfio *v, unsigned int index, unsigned int action, int fd)
+{
+	char buf[sizeof(struct vfio_irq_set) + sizeof(int32_t)];
+	struct vfio_irq_set *set = (struct vfio_irq_set *)buf;
+
+	set->argsz = fd >= 0 ? sizeof(buf) : sizeof(*set);
+	set->flags = (fd >= 0 ? VFIO_IRQ_SET_DATA_EVENTFD : VFIO_IRQ_SET_DATA_NONE) | action;
+	set->index = index;
+	set->start = 0;
+	set->count = 1;
+	if (fd >= 0)
+		memcpy(set->data, &fd, sizeof(fd));
+	return ioctl(v->dev, VFIO_DEVICE_SET_IRQS, set);
+}
+
+/* Sum of the per-CPU counts of the /proc/interrupts line naming both words; -1 if none. */
+static inline long irq_count(const char *word, const char *bdf)
+{
+	FILE *f = fopen("/proc/interrupts", "r");
+	char line[1024];
+	long total = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strstr(line, word) || !strstr(line, bdf))
+			continue;
+		char *s = strchr(line, ':');
+
+		total = 0;
+		while (s) {
+			char *end;
+			long v = strtol(s + 1, &end, 10);
+
+			if (end == s + 1)
+				break;
+			total += v;
+			s = end;
+		}
+		break;
+	}
+	fclose(f);
+	return total;
+}
+
+/* Wait up to 5 s for the eventfd and add its counter to *got. */
+static inline int wait_efd(int efd, uint64_t *got, const char *what, int i)
+{
+	struct pollfd pfd = { .fd = efd, .events = POLLIN };
+	uint64_t v;
+
+	if (poll(&pfd, 1, 5000) != 1) {
+		edu_say("%s %d: no interrupt on the eventfd within 5 s", what, i);
+		return -1;
+	}
+	if (read(efd, &v, 8) != 8) {
+		edu_say("read eventfd: %s", strerror(errno));
+		return -1;
+	}
+	*got += v;
+	return 0;
+}
+
+#endif
