@@ -116,7 +116,11 @@ int __must_check iommufd_ioas_alloc(struct iommufd *ictx, u32 *out_ioas_id);
 int __must_check iommufd_ioas_map_fixed(struct iommufd *ictx, u32 ioas_id, void *va, u64 length, u64 iova,
 					bool writeable);
 int __must_check iommufd_ioas_unmap(struct iommufd *ictx, u32 ioas_id, u64 iova, u64 length);
-/* Allowed IOVA ranges of an IOAS. On success *out is malloc'ed (free() it), *nr set. */
+/* Allowed IOVA ranges of an IOAS. On success *out is malloc'ed (free() it), *nr set.
+ * The host's reserved regions (the sw_msi window) enter the IOAS only when a device is attached to a HWPT
+ * of it (directly or through a nested HWPT whose parent is on it): before the first attach the lab reports
+ * one range [0, 2^64-1], after it [0, 0x7ffffff] and [0x8100000, 0xfffffffffff] (44-bit input size).
+ * Check again after attaching, or keep clear of IOMMUFD_ARM_SW_MSI_* up front. */
 int __must_check iommufd_ioas_iova_ranges(struct iommufd *ictx, u32 ioas_id, struct iommu_iova_range **out,
 					  size_t *nr, u64 *out_alignment);
 /* 0 if [iova, iova+length) lies inside one allowed range, else -ERANGE with a message naming the
@@ -187,8 +191,9 @@ struct iommufd_vevent_seq {
 /* Account ev; returns how many events were lost just before it (0 if none). */
 u32 iommufd_vevent_seq_account(struct iommufd_vevent_seq *s, const struct iommufd_vevent *ev);
 
-/* read() a vEVENTQ fd into buf (len >= IOMMUFD_VEVENT_SMMUV3_SIZE). Returns bytes read, 0 if nothing is
- * queued (-EAGAIN from a non-blocking fd maps to 0), or -errno with a message. */
+/* read() a vEVENTQ fd into buf (len >= IOMMUFD_VEVENT_SMMUV3_SIZE). Returns bytes read (whole records only),
+ * 0 if nothing is queued (the kernel's read does not block; -EAGAIN also maps to 0), or -errno with a
+ * message. poll() the fd for POLLIN to wait. */
 ssize_t iommufd_veventq_read(struct iommufd *ictx, int fd, void *buf, size_t len);
 
 /* ---- HWPT_INVALIDATE (ARM SMMUv3 commands, on a vIOMMU id) ---- */
