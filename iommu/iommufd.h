@@ -119,7 +119,7 @@ int __must_check iommufd_ioas_unmap(struct iommufd *ictx, u32 ioas_id, u64 iova,
 /* Allowed IOVA ranges of an IOAS. On success *out is malloc'ed (free() it), *nr set.
  * The host's reserved regions (the sw_msi window) enter the IOAS only when a device is attached to a HWPT
  * of it (directly or through a nested HWPT whose parent is on it): before the first attach the lab reports
- * one range [0, 2^64-1], after it [0, 0x7ffffff] and [0x8100000, 0xfffffffffff] (44-bit input size).
+ * a single range, after it [0, 0x7ffffff] and [0x8100000, 0xfffffffffff] (44-bit input size).
  * Check again after attaching, or keep clear of IOMMUFD_ARM_SW_MSI_* up front. */
 int __must_check iommufd_ioas_iova_ranges(struct iommufd *ictx, u32 ioas_id, struct iommu_iova_range **out,
 					  size_t *nr, u64 *out_alignment);
