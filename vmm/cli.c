@@ -41,7 +41,7 @@ static const struct option long_opts[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
 	{ "device", required_argument, NULL, OPT_DEVICE },
-	{ "hugepages", no_argument, NULL, OPT_HUGEPAGES },
+	{ "hugepages", optional_argument, NULL, OPT_HUGEPAGES },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -60,10 +60,12 @@ static const char help_text[] =
 	"  --memory SIZE        guest RAM, e.g. 512M or 2G (default 512M); a multiple of 2M,\n"
 	"                       at least 64M and at most 511G\n"
 	"  --cpus N             number of vCPUs, 1 to 64 (default 1)\n"
-	"  --hugepages          back guest RAM with huge pages\n"
+	"  --hugepages[=BOOL]   back guest RAM with huge pages (--hugepages=off undoes the\n"
+	"                       config file's hugepages = true)\n"
 	"  --device vfio-pci,host=DDDD:BB:DD.F[,id=NAME]\n"
 	"                       pass a host PCI device through (bound to vfio-pci; repeatable)\n"
-	"  --config FILE        read a machine description first (INI; see configs/*.ini):\n"
+	"  --config FILE        read a machine description first (INI; see configs/*.ini;\n"
+	"                       repeatable, files apply in order):\n"
 	"                         [machine] memory, cpus, hugepages\n"
 	"                         [boot]    kernel, initrd, cmdline (paths relative to FILE)\n"
 	"                         [device \"NAME\"] driver = vfio-pci, host = DDDD:BB:DD.F\n"
@@ -262,8 +264,12 @@ static int apply_option(struct vm_config *cfg, const struct cli_opt *o)
 		why = parse_cpus(o->arg, &cfg->ncpus);
 		break;
 	case OPT_HUGEPAGES:
-		cfg->hugepages = true;
-		return 0;
+		if (!o->arg) {
+			cfg->hugepages = true;
+			return 0;
+		}
+		why = parse_bool(o->arg, &cfg->hugepages);
+		break;
 	case OPT_DEVICE:
 		return add_device(cfg, o->arg);
 	}

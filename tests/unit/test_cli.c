@@ -29,7 +29,9 @@ static const struct bad_case bad_cases[] = {
 	{ ARGS("run", "-x"), "ivmm: error: unknown option '-x' (try 'ivmm --help')\n" },
 	{ ARGS("run", "--c", "x"), "ivmm: error: ambiguous option '--c' (could be --cmdline, --cpus, --config)\n" },
 	{ ARGS("run", "--kernel"), "ivmm: error: option '--kernel' needs a value\n" },
-	{ ARGS("run", "--kernel", "I", "--hugepages=yes"), "ivmm: error: option '--hugepages' takes no value\n" },
+	{ ARGS("run", "--kernel", "I", "--hugepages=maybe"),
+	  "ivmm: error: --hugepages 'maybe': not a boolean (true/false, yes/no, on/off, 1/0)\n" },
+	{ ARGS("run", "--kernel", "I", "--version=1"), "ivmm: error: option '--version' takes no value\n" },
 	{ ARGS("run", "--kernel", "I", "extra"),
 	  "ivmm: error: unexpected argument 'extra' (options start with --; try 'ivmm --help')\n" },
 	{ ARGS("run", "--kernel", ""), "ivmm: error: --kernel '': empty path\n" },
@@ -335,6 +337,7 @@ Test(cli, options_override_config_file_in_any_order)
 			     ARGS("run", "--cpus", "3", "--kernel", "/other/Image", "--config", path, "--cmdline", "x",
 				  "--device", "vfio-pci,host=00:02.0")),
 		     0, "%s", err);
+	cr_expect(cfg.hugepages, "from the file");
 	cr_expect_str_eq(err, "");
 	cr_expect_eq(cfg.ncpus, 3);
 	cr_expect_str_eq(cfg.kernel, "/other/Image");
@@ -351,6 +354,12 @@ Test(cli, options_override_config_file_in_any_order)
 	cr_expect_str_eq(cfg.devices[1].id, "vfio0");
 	cr_expect_str_eq(cfg.devices[1].host, "0000:00:02.0");
 	free(expect);
+	free(err);
+	vm_config_free(&cfg);
+
+	/* --hugepages=off overrides the file's hugepages = true. */
+	cr_assert_eq(run_cli(&cfg, &err, ARGS("run", "--hugepages=off", "--config", path)), 0, "%s", err);
+	cr_expect_not(cfg.hugepages);
 	free(err);
 	vm_config_free(&cfg);
 
