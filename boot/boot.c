@@ -46,6 +46,8 @@ int boot_plan_compute(u64 mem_size, const struct arm64_image *img, u64 kernel_fi
 			       "memory is %llu MiB", kernel_path, mib_up(need), mib_up(mem_size));
 		return -EINVAL;
 	}
+	/* The lowest 2 MiB aligned base, RAM's own: right for both values of flags bit 3 (near the start of
+	 * DRAM, or anywhere below 2^48). */
 	plan->kernel_gpa = LAYOUT_RAM_BASE + img->text_offset;
 	plan->kernel_size = kernel_size;
 	plan->entry = plan->kernel_gpa;
