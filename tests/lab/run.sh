@@ -126,7 +126,7 @@ if [ "$mode" != test ]; then
 fi
 
 # ---- test mode ----
-declare -A tmo result reason
+declare -A tmo result reason took
 total=$BOOT_TIMEOUT
 for s in "${scenarios[@]}"; do
 	tmo[$s]=$(scenario_timeout "$s")
@@ -154,7 +154,7 @@ show_tail() {
 	printf '%s\n' "$1" | grep -v '^[[:space:]]*$' | tail -n "$n" | sed 's/^/    | /'
 }
 
-init_seen= done_seen= panic= current= hung= cur_out= boot_out=
+init_seen= done_seen= panic= current= hung= cur_out= boot_out= cur_t0=$SECONDS
 deadline=$((t0 + BOOT_TIMEOUT))
 overall=$((t0 + total))
 partial=
@@ -205,21 +205,21 @@ while :; do
 		say "L1: ${line#*LAB-INFO }"
 		;;
 	*"LAB-BEGIN "*)
-		set -- ${line#*LAB-BEGIN }
-		current=$1 cur_out=
+		read -r current _ <<< "${line#*LAB-BEGIN }"
+		cur_out= cur_t0=$SECONDS
 		deadline=$((SECONDS + ${tmo[$current]:-$DEFAULT_TIMEOUT} + GRACE))
 		;;
 	*"LAB-RESULT "*)
-		set -- ${line#*LAB-RESULT }
-		name=$1 verdict=${2:-}
-		shift $(($# < 2 ? $# : 2))
+		# (read, not word splitting: a reason may hold glob characters)
+		read -r name verdict why <<< "${line#*LAB-RESULT }"
 		if [ -n "${tmo[$name]+x}" ] && [ -z "${result[$name]+x}" ]; then
 			result[$name]=$verdict
-			reason[$name]="$*"
+			reason[$name]=$why
+			took[$name]=$((SECONDS - cur_t0))
 			if [ "$verdict" = PASS ]; then
 				say "$name PASS"
 			else
-				say "$name FAIL $*"
+				say "$name FAIL $why"
 				show_tail "$cur_out"
 			fi
 		fi
@@ -293,6 +293,9 @@ pass=0 fail=0
 for s in "${scenarios[@]}"; do
 	if [ "${result[$s]}" = PASS ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
 done
+times=
+for s in "${scenarios[@]}"; do [ -z "${took[$s]+x}" ] || times+=" $s ${took[$s]}s,"; done
+[ -z "$times" ] || say "time per scenario:${times%,}"
 say "boot took ${elapsed}s; console log: ${log#$top/}"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

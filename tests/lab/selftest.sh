@@ -29,7 +29,7 @@ run() {
 
 {
 	run bash "$here/run.sh" selftest-fail selftest-hang selftest-pass selftest-leak selftest-clean &&
-	check "L1 watchdog" '^lab: selftest-fail FAIL expected failure 42$' \
+	check "L1 watchdog" '^lab: selftest-fail FAIL expected failure 42 \(a \* stays a \*\)$' \
 		'^lab: selftest-hang FAIL timeout: killed after 3s; last output: selftest-hang: sleeping forever$' \
 		'^lab: selftest-pass PASS$' '^lab: note: selftest-leak left processes' '^lab: selftest-leak PASS$' \
 		'^lab: selftest-clean PASS$' '^3 passed, 2 failed$' &&

@@ -3,4 +3,4 @@
 # timeout: 10
 echo "FAIL: not this one"
 echo "selftest-fail: about to fail"
-lab_fail "expected failure 42"
+lab_fail "expected failure 42 (a * stays a *)"

@@ -3,5 +3,6 @@
 # manual
 # timeout: 10
 echo "selftest-panic: crashing L1 through sysrq"
+sleep 1    # let init's tee copy that line to the console first
 echo c > /proc/sysrq-trigger
 sleep 5
