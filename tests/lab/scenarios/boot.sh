@@ -9,7 +9,11 @@ rc=$?
 lab_info "ivmm exit status $rc; $(grep -c '' "$out") lines of output"
 [ $rc = 124 ] && { lab_tail "$out" 30; lab_fail "L2 did not power off within 120 s"; }
 lab_expect "$out" 'Booting Linux on physical CPU' "the L2 kernel printed nothing on the 16550A console"
+lab_expect "$out" 'ttyS0 .*0*1000000 .*is a 16550A' "the L2 8250 driver did not bind to the UART as a 16550A"
 lab_expect "$out" 'L2: init reached' "L2 did not reach /init"
 lab_expect "$out" 'L2: cpus online 2' "L2 does not have 2 CPUs online"
 [ $rc = 0 ] || { lab_tail "$out" 30; lab_fail "ivmm exited with status $rc after the L2 poweroff (expected 0)"; }
+lab_info "$(grep -o 'ttyS0 .*is a 16550A' "$out" | head -n1)"
+# ivmm's own diagnostics (guest accesses to nothing, etc.), for the log.
+grep '^ivmm: ' "$out" | head -n 10 | sed 's/^/info: /'
 echo "boot: ok ($(grep -o 'L2: init reached, uptime [0-9.]*' "$out"))"

@@ -20,6 +20,9 @@ wait_for 'L2: shell ready' 1200 || exit 1
 sleep 1
 printf 'echo hello-$((6*7))\n'
 wait_for '^hello-42' 300
+# The UART interrupt (SPI 1 = INTID 33) fired in the guest: RX and TX are interrupt driven.
+printf 'awk "/ttyS0/ { print \\"uart-irqs\\", \\$2 }" /proc/interrupts\n'
+wait_for '^uart-irqs' 300
 printf 'poweroff -f\n'
 # Keep stdin open a while: the guest must power off because it was told to, not because input ended.
 sleep 30
@@ -30,5 +33,7 @@ rc=$?
 lab_expect "$out" 'L2: shell ready' "the L2 shell did not start"
 lab_expect "$out" 'echo hello-' "the typed command was not echoed by the guest"
 lab_expect "$out" '^hello-42' "the guest did not answer hello-42"
+lab_expect "$out" '^uart-irqs [1-9]' "the guest saw no UART interrupts"
+lab_info "$(grep '^uart-irqs' "$out" | tr -d '\r')"
 [ $rc = 0 ] || { lab_tail "$out" 30; lab_fail "ivmm exited with status $rc after poweroff -f (expected 0)"; }
 echo "console: ok"
