@@ -670,3 +670,24 @@ Test(vfio_pci, no_mmap_knob_traps_everything, .init = cr_redirect_stderr)
 	unsetenv("IVMM_VFIO_NO_MMAP");
 	cr_assert(stderr_has("edu0: IVMM_VFIO_NO_MMAP=1: every BAR access is trapped"));
 }
+
+Test(vfio_pci, overlapping_bars_do_not_decode_twice, .init = cr_redirect_stderr)
+{
+	rig_up();
+	cfgw(PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	cr_assert_eq(live_maps(), 3);
+	/* The guest moves BAR2 (64-bit) onto BAR0: refused on the bus, BAR2 does not decode, BAR0 unaffected. */
+	cfgw(PCI_BASE_ADDRESS_3, 4, 0);
+	cfgw(PCI_BASE_ADDRESS_2, 4, (u32)LAYOUT_PCI_MMIO32_BASE);
+	cr_assert_eq(live_maps(), 1);
+	cr_assert_not_null(map_at(LAYOUT_PCI_MMIO32_BASE));
+	cr_assert_eq(map_at(LAYOUT_PCI_MMIO32_BASE)->size, SZ_1M);
+	memcpy(rig.fv.regions[VFIO_PCI_BAR0_REGION_INDEX].data, "\xed\x00\x00\x01", 4);
+	cr_assert_eq(mmio_read(LAYOUT_PCI_MMIO32_BASE, 4), 0x010000ed);
+	/* Moved away again: decodes there. */
+	cfgw(PCI_BASE_ADDRESS_2, 4, (u32)(LAYOUT_PCI_MMIO32_BASE + 0x1000000));
+	cr_assert_eq(live_maps(), 3);
+	cr_assert_not_null(map_at(LAYOUT_PCI_MMIO32_BASE + 0x1000000 + 0x1000));
+	rig_down();
+	cr_assert(stderr_has("BAR2 at 0x20000000 overlaps another region: not decoding"));
+}
