@@ -2,6 +2,7 @@
  * and run the VM, mapping every outcome to the exit statuses of vmm/config.h:
  *   0 guest powered off / help / version / --dump-dtb, 1 host failure, 2 usage or config error,
  *   3 guest reset, 4 guest crash, 128 + N ended by signal N. */
+#include <time.h>
 #include <unistd.h>
 #include "boot/boot.h"
 #include "vmm/cli.h"
@@ -15,7 +16,10 @@ int main(int argc, char **argv)
 	enum cli_action action;
 	struct boot_files bf;
 	struct vm *vm;
+	struct timespec t_start;
 	int status;
+
+	clock_gettime(CLOCK_MONOTONIC, &t_start);
 
 	/* Before any thread exists, so every thread inherits the mask and SIGINT/SIGTERM end the VM cleanly. */
 	if (vm_block_signals())
@@ -42,6 +46,7 @@ int main(int argc, char **argv)
 	if (vm_create(&cfg, &bf, &vm)) {
 		status = IVMM_EXIT_RUNTIME;
 	} else {
+		vm->stats.t_start = t_start;
 		status = vm_run(vm);
 		vm_destroy(vm);
 	}

@@ -87,6 +87,7 @@ void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	vm_stats_first_run(vm);
 
 	while (!atomic_load(&vm->stopping)) {
 		if (ioctl(vcpu->kvcpu.fd, KVM_RUN, 0) < 0) {

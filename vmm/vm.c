@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 #include "boot/boot.h"
@@ -139,6 +140,18 @@ static int runstate_init(struct vm *vm)
 	return 0;
 }
 
+/* IVMM_LOG=debug: how long each phase took (wall ms since the previous mark). */
+static void phase_mark(struct vm *vm, const char *phase)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pr_debug("vm: %s done in %.2f ms", phase,
+		 (double)(now.tv_sec - vm->stats.t_mark.tv_sec) * 1e3 +
+			 (double)(now.tv_nsec - vm->stats.t_mark.tv_nsec) / 1e6);
+	vm->stats.t_mark = now;
+}
+
 int vm_create(const struct vm_config *cfg, struct boot_files *bf, struct vm **out)
 {
 	u64 ram_end = LAYOUT_RAM_BASE + cfg->mem_size;
@@ -153,11 +166,13 @@ int vm_create(const struct vm_config *cfg, struct boot_files *bf, struct vm **ou
 	vm->cfg = cfg;
 	vm->boot = bf;
 	vm->stop_fd = -1;
+	clock_gettime(CLOCK_MONOTONIC, &vm->stats.t_mark);
 
 	ret = kvm_open(&vm->kvm, MAX(ram_end, LAYOUT_PCI_MMIO64_BASE + LAYOUT_PCI_MMIO64_SIZE));
 	if (ret)
 		goto fail;
 	vm->phases |= VM_PH_KVM;
+	phase_mark(vm, "KVM VM");
 
 	ret = ram_create(vm);
 	if (ret)
@@ -167,28 +182,34 @@ int vm_create(const struct vm_config *cfg, struct boot_files *bf, struct vm **ou
 	if (ret)
 		goto fail;
 	vm->phases |= VM_PH_MEMSLOT;
+	phase_mark(vm, "guest RAM");
 
 	ret = bus_init(&vm->bus);
 	if (ret)
 		goto fail;
 	vm->phases |= VM_PH_BUS;
+	phase_mark(vm, "bus");
 
 	ret = vcpus_create(vm);
 	if (ret)
 		goto fail;
 
+	phase_mark(vm, "vCPUs");
 	ret = gic_create(&vm->kvm, vm->nvcpus, &vm->gic);
 	if (ret)
 		goto fail;
 	vm->phases |= VM_PH_GIC;
+	phase_mark(vm, "vGIC + ITS");
 
 	ret = uart_setup(vm);
 	if (ret)
 		goto fail;
 
+	phase_mark(vm, "UART");
 	ret = vm_setup_passthrough(vm);
 	if (ret)
 		goto fail;
+	phase_mark(vm, "passthrough");
 
 	ret = boot_load(cfg, bf, &vm->mem);
 	if (ret)
@@ -197,6 +218,7 @@ int vm_create(const struct vm_config *cfg, struct boot_files *bf, struct vm **ou
 	if (ret)
 		goto fail;
 
+	phase_mark(vm, "kernel, initrd and DTB load");
 	ret = runstate_init(vm);
 	if (ret)
 		goto fail;
@@ -327,6 +349,55 @@ static void join_vcpus(struct vm *vm)
 	}
 }
 
+static double ts_ms(const struct timespec *t)
+{
+	return (double)t->tv_sec * 1e3 + (double)t->tv_nsec / 1e6;
+}
+
+void vm_stats_first_run(struct vm *vm)
+{
+	struct timespec now, cpu;
+
+	if (atomic_exchange(&vm->stats.first_run, true))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+	vm->stats.start_wall_ms = ts_ms(&now) - ts_ms(&vm->stats.t_start);
+	vm->stats.start_cpu_ms = ts_ms(&cpu);
+}
+
+/* Guest RAM pages resident now (they stay resident: nothing gives guest RAM back). */
+static unsigned long ram_resident_kib(const struct vm *vm)
+{
+	size_t pages = vm->mem.size / SZ_4K, n = 0;
+	unsigned char *vec = malloc(pages);
+
+	if (!vec)
+		return 0;
+	if (mincore(vm->mem.host, vm->mem.size, vec) == 0) {
+		for (size_t i = 0; i < pages; i++)
+			n += vec[i] & 1;
+	}
+	free(vec);
+	return (unsigned long)(n * (SZ_4K / 1024));
+}
+
+/* One line for make bench: VMM start (process start to the first KVM_RUN, wall and CPU), peak RSS, guest RAM
+ * resident at the end, and their difference: the VMM's own memory. */
+static void print_stats(struct vm *vm)
+{
+	const char *e = getenv("IVMM_STATS");
+	struct rusage ru;
+	unsigned long ram;
+
+	if (!e || strcmp(e, "1") || getrusage(RUSAGE_SELF, &ru))
+		return;
+	ram = ram_resident_kib(vm);
+	pr_info("stats: vmm-start-wall-ms %.2f vmm-start-cpu-ms %.2f peak-rss-kib %ld guest-ram-resident-kib %lu "
+		"vmm-overhead-kib %ld", vm->stats.start_wall_ms, vm->stats.start_cpu_ms, ru.ru_maxrss, ram,
+		ru.ru_maxrss - (long)ram);
+}
+
 /* The main thread's loop: signals, console input, the stop event. Returns when the VM is stopping. */
 static void event_loop(struct vm *vm, int sig_fd)
 {
@@ -387,6 +458,7 @@ int vm_run(struct vm *vm)
 		event_loop(vm, sig_fd);
 	join_vcpus(vm);
 	console_fini(&vm->console);
+	print_stats(vm);
 	close(sig_fd);
 	return vm->exit_code;
 }

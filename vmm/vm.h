@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <time.h>
 #include "devices/gic.h"
 #include "vmm/bus.h"
 #include "vmm/compiler.h"
@@ -64,6 +65,14 @@ struct vm {
 	atomic_bool stopping;
 	int exit_code;               /* enum ivmm_exit or 128 + signal */
 	int stop_fd;                 /* eventfd: a vCPU ended the VM */
+
+	/* IVMM_STATS=1: start-up cost and memory figures printed when the VM ends (for make bench). */
+	struct {
+		struct timespec t_start;     /* set by main at process start (CLOCK_MONOTONIC) */
+		struct timespec t_mark;      /* phase timing (IVMM_LOG=debug) */
+		atomic_bool first_run;       /* the first KVM_RUN was recorded */
+		double start_wall_ms, start_cpu_ms;
+	} stats;
 };
 
 static inline struct hv *vm_hv(struct vm *vm)
@@ -87,6 +96,9 @@ void vm_add_device(struct vm *vm, struct device *dev);
 /* Block SIGINT, SIGTERM and the vCPU kick signal in the calling thread (main does it first thing, so they are
  * delivered through vm_run's signalfd and every thread inherits the mask). Ignores SIGPIPE. */
 int __must_check vm_block_signals(void);
+
+/* Record the first KVM_RUN (called by every vCPU thread before its first KVM_RUN; only the first counts). */
+void vm_stats_first_run(struct vm *vm);
 
 /* vcpu.c: the per-vCPU thread running KVM_RUN and dispatching exits. */
 void *vcpu_thread(void *arg);
