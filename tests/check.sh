@@ -3,6 +3,9 @@
 # (make check-lab), then the lab runner's self-test (tests/lab/selftest.sh). Every part runs even if an
 # earlier one failed. The last line is `check: N passed, N failed` over unit tests + lab scenarios + the
 # runner self-test; the exit status is non-zero if anything failed or did not run.
+# The body is one { } block: bash parses it whole before running, so editing this file while it
+# runs (a long lab run) cannot corrupt the running instance.
+{
 set -uo pipefail
 cd "$(dirname "$0")/.."
 MAKE=${MAKE:-make}
@@ -57,3 +60,5 @@ for n in "${notes[@]}"; do echo "check: $n"; done
 echo "check: took ${t_unit}s unit, ${t_lab}s lab, ${t_self}s runner self-test"
 echo "check: $pass passed, $fail failed"
 [ "$fail" = 0 ]
+exit $?
+}

@@ -3,6 +3,9 @@
 # (tests/lab/scenarios/bench-*.sh print `BENCH <key> <value> <unit>` lines), and prints min and median of
 # each measurement, plus L1's own boot: wall time from QEMU start to L1's /init, and L1's uptime there.
 # Numbers are from an emulated (TCG) arm64 host: compare them with each other, not with real hardware.
+# The body is one { } block: bash parses it whole before running, so editing this file while it
+# runs (a long lab run) cannot corrupt the running instance.
+{
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -33,3 +36,5 @@ sort -k1,1 -k2,2g "$data" | awk '
 	$1 != key { flush(); key = $1; n = 0; unit = $3 }
 	{ v[++n] = $2 }
 	END { flush() }'
+exit $?
+}

@@ -6,9 +6,10 @@
 #   bash tests/lab/run.sh --shell                   interactive L1 console (edu bound, ivmm installed)
 #   bash tests/lab/run.sh --demo                    L1 runs the demo guest on the console
 # Options: --no-build (use build/lab as is), -v|--verbose (copy the console to stdout), --append "ARGS"
-# (extra L1 kernel arguments). Environment: IVMM_LAB_MEM (default 2G), IVMM_LAB_BOOT_TIMEOUT (seconds for L1
-# to reach /init, default 120), IVMM_LAB_GRACE (seconds the host waits beyond a scenario's own timeout,
-# default 30), IVMM_LAB_APPEND (extra kernel arguments), IVMM_LAB_VERBOSE=1.
+# (extra L1 kernel arguments). Environment: IVMM_LAB_MEM (default 2G), IVMM_LAB_CPU (QEMU -cpu, default
+# max), IVMM_LAB_BOOT_TIMEOUT (seconds for L1 to reach /init, default 120), IVMM_LAB_GRACE (seconds the host
+# waits beyond a scenario's own timeout, default 30), IVMM_LAB_APPEND (extra kernel arguments),
+# IVMM_LAB_VERBOSE=1.
 #
 # Output: `lab: NAME PASS` / `lab: NAME FAIL <reason>` per scenario (a failure also shows the scenario's last
 # console lines), then `N passed, N failed`. Exit 0 iff every scenario passed. The console of every boot is
@@ -19,12 +20,16 @@
 # exceeds the sum of both; a kernel panic ends the boot at once (panic=-1 + -no-reboot). Scenarios left
 # without a result are reported FAIL with the reason. Runs are serialized machine-wide with flock on
 # $CACHE/lab.lock; QEMU never reads stdin except with --shell/--demo.
+# The body is one { } block: bash parses it whole before running, so editing this file while it
+# runs (a long lab run) cannot corrupt the running instance.
+{
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 CACHE=${IVMM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ivmm-lab}
 lab=$top/build/lab
 MEM=${IVMM_LAB_MEM:-2G}
+CPU=${IVMM_LAB_CPU:-max}
 BOOT_TIMEOUT=${IVMM_LAB_BOOT_TIMEOUT:-120}
 GRACE=${IVMM_LAB_GRACE:-30}
 VERBOSE=${IVMM_LAB_VERBOSE:-0}
@@ -43,7 +48,7 @@ while [ $# -gt 0 ]; do
 	--no-build) build=0 ;;
 	-v|--verbose) VERBOSE=1 ;;
 	--append) shift; APPEND="$APPEND ${1:-}" ;;
-	-h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,/^# The body is one/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	-*) die "unknown option $1 (see --help)" ;;
 	*) scenarios+=("$1") ;;
 	esac
@@ -107,7 +112,7 @@ ls -1t "$lab"/logs/*.log 2>/dev/null | grep -v '/latest.log$' | tail -n +41 | wh
 
 cmdline="console=ttyAMA0 rdinit=/init panic=-1"
 qemu=(qemu-system-aarch64 -M virt,virtualization=on,gic-version=3,iommu=smmuv3 -global arm-smmuv3.stage=nested
-      -cpu max -smp 2 -m "$MEM" -display none -net none -no-reboot
+      -cpu "$CPU" -smp 2 -m "$MEM" -display none -net none -no-reboot
       -kernel "$lab/Image" -initrd "$lab/l1-initramfs.cpio.gz" -device edu)
 
 # ---- interactive modes: the console is the terminal (Ctrl-A x quits QEMU), also copied to the log ----
@@ -299,3 +304,5 @@ for s in "${scenarios[@]}"; do [ -z "${took[$s]+x}" ] || times+=" $s ${took[$s]}
 say "boot took ${elapsed}s; console log: ${log#$top/}"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
+exit $?
+}

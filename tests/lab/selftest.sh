@@ -7,6 +7,9 @@
 #      the hung scenario and the ones after it as FAIL;
 #   3. a kernel panic in L1 ends the boot at once and is reported as the reason.
 # Prints `lab: runner-selftest PASS` or `lab: runner-selftest FAIL <what>` and exits accordingly.
+# The body is one { } block: bash parses it whole before running, so editing this file while it
+# runs (a long lab run) cannot corrupt the running instance.
+{
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=$(mktemp)
@@ -48,3 +51,5 @@ fi
 echo "lab: runner-selftest FAIL $bad"
 sed 's/^/    | /' "$out" | tail -n 30
 exit 1
+exit $?
+}
