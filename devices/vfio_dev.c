@@ -17,15 +17,13 @@
 /* Record and print one failure line "vfio BDF: WHAT: strerror[ (hint)]"; returns rc. */
 static int __printf(4, 5) failh(struct vfio_dev *dev, int rc, const char *hint, const char *fmt, ...)
 {
-	char what[320];
+	char prefix[32];
 	va_list ap;
 
+	snprintf(prefix, sizeof(prefix), "vfio %s", dev->bdf);
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	log_fail_into(dev->last_err, sizeof(dev->last_err), prefix, rc, hint, fmt, ap);
 	va_end(ap);
-	snprintf(dev->last_err, sizeof(dev->last_err), "vfio %s: %s: %s%s%s%s", dev->bdf, what, strerror(-rc),
-		 hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
-	pr_err("%s", dev->last_err);
 	return rc;
 }
 

@@ -29,15 +29,11 @@ const char *iommufd_obj_type_name(enum iommufd_obj_type type)
  * `return fail(...)`. */
 static int __printf(4, 5) failh(struct iommufd *ictx, int rc, const char *hint, const char *fmt, ...)
 {
-	char what[192];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	log_fail_into(ictx->last_err, sizeof(ictx->last_err), "iommufd", rc, hint, fmt, ap);
 	va_end(ap);
-	snprintf(ictx->last_err, sizeof(ictx->last_err), "iommufd: %s: %s%s%s%s", what, strerror(-rc),
-		 hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
-	pr_err("%s", ictx->last_err);
 	return rc;
 }
 

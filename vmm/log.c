@@ -24,6 +24,25 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	fprintf(stderr, "ivmm: %s%s\n", tag[lvl], buf);
 }
 
+int log_fail_format(char *buf, size_t len, const char *prefix, int rc, const char *hint, const char *fmt,
+		    va_list ap)
+{
+	char what[384];
+
+	vsnprintf(what, sizeof(what), fmt, ap);
+	snprintf(buf, len, "%s: %s: %s%s%s%s", prefix, what, strerror(-rc), hint ? " (" : "", hint ? hint : "",
+		 hint ? ")" : "");
+	return rc;
+}
+
+int log_fail_into(char *buf, size_t len, const char *prefix, int rc, const char *hint, const char *fmt,
+		  va_list ap)
+{
+	log_fail_format(buf, len, prefix, rc, hint, fmt, ap);
+	pr_err("%s", buf);
+	return rc;
+}
+
 bool ratelimit_ok(struct ratelimit *rl, unsigned int burst, unsigned int interval_s)
 {
 	time_t now = time(NULL);

@@ -3,7 +3,9 @@
 #ifndef IVMM_LOG_H
 #define IVMM_LOG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 #include "vmm/compiler.h"
 
@@ -16,6 +18,14 @@ void log_msg(enum log_level lvl, const char *fmt, ...) __printf(2, 3);
 #define pr_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define pr_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define pr_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+/* One host-operation failure line "PREFIX: WHAT: strerror(-rc)[ (hint)]" (WHAT formatted from fmt/ap) into
+ * buf (for callers that keep the last error, e.g. vfio_dev/iommufd last_err); hint may be NULL.
+ * log_fail_format only formats; log_fail_into also prints it with pr_err. Both return rc. */
+int log_fail_format(char *buf, size_t len, const char *prefix, int rc, const char *hint, const char *fmt,
+		    va_list ap) __printf(6, 0);
+int log_fail_into(char *buf, size_t len, const char *prefix, int rc, const char *hint, const char *fmt,
+		  va_list ap) __printf(6, 0);
 
 /* Rate limit: at most `burst` messages per `interval_s` seconds per state. */
 struct ratelimit {
