@@ -162,7 +162,8 @@ static char *cf_reader(char *str, int num, void *stream)
 		st->buf[--len] = '\0';
 	/* libinih needs room for the line, '\n' and NUL. */
 	if (num < 2 || len > num - 2) {
-		cf_error(st, "line longer than %d characters", num < 2 ? 0 : num - 2);
+		cf_error(st, "line longer than %d characters (a long cmdline goes on over indented lines)",
+			 num < 2 ? 0 : num - 2);
 		return NULL;
 	}
 	memcpy(str, st->buf, (size_t)len);
@@ -209,6 +210,42 @@ static bool set_string(struct cf_state *st, char **field, char *v)
 	return true;
 }
 
+/* A ';' at the start or after a space or tab starts a comment (libinih's rule on key lines). */
+static void cut_inline_comment(char *v)
+{
+	for (char *p = v; *p; p++) {
+		if (*p == ';' && (p == v || p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			break;
+		}
+	}
+	trim(v);
+}
+
+/* The whole command line must fit arm64's COMMAND_LINE_SIZE; reported at the line that made it too long. */
+static bool check_cmdline(struct cf_state *st)
+{
+	size_t n = strlen(st->cfg->cmdline);
+
+	if (n <= IVMM_MAX_CMDLINE)
+		return true;
+	cf_error(st, "cmdline is %zu characters, more than the %d an arm64 kernel accepts", n, IVMM_MAX_CMDLINE);
+	return false;
+}
+
+/* An indented line after cmdline: its text joins the command line after one space (libinih has already
+ * trimmed it and removed a ';' comment). */
+static bool append_cmdline(struct cf_state *st, const char *piece)
+{
+	char *old = st->cfg->cmdline, *joined;
+
+	if (!piece[0])
+		return true;
+	if (asprintf(&joined, "%s%s%s", old, old[0] ? " " : "", piece) < 0)
+		joined = NULL;
+	return set_string(st, &st->cfg->cmdline, joined) && check_cmdline(st);
+}
+
 static int cf_handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct cf_state *st = user;
@@ -228,18 +265,26 @@ static int cf_handler(void *user, const char *section, const char *name, const c
 	}
 	if (st->sec == SEC_NONE)
 		return 0;   /* keys of a bad section: its header was reported */
-	if (st->cont_line == st->lineno) {
-		cf_error(st, "indented line continues the value of '%s': multi-line values are not supported "
-			 "(remove the indentation)", name);
-		return 0;
+
+	snprintf(vbuf, sizeof(vbuf), "%s", value);
+	/* libinih 55 leaves a ';' comment on a continuation line: cut it as on a key line. */
+	if (st->cont_line == st->lineno)
+		cut_inline_comment(vbuf);
+	/* Strip one pair of double quotes, git-config style (each line of a continued value on its own). */
+	n = strlen(vbuf);
+	if (n >= 2 && vbuf[0] == '"' && vbuf[n - 1] == '"') {
+		memmove(vbuf, vbuf + 1, n - 2);
+		vbuf[n - 2] = '\0';
 	}
 
-	/* Strip one pair of double quotes, git-config style. */
-	n = strlen(value);
-	if (n >= 2 && value[0] == '"' && value[n - 1] == '"')
-		snprintf(vbuf, sizeof(vbuf), "%.*s", (int)n - 2, value + 1);
-	else
-		snprintf(vbuf, sizeof(vbuf), "%s", value);
+	if (st->cont_line == st->lineno) {
+		if (st->sec != SEC_BOOT || strcmp(name, "cmdline")) {
+			cf_error(st, "indented line continues the value of '%s': only cmdline may go on over "
+				 "indented lines (remove the indentation)", name);
+			return 0;
+		}
+		return append_cmdline(st, vbuf);
+	}
 
 	for (k = 0; k < K_COUNT; k++)
 		if (keys[k].sec == st->sec && !strcmp(keys[k].name, name))
@@ -278,7 +323,7 @@ static int cf_handler(void *user, const char *section, const char *name, const c
 		}
 		return set_string(st, k == K_KERNEL ? &cfg->kernel : &cfg->initrd, resolve_path(st, vbuf));
 	case K_CMDLINE:
-		return set_string(st, &cfg->cmdline, strdup(vbuf));
+		return set_string(st, &cfg->cmdline, strdup(vbuf)) && check_cmdline(st);
 	case K_DRIVER:
 		why = parse_driver(vbuf, &cfg->devices[st->dev].driver);
 		break;

@@ -5,9 +5,16 @@
  *   [device "NAME"]           driver = vfio-pci, host = DDDD:BB:DD.F  (one section per device)
  *
  * Comments start with '#' or ';' at the start of a line (or ';' after a space). Values may be wrapped in
- * double quotes. Lines are at most 198 characters (libinih's line buffer). A key may appear once per
- * section; an indented line is refused (libinih would take it as a continuation). Relative paths are taken
- * relative to the directory of the config file. Parsed with
+ * double quotes. Lines are at most 198 characters (libinih's line buffer, INI_MAX_LINE 200 in Debian's
+ * libinih 55, fixed at its build). A longer cmdline (up to IVMM_MAX_CMDLINE, 2047) goes on over indented
+ * lines, Python-configparser style: each indented line after `cmdline = ...` (comment lines between are
+ * skipped) is appended after one space, its own quotes stripped:
+ *
+ *   cmdline = console=ttyS0 earlycon
+ *       root=/dev/vda rw
+ *
+ * Any other key followed by an indented line is an error. A key may appear once per section. Relative
+ * paths are taken relative to the directory of the config file. Parsed with
  * libinih; this file adds line-accurate messages, section checks and the value rules of config_parse.h. */
 #ifndef IVMM_CONFIG_FILE_H
 #define IVMM_CONFIG_FILE_H

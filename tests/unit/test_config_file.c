@@ -63,8 +63,14 @@ static const struct bad_ini bad_inis[] = {
 	{ "[boot]\nkernel =\n", ":2: kernel = '': empty path" },
 	{ "[boot]\ninitrd = \"\"\n", ":2: initrd = '': empty path" },
 	{ "[boot]\nkernel = a\n  b\n",
-	  ":3: indented line continues the value of 'kernel': multi-line values are not supported (remove the "
-	  "indentation)" },
+	  ":3: indented line continues the value of 'kernel': only cmdline may go on over indented lines (remove "
+	  "the indentation)" },
+	{ "[boot]\ncmdline = a\nkernel = k\n  b\n",
+	  ":4: indented line continues the value of 'kernel': only cmdline may go on over indented lines (remove "
+	  "the indentation)" },
+	{ "[machine]\ncpus = 2\n\t4\n",
+	  ":3: indented line continues the value of 'cpus': only cmdline may go on over indented lines (remove "
+	  "the indentation)" },
 	{ "[boot]\nkernel\n", ":2: syntax error (expected [section], key = value or a comment)" },
 	{ "[boot\nkernel = a\n", ":1: syntax error (expected [section], key = value or a comment)" },
 	{ "[device]\ndriver = vfio-pci\n", ":1: section [device]: expected [device \"NAME\"]" },
@@ -135,12 +141,12 @@ Test(config_file, too_many_devices)
 	scratch_rm(dir);
 }
 
+/* libinih's line buffer is 200 bytes: 198 characters plus newline and NUL. */
 Test(config_file, long_line)
 {
 	char *dir = scratch_dir(), text[512], *err, *path, *want;
 	struct vm_config cfg;
 
-	/* libinih's line buffer is 200 bytes: 198 characters plus newline and NUL. */
 	snprintf(text, sizeof(text), "[boot]\ncmdline = %0188d\n", 0);
 	cr_assert_eq(strlen("cmdline = ") + 188, 198);
 	cr_expect_eq(load_text(dir, text, &cfg, &err, &path), 0, "%s", err);
@@ -151,12 +157,113 @@ Test(config_file, long_line)
 
 	snprintf(text, sizeof(text), "[boot]\ncmdline = %0189d\n", 0);
 	cr_expect_eq(load_text(dir, text, &cfg, &err, &path), -EINVAL);
-	cr_assert(asprintf(&want, "ivmm: error: %s:2: line longer than 198 characters\n", path) > 0);
+	cr_assert(asprintf(&want, "ivmm: error: %s:2: line longer than 198 characters (a long cmdline goes on "
+				  "over indented lines)\n", path) > 0);
 	cr_expect_str_eq(err, want);
 	free(want);
 	free(err);
 	free(path);
 	vm_config_free(&cfg);
+	scratch_rm(dir);
+}
+
+/* A [boot] section whose cmdline is "first" followed by nlines indented lines of width characters each
+ * ('a', 'b', ...), the last one last_width wide; *expect gets the command line it stands for. */
+static char *continued_cmdline(int nlines, int width, int last_width, char **expect)
+{
+	char *text = NULL, *exp = NULL;
+	size_t tlen = 0, elen = 0;
+	FILE *t = open_memstream(&text, &tlen), *e = open_memstream(&exp, &elen);
+
+	cr_assert(t && e);
+	fputs("[boot]\ncmdline = first\n", t);
+	fputs("first", e);
+	for (int i = 0; i < nlines; i++) {
+		int w = i == nlines - 1 ? last_width : width;
+
+		/* Alternate indentation and a comment line in between: both are allowed. */
+		fputs(i % 2 ? "\t" : "    ", t);
+		fputc(' ', e);
+		for (int j = 0; j < w; j++) {
+			fputc('a' + i % 26, t);
+			fputc('a' + i % 26, e);
+		}
+		fputs(i == 3 ? "\n# a comment between continuation lines\n" : "\n", t);
+	}
+	fclose(t);
+	fclose(e);
+	*expect = exp;
+	return text;
+}
+
+Test(config_file, cmdline_over_indented_lines)
+{
+	/* "first" then nlines continuation lines, each adding a space and its width: the cases reach, meet
+	 * and pass the 2047-character limit (a 2000-character command line fits). */
+	static const struct {
+		int nlines, width, last_width;
+		size_t len;          /* of the command line */
+		int err_line;        /* 0: accepted */
+	} cases[] = {
+		{ 1, 10, 10, 5 + 1 + 10, 0 },
+		{ 11, 180, 1, 5 + 10 * 181 + 2, 0 },           /* 1817 */
+		{ 11, 180, 180, 5 + 11 * 181, 0 },             /* 1996 */
+		{ 12, 180, 50, 5 + 11 * 181 + 51, 0 },         /* 2047: the limit */
+		{ 12, 180, 51, 5 + 11 * 181 + 52, 15 },        /* 2048 */
+		{ 12, 180, 180, 5 + 12 * 181, 15 },            /* 2177 */
+	};
+	char *dir = scratch_dir();
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct vm_config cfg;
+		char *expect, *text = continued_cmdline(cases[i].nlines, cases[i].width, cases[i].last_width, &expect);
+		char *err, *path, *want;
+		int ret = load_text(dir, text, &cfg, &err, &path);
+
+		cr_assert_eq(strlen(expect), cases[i].len, "case %zu", i);
+		if (!cases[i].err_line) {
+			cr_expect_eq(ret, 0, "case %zu: %s", i, err);
+			cr_expect_str_eq(err, "", "case %zu", i);
+			cr_expect_str_eq(cfg.cmdline, expect, "case %zu", i);
+		} else {
+			/* Line numbers: [boot] 1, cmdline 2, continuations from 3, one comment line after the 4th. */
+			cr_assert(asprintf(&want, "ivmm: error: %s:%d: cmdline is %zu characters, more than the 2047 "
+						  "an arm64 kernel accepts\n", path, cases[i].err_line, cases[i].len) > 0);
+			cr_expect_eq(ret, -EINVAL, "case %zu", i);
+			cr_expect_str_eq(err, want, "case %zu", i);
+			free(want);
+		}
+		free(text);
+		free(expect);
+		free(err);
+		free(path);
+		vm_config_free(&cfg);
+	}
+	scratch_rm(dir);
+}
+
+Test(config_file, cmdline_continuation_details)
+{
+	/* Quotes per line, ';' comments, an empty first value, and a following key ending the value. */
+	static const struct {
+		const char *text, *cmdline;
+	} cases[] = {
+		{ "[boot]\ncmdline = a\n  \"b  c\"\n  d ; comment\nkernel = k\n", "a b  c d" },
+		{ "[boot]\ncmdline =\n  root=/dev/vda\n  rw\n", "root=/dev/vda rw" },
+		{ "[boot]\ncmdline = a\n\n  b\n[machine]\ncpus = 2\n", "a b" },
+	};
+	char *dir = scratch_dir();
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct vm_config cfg;
+		char *err, *path;
+
+		cr_expect_eq(load_text(dir, cases[i].text, &cfg, &err, &path), 0, "case %zu: %s", i, err);
+		cr_expect_str_eq(cfg.cmdline, cases[i].cmdline, "case %zu: [%s]", i, cfg.cmdline);
+		free(err);
+		free(path);
+		vm_config_free(&cfg);
+	}
 	scratch_rm(dir);
 }
 
