@@ -14,20 +14,25 @@
 #include "devices/vfio_dev_internal.h"
 #include "vmm/log.h"
 
-/* Record and print one failure line "vfio BDF: WHAT: strerror[ (hint)]"; returns rc. */
-static int __printf(4, 5) failh(struct vfio_dev *dev, int rc, const char *hint, const char *fmt, ...)
+/* Record one failure line "vfio BDF: WHAT: strerror[ (hint)]" in last_err and print it unless quiet (the
+ * caller then reports it itself, rate-limited, because a guest drove the access); returns rc. */
+static int __printf(5, 6) failq(struct vfio_dev *dev, bool quiet, int rc, const char *hint, const char *fmt, ...)
 {
 	char prefix[32];
 	va_list ap;
 
 	snprintf(prefix, sizeof(prefix), "vfio %s", dev->bdf);
 	va_start(ap, fmt);
-	log_fail_into(dev->last_err, sizeof(dev->last_err), prefix, rc, hint, fmt, ap);
+	if (quiet)
+		log_fail_format(dev->last_err, sizeof(dev->last_err), prefix, rc, hint, fmt, ap);
+	else
+		log_fail_into(dev->last_err, sizeof(dev->last_err), prefix, rc, hint, fmt, ap);
 	va_end(ap);
 	return rc;
 }
 
-#define fail(dev, rc, ...) failh(dev, rc, NULL, __VA_ARGS__)
+#define failh(dev, rc, hint, ...) failq(dev, false, rc, hint, __VA_ARGS__)
+#define fail(dev, rc, ...) failq(dev, false, rc, NULL, __VA_ARGS__)
 
 /* ---- BDF and sysfs ---- */
 
@@ -381,47 +386,47 @@ bool vfio_region_can_mmap(const struct vfio_region *r, u64 off, u64 len)
 	return false;
 }
 
-static int region_check(struct vfio_dev *dev, const struct vfio_region *r, u64 off, size_t len, u32 need,
-			const char *op)
+static int region_check(struct vfio_dev *dev, bool quiet, const struct vfio_region *r, u64 off, size_t len,
+			u32 need, const char *op)
 {
 	if (!(r->flags & need))
-		return fail(dev, -EACCES, "region %u %s: region does not allow it", r->index, op);
+		return failq(dev, quiet, -EACCES, NULL, "region %u %s: region does not allow it", r->index, op);
 	if (off > r->size || len > r->size - off)
-		return fail(dev, -ERANGE, "region %u %s at 0x%llx length %zu: outside the region (size 0x%llx)",
-			    r->index, op, (unsigned long long)off, len, (unsigned long long)r->size);
+		return failq(dev, quiet, -ERANGE, NULL,
+			     "region %u %s at 0x%llx length %zu: outside the region (size 0x%llx)", r->index, op,
+			     (unsigned long long)off, len, (unsigned long long)r->size);
+	return 0;
+}
+
+/* Read (buf) or write (wbuf) [off, off+len) of a region: the full length or a failure line. */
+static int region_rw(struct vfio_dev *dev, bool quiet, const struct vfio_region *r, u64 off, void *buf,
+		     const void *wbuf, size_t len)
+{
+	const char *op = wbuf ? "write" : "read";
+	ssize_t n;
+	int rc = region_check(dev, quiet, r, off, len, wbuf ? VFIO_REGION_INFO_FLAG_WRITE : VFIO_REGION_INFO_FLAG_READ,
+			      op);
+
+	if (rc)
+		return rc;
+	n = wbuf ? dev->ops->pwrite(dev, wbuf, len, r->offset + off) : dev->ops->pread(dev, buf, len, r->offset + off);
+	if (n < 0)
+		return failq(dev, quiet, (int)n, NULL, "region %u %s at 0x%llx length %zu", r->index, op,
+			     (unsigned long long)off, len);
+	if ((size_t)n != len)
+		return failq(dev, quiet, -EIO, NULL, "region %u %s at 0x%llx: short (%zd of %zu bytes)", r->index, op,
+			     (unsigned long long)off, n, len);
 	return 0;
 }
 
 int vfio_dev_region_read(struct vfio_dev *dev, const struct vfio_region *r, u64 off, void *buf, size_t len)
 {
-	ssize_t n;
-	int rc = region_check(dev, r, off, len, VFIO_REGION_INFO_FLAG_READ, "read");
-
-	if (rc)
-		return rc;
-	n = dev->ops->pread(dev, buf, len, r->offset + off);
-	if (n < 0)
-		return fail(dev, (int)n, "region %u read at 0x%llx length %zu", r->index, (unsigned long long)off, len);
-	if ((size_t)n != len)
-		return fail(dev, -EIO, "region %u read at 0x%llx: short (%zd of %zu bytes)", r->index,
-			    (unsigned long long)off, n, len);
-	return 0;
+	return region_rw(dev, false, r, off, buf, NULL, len);
 }
 
 int vfio_dev_region_write(struct vfio_dev *dev, const struct vfio_region *r, u64 off, const void *buf, size_t len)
 {
-	ssize_t n;
-	int rc = region_check(dev, r, off, len, VFIO_REGION_INFO_FLAG_WRITE, "write");
-
-	if (rc)
-		return rc;
-	n = dev->ops->pwrite(dev, buf, len, r->offset + off);
-	if (n < 0)
-		return fail(dev, (int)n, "region %u write at 0x%llx length %zu", r->index, (unsigned long long)off, len);
-	if ((size_t)n != len)
-		return fail(dev, -EIO, "region %u write at 0x%llx: short (%zd of %zu bytes)", r->index,
-			    (unsigned long long)off, n, len);
-	return 0;
+	return region_rw(dev, false, r, off, NULL, buf, len);
 }
 
 static int cfg_region(struct vfio_dev *dev)
@@ -436,33 +441,53 @@ static int cfg_region(struct vfio_dev *dev)
 	return rc;
 }
 
-int vfio_dev_cfg_read(struct vfio_dev *dev, u32 off, u32 len, u32 *val)
+static int cfg_read(struct vfio_dev *dev, bool quiet, u32 off, u32 len, u32 *val)
 {
 	u8 b[4] = { 0 };
 	int rc;
 
 	if (len != 1 && len != 2 && len != 4)
-		return fail(dev, -EINVAL, "config read at 0x%x: bad size %u", off, len);
+		return failq(dev, quiet, -EINVAL, NULL, "config read at 0x%x: bad size %u", off, len);
 	rc = cfg_region(dev);
 	if (!rc)
-		rc = vfio_dev_region_read(dev, &dev->cfg, off, b, len);
+		rc = region_rw(dev, quiet, &dev->cfg, off, b, NULL, len);
 	if (rc)
 		return rc;
 	*val = (u32)b[0] | (u32)b[1] << 8 | (u32)b[2] << 16 | (u32)b[3] << 24;
 	return 0;
 }
 
-int vfio_dev_cfg_write(struct vfio_dev *dev, u32 off, u32 len, u32 val)
+static int cfg_write(struct vfio_dev *dev, bool quiet, u32 off, u32 len, u32 val)
 {
 	u8 b[4] = { (u8)val, (u8)(val >> 8), (u8)(val >> 16), (u8)(val >> 24) };
 	int rc;
 
 	if (len != 1 && len != 2 && len != 4)
-		return fail(dev, -EINVAL, "config write at 0x%x: bad size %u", off, len);
+		return failq(dev, quiet, -EINVAL, NULL, "config write at 0x%x: bad size %u", off, len);
 	rc = cfg_region(dev);
 	if (rc)
 		return rc;
-	return vfio_dev_region_write(dev, &dev->cfg, off, b, len);
+	return region_rw(dev, quiet, &dev->cfg, off, NULL, b, len);
+}
+
+int vfio_dev_cfg_read(struct vfio_dev *dev, u32 off, u32 len, u32 *val)
+{
+	return cfg_read(dev, false, off, len, val);
+}
+
+int vfio_dev_cfg_write(struct vfio_dev *dev, u32 off, u32 len, u32 val)
+{
+	return cfg_write(dev, false, off, len, val);
+}
+
+int vfio_dev_cfg_read_quiet(struct vfio_dev *dev, u32 off, u32 len, u32 *val)
+{
+	return cfg_read(dev, true, off, len, val);
+}
+
+int vfio_dev_cfg_write_quiet(struct vfio_dev *dev, u32 off, u32 len, u32 val)
+{
+	return cfg_write(dev, true, off, len, val);
 }
 
 int vfio_dev_region_mmap(struct vfio_dev *dev, const struct vfio_region *r, u64 off, size_t len, int prot, void **out)

@@ -124,6 +124,10 @@ int __must_check vfio_dev_region_write(struct vfio_dev *dev, const struct vfio_r
  * value little-endian as on the bus. */
 int __must_check vfio_dev_cfg_read(struct vfio_dev *dev, u32 off, u32 len, u32 *val);
 int __must_check vfio_dev_cfg_write(struct vfio_dev *dev, u32 off, u32 len, u32 val);
+/* The same, but a failure is only recorded in dev->last_err, not printed: for accesses a guest drives (every
+ * guest config read of a live byte), whose caller reports failures rate-limited with log_guest(). */
+int __must_check vfio_dev_cfg_read_quiet(struct vfio_dev *dev, u32 off, u32 len, u32 *val);
+int __must_check vfio_dev_cfg_write_quiet(struct vfio_dev *dev, u32 off, u32 len, u32 val);
 /* mmap [off, off+len) of a region; refuses ranges vfio_region_can_mmap() rejects (-EPERM). */
 int __must_check vfio_dev_region_mmap(struct vfio_dev *dev, const struct vfio_region *r, u64 off, size_t len,
 				      int prot, void **out);

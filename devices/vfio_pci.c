@@ -168,10 +168,14 @@ static void cmd_update(struct vfio_pci *vp, u16 old)
 		return;
 	if (!(cmd & PCI_COMMAND_MEMORY))
 		bars_update(vp);
-	if (vfio_dev_cfg_read(vp->vdev, PCI_COMMAND, 2, &real) == 0) {
+	/* Guest-driven: failures are reported rate-limited, not by the wrappers. */
+	if (vfio_dev_cfg_read_quiet(vp->vdev, PCI_COMMAND, 2, &real) == 0) {
 		real = (real & ~(u32)CMD_PASSTHROUGH) | (cmd & CMD_PASSTHROUGH);
-		if (vfio_dev_cfg_write(vp->vdev, PCI_COMMAND, 2, real))
-			pr_warn("%s: could not update the device's command register", vp->name);
+		if (vfio_dev_cfg_write_quiet(vp->vdev, PCI_COMMAND, 2, real))
+			log_guest("%s: could not update the device's command register: %s", vp->name,
+				  vp->vdev->last_err);
+	} else {
+		log_guest("%s: could not read the device's command register: %s", vp->name, vp->vdev->last_err);
 	}
 	if (cmd & PCI_COMMAND_MEMORY)
 		bars_update(vp);
@@ -194,8 +198,11 @@ u32 vfio_pci_cfg_read(struct vfio_pci *vp, u32 off, u32 size)
 		if (live) {
 			u32 dv;
 
-			if (vfio_dev_cfg_read(vp->vdev, off, size, &dv) == 0)
+			/* Every guest read comes here: a failing device must not flood stderr. */
+			if (vfio_dev_cfg_read_quiet(vp->vdev, off, size, &dv) == 0)
 				v = (v & ~live) | (dv & live);
+			else
+				log_guest("%s: config read at 0x%x: %s", vp->name, off, vp->vdev->last_err);
 		}
 		if (pci_cfg_overlaps(off, size, PCI_STATUS, 1)) {
 			/* Whether there is a capability list is ours to say. */

@@ -146,7 +146,7 @@ static void route_release(struct vfio_pci *vp, struct vfio_pci_vec *v)
 	int ret = vp->hv->ops->irqfd_release(vp->hv, v->route);
 
 	if (ret)
-		pr_warn("%s: releasing irqfd route %d: %s", vp->name, v->route, strerror(-ret));
+		log_guest("%s: releasing irqfd route %d: %s", vp->name, v->route, strerror(-ret));
 	v->route = -1;
 }
 
@@ -175,12 +175,17 @@ static void vector_target(const struct vfio_pci *vp, unsigned int i, u64 *addr, 
 		  (cfg32(vp, c + (is64 ? PCI_MSI_MASK_64 : PCI_MSI_MASK_32)) & BIT(i));
 }
 
-/* Routes follow the virtual state: unmasked vectors routed to their (addr, data), masked ones unrouted. */
+/* Routes follow the virtual state: unmasked vectors routed to their (addr, data), masked ones unrouted.
+ * Runs on every MSI-X table write, so failures are summed into one rate-limited line. */
 static void routes_sync(struct vfio_pci *vp)
 {
 	if (vp->mode != VFIO_PCI_IRQ_MSI && vp->mode != VFIO_PCI_IRQ_MSIX)
 		return;
 	u32 devid = pci_dev_rid(&vp->pdev);
+	unsigned int nfail = 0, first = 0;
+	u64 first_addr = 0;
+	u32 first_data = 0;
+	int first_err = 0;
 
 	for (unsigned int i = 0; i < vp->nvecs; i++) {
 		struct vfio_pci_vec *v = &vp->vecs[i];
@@ -196,14 +201,21 @@ static void routes_sync(struct vfio_pci *vp)
 		int h = vp->hv->ops->irqfd_msi(vp->hv, v->efd, addr, data, devid);
 
 		if (h < 0) {
-			pr_warn("%s: routing vector %u (addr 0x%llx data 0x%x devid 0x%x): %s", vp->name, i,
-				(unsigned long long)addr, data, devid, strerror(-h));
+			if (!nfail++) {
+				first = i;
+				first_addr = addr;
+				first_data = data;
+				first_err = h;
+			}
 			continue;
 		}
 		v->route = h;
 		v->addr = addr;
 		v->data = data;
 	}
+	if (nfail)
+		log_guest("%s: %u vector(s) unrouted, first %u (addr 0x%llx data 0x%x devid 0x%x): %s", vp->name,
+			  nfail, first, (unsigned long long)first_addr, first_data, devid, strerror(-first_err));
 }
 
 static u32 mode_index(enum vfio_pci_irq_mode m)
@@ -239,7 +251,7 @@ static void mode_teardown(struct vfio_pci *vp)
 	for (unsigned int i = 0; i < vp->nvecs; i++)
 		route_release(vp, &vp->vecs[i]);
 	if (vfio_dev_irq_disable(vp->vdev, mode_index(vp->mode)))
-		pr_warn("%s: disabling %s in VFIO failed", vp->name, mode_name(vp->mode));
+		log_guest("%s: disabling %s in VFIO failed", vp->name, mode_name(vp->mode));
 	for (unsigned int i = 0; i < vp->nvecs; i++)
 		close_fd(&vp->vecs[i].efd);
 	close_fd(&vp->intx_resample);
@@ -259,7 +271,7 @@ static int mode_setup(struct vfio_pci *vp, enum vfio_pci_irq_mode mode, unsigned
 		vp->vecs[i].efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (vp->vecs[i].efd < 0) {
 			ret = -errno;
-			pr_err("%s: eventfd: %s", vp->name, strerror(errno));
+			log_guest("%s: eventfd: %s", vp->name, strerror(errno));
 			goto err_fds;
 		}
 		fds[i] = vp->vecs[i].efd;
@@ -277,7 +289,7 @@ static int mode_setup(struct vfio_pci *vp, enum vfio_pci_irq_mode mode, unsigned
 	vp->intx_resample = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vp->intx_resample < 0) {
 		ret = -errno;
-		pr_err("%s: eventfd: %s", vp->name, strerror(errno));
+		log_guest("%s: eventfd: %s", vp->name, strerror(errno));
 		goto err_teardown;
 	}
 	ret = vfio_dev_irq_unmask_eventfd(vp->vdev, index, 0, vp->intx_resample);
@@ -285,7 +297,7 @@ static int mode_setup(struct vfio_pci *vp, enum vfio_pci_irq_mode mode, unsigned
 		goto err_teardown;
 	ret = vp->hv->ops->irqfd_spi(vp->hv, vp->vecs[0].efd, vp->intx_resample, vp->intx_spi);
 	if (ret < 0) {
-		pr_err("%s: routing INTx to SPI %u: %s", vp->name, vp->intx_spi, strerror(-ret));
+		log_guest("%s: routing INTx to SPI %u: %s", vp->name, vp->intx_spi, strerror(-ret));
 		goto err_teardown;
 	}
 	vp->vecs[0].route = ret;
@@ -325,8 +337,8 @@ void vfio_pci_irq_update(struct vfio_pci *vp)
 	if (want != vp->mode || n != vp->nvecs) {
 		mode_teardown(vp);
 		if (want != VFIO_PCI_IRQ_NONE && mode_setup(vp, want, n))
-			pr_err("%s: could not switch interrupts to %s: the device's interrupts are lost", vp->name,
-			       mode_name(want));
+			log_guest("%s: could not switch interrupts to %s: the device's interrupts are lost", vp->name,
+				  mode_name(want));
 		else
 			pr_debug("%s: interrupts: %s, %u vector(s)", vp->name, mode_name(want), n);
 	}

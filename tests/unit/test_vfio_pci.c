@@ -212,6 +212,27 @@ static bool stderr_has(const char *text)
 	return strstr(buf, text) != NULL;
 }
 
+/* All of the redirected stderr written so far (consumed: call once per test, after the actions). */
+static const char *stderr_text(void)
+{
+	static char buf[65536];
+	size_t len;
+
+	fflush(stderr);
+	len = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stderr());
+	buf[len] = 0;
+	return buf;
+}
+
+static unsigned int count_of(const char *text, const char *needle)
+{
+	unsigned int n = 0;
+
+	for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
 /* ---- identity, header, capabilities ---- */
 
 Test(vfio_pci, header_virtualised, .init = cr_redirect_stderr)
@@ -690,4 +711,30 @@ Test(vfio_pci, overlapping_bars_do_not_decode_twice, .init = cr_redirect_stderr)
 	cr_assert_not_null(map_at(LAYOUT_PCI_MMIO32_BASE + 0x1000000 + 0x1000));
 	rig_down();
 	cr_assert(stderr_has("BAR2 at 0x20000000 overlaps another region: not decoding"));
+}
+
+Test(vfio_pci, guest_driven_device_failures_are_rate_limited, .init = cr_redirect_stderr)
+{
+	rig_up();
+	/* Every guest read of Status (live) fails on the device: the read falls back to the image, the failure
+	 * is recorded in last_err, and stderr gets a rate-limited guest warning, not one error per read. */
+	for (unsigned int i = 0; i < 50; i++) {
+		rig.fv.fail_pread = -EIO;
+		cr_assert_eq(cfgr(PCI_STATUS, 2), PCI_STATUS_CAP_LIST); /* only the bit that is ours */
+	}
+	cr_assert_eq(cfgr(PCI_STATUS, 2), PCI_STATUS_CAP_LIST | PCI_STATUS_INTERRUPT);
+	cr_assert(strstr(rig.vdev.last_err, "region 7 read at 0x6") != NULL, "%s", rig.vdev.last_err);
+	/* The command register update a guest write drives is quiet too. */
+	for (unsigned int i = 0; i < 50; i++) {
+		rig.fv.fail_pread = -EIO;
+		cfgw(PCI_COMMAND, 2, i & 1 ? PCI_COMMAND_MASTER : 0);
+	}
+	rig_down();
+	const char *err = stderr_text();
+	unsigned int reads = count_of(err, "guest: edu0: config read at 0x6");
+	unsigned int cmds = count_of(err, "guest: edu0: could not read the device's command register");
+
+	cr_assert(reads >= 1 && reads <= 10, "%u config read warnings", reads);
+	cr_assert(cmds >= 1 && cmds <= 10, "%u command warnings", cmds);
+	cr_assert_eq(count_of(err, "error: vfio 0000:00:01.0: region 7"), 0);
 }
