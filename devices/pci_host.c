@@ -119,8 +119,10 @@ int pci_host_add(struct pci_host *h, struct pci_dev *d, int slot)
 			return -ENOSPC;
 		}
 	}
-	if (slot >= PCI_HOST_SLOTS)
+	if (slot >= PCI_HOST_SLOTS) {
+		pr_err("pci: slot %d for %s is beyond the last slot (%d)", slot, d->name, PCI_HOST_SLOTS - 1);
 		return -EINVAL;
+	}
 	if (h->devs[PCI_DEVFN(slot, 0)]) {
 		pr_err("pci: slot 00:%02x.0 for %s is taken by %s", slot, d->name, h->devs[PCI_DEVFN(slot, 0)]->name);
 		return -EBUSY;

@@ -564,8 +564,10 @@ int vfio_pci_create(struct vfio_pci **out, const char *name, struct vfio_dev *vd
 	int ret;
 
 	vp = calloc(1, sizeof(*vp));
-	if (!vp)
+	if (!vp) {
+		pr_err("%s (%s): out of memory for the vfio-pci model (%zu bytes)", name, vdev->bdf, sizeof(*vp));
 		return -ENOMEM;
+	}
 	snprintf(vp->name, sizeof(vp->name), "%s", name);
 	vp->pdev = (struct pci_dev){ .ops = &vfio_pci_dev_ops, .name = vp->name };
 	vp->vdev = vdev;
@@ -580,8 +582,10 @@ int vfio_pci_create(struct vfio_pci **out, const char *name, struct vfio_dev *vd
 		vp->bars[i].gpa = VFIO_PCI_NO_ADDR;
 	pci_cfg_init(&vp->cfg);
 	ret = -pthread_mutex_init(&vp->lock, NULL);
-	if (ret)
+	if (ret) {
+		pr_err("%s (%s): creating the device lock: %s", name, vdev->bdf, strerror(-ret));
 		goto err_free;
+	}
 
 	ret = vfio_dev_get_info(vdev, &info);
 	if (ret)

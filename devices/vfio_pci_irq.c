@@ -39,8 +39,10 @@ bool vfio_pci_msi_init(struct vfio_pci *vp, const u8 *raw, u8 off)
 		pr_info("%s: MSI capability hidden (VFIO offers no MSI)", vp->name);
 		return false;
 	}
-	if (off + pci_msi_cap_len(flags) > PCI_CFG_SPACE_SIZE)
+	if (off + pci_msi_cap_len(flags) > PCI_CFG_SPACE_SIZE) {
+		pr_warn("%s: MSI capability at 0x%02x runs past the config header: capability hidden", vp->name, off);
 		return false;
+	}
 	vp->msi_present = true;
 	vp->msi_cap = off;
 	vp->msi_flags = flags & (PCI_MSI_FLAGS_64BIT | PCI_MSI_FLAGS_MASKBIT);
@@ -73,8 +75,10 @@ bool vfio_pci_msix_init(struct vfio_pci *vp, const u8 *raw, u8 off)
 	unsigned int nvec = (flags & PCI_MSIX_FLAGS_QSIZE) + 1;
 	struct pci_cfg *c = &vp->cfg;
 
-	if (off + PCI_CAP_MSIX_SIZEOF > PCI_CFG_SPACE_SIZE)
+	if (off + PCI_CAP_MSIX_SIZEOF > PCI_CFG_SPACE_SIZE) {
+		pr_warn("%s: MSI-X capability at 0x%02x runs past the config header: capability hidden", vp->name, off);
 		return false;
+	}
 	memcpy(&table, raw + off + PCI_MSIX_TABLE, 4);
 	memcpy(&pba, raw + off + PCI_MSIX_PBA, 4);
 	if (vfio_dev_irq_info(vp->vdev, VFIO_PCI_MSIX_IRQ_INDEX, &ii) || ii.count < nvec) {
@@ -92,8 +96,10 @@ bool vfio_pci_msix_init(struct vfio_pci *vp, const u8 *raw, u8 off)
 		return false;
 	}
 	vp->msix_table = calloc(nvec, sizeof(*vp->msix_table));
-	if (!vp->msix_table)
+	if (!vp->msix_table) {
+		pr_warn("%s: out of memory for the %u-entry MSI-X table: capability hidden", vp->name, nvec);
 		return false;
+	}
 	for (unsigned int i = 0; i < nvec; i++)
 		vp->msix_table[i].ctrl = PCI_MSIX_ENTRY_CTRL_MASKBIT;
 	vp->msix_present = true;
@@ -265,8 +271,10 @@ static int mode_setup(struct vfio_pci *vp, enum vfio_pci_irq_mode mode, unsigned
 	int *fds = calloc(n, sizeof(*fds));
 	int ret;
 
-	if (!fds)
+	if (!fds) {
+		log_guest("%s: out of memory for %u %s eventfds", vp->name, n, mode_name(mode));
 		return -ENOMEM;
+	}
 	for (unsigned int i = 0; i < n; i++) {
 		vp->vecs[i].efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (vp->vecs[i].efd < 0) {

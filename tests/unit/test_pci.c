@@ -393,6 +393,14 @@ Test(pci_host, full_bus, .init = cr_redirect_stderr)
 	}
 	fns[0] = (struct fake_fn){ .pdev = { .ops = &fn_ops, .name = "extra" } };
 	cr_assert_eq(pci_host_add(&h, &fns[0].pdev, -1), -ENOSPC);
+	/* A slot beyond the bus is refused with a message naming it. */
+	cr_assert_eq(pci_host_add(&h, &fns[0].pdev, PCI_HOST_SLOTS), -EINVAL);
 	pci_host_destroy(&h);
 	cr_assert_eq(pci_host_init(&h, NULL, LAYOUT_ECAM_BASE, SZ_1M + 4096), -EINVAL);
+	fflush(stderr);
+	char out[2048];
+	size_t n = fread(out, 1, sizeof(out) - 1, cr_get_redirected_stderr());
+
+	out[n] = 0;
+	cr_assert(strstr(out, "pci: slot 32 for extra is beyond the last slot (31)") != NULL, "%s", out);
 }
