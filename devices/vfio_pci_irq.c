@@ -382,8 +382,8 @@ u32 vfio_pci_msi_pending(struct vfio_pci *vp)
 
 static bool in_table(const struct vfio_pci *vp, unsigned int bar, u64 off, u64 len)
 {
-	return vp->msix_present && bar == vp->msix_table_bar && off < vp->msix_table_off + (u64)vp->msix_nvec * 16 &&
-	       vp->msix_table_off < off + len;
+	return vp->msix_present && bar == vp->msix_table_bar &&
+	       off < vp->msix_table_off + (u64)vp->msix_nvec * PCI_MSIX_ENTRY_SIZE && vp->msix_table_off < off + len;
 }
 
 static bool in_pba(const struct vfio_pci *vp, unsigned int bar, u64 off, u64 len)
