@@ -1,6 +1,8 @@
 /* cli.c: the command line (see cli.h). getopt_long collects the options in one pass; then every --config
  * file is applied in order, then the other options in the order given, so options override the file
- * whatever their position. Values are checked with the same rules as the config file (config_parse.h). */
+ * whatever their position. Values are checked with the same rules as the config file (config_parse.h).
+ * A --device adds a device, or replaces the file's device with the same id; an id given twice on the
+ * command line is an error. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -202,32 +204,40 @@ static int add_device(struct vm_config *cfg, const char *spec)
 		snprintf(why, sizeof(why), "host '%s' is %s", host, r);
 		goto bad;
 	}
-	if (id) {
-		const struct vm_device_config *other;
+	struct vm_device_config *d = NULL;
 
+	if (id) {
 		r = check_device_id(id);
 		if (r) {
 			snprintf(why, sizeof(why), "id '%s' is %s", id, r);
 			goto bad;
 		}
-		other = vm_config_find_device(cfg, id);
-		if (other) {
-			snprintf(why, sizeof(why), "id '%s' is already used (%s)", id, other->where);
+		d = vm_config_find_device(cfg, id);
+		if (d && d->from_cli) {
+			snprintf(why, sizeof(why), "id '%s' is already used (%s)", id, d->where);
 			goto bad;
 		}
 	}
-	if (cfg->ndevices >= IVMM_MAX_DEVICES) {
-		snprintf(why, sizeof(why), "too many devices (at most %d)", IVMM_MAX_DEVICES);
-		goto bad;
+	if (d) {
+		/* A config file's device of the same id: the command line overrides it, in its place. */
+		pr_debug("--device '%s' replaces device '%s' (%s)", spec, d->id, d->where);
+		free(d->host);
+		free(d->where);
+		d->host = d->where = NULL;
+	} else {
+		if (cfg->ndevices >= IVMM_MAX_DEVICES) {
+			snprintf(why, sizeof(why), "too many devices (at most %d)", IVMM_MAX_DEVICES);
+			goto bad;
+		}
+		d = &cfg->devices[cfg->ndevices];
+		memset(d, 0, sizeof(*d));
+		d->id = id ? strdup(id) : NULL;
+		cfg->ndevices++;  /* owned by cfg from here, freed by vm_config_free() even when incomplete */
 	}
-	struct vm_device_config *d = &cfg->devices[cfg->ndevices];
-
-	memset(d, 0, sizeof(*d));
 	d->driver = drv;
+	d->from_cli = true;
 	d->host = strdup(bdf);
 	d->where = strdup("--device");
-	d->id = id ? strdup(id) : NULL;
-	cfg->ndevices++;  /* owned by cfg from here, freed by vm_config_free() even when incomplete */
 	if (!d->host || !d->where || (id && !d->id)) {
 		pr_err("out of memory");
 		ret = -ENOMEM;

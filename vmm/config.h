@@ -34,6 +34,7 @@ struct vm_device_config {
 	enum vm_device_driver driver;
 	char *host;                /* vfio-pci: host BDF, normalised to DDDD:BB:DD.F */
 	char *where;               /* where it was given, for messages: "--device" or "file.ini:12" */
+	bool from_cli;             /* given by --device (which replaces a file's device of the same id) */
 };
 
 struct vm_config {

@@ -122,6 +122,24 @@ int run_cli(struct vm_config *cfg, char **err, const char *const *args)
 	return ret;
 }
 
+char *subst(const char *tmpl, const char *key, const char *val)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	const char *p;
+
+	cr_assert(f);
+	cr_assert(key[0]);
+	while ((p = strstr(tmpl, key))) {
+		fprintf(f, "%.*s%s", (int)(p - tmpl), tmpl, val);
+		tmpl = p + strlen(key);
+	}
+	fputs(tmpl, f);
+	cr_assert_eq(fclose(f), 0);
+	return out;
+}
+
 static int temp_fd(void)
 {
 	char path[] = "/tmp/ivmm-out-XXXXXX";

@@ -32,6 +32,10 @@ void *fake_image(u64 text_offset, u64 image_size, u64 flags, size_t file_size);
  * Returns cli_parse's value; *err gets stderr (malloc'd); cfg is initialised by the call. */
 int run_cli(struct vm_config *cfg, char **err, const char *const *args);
 
+/* tmpl with every occurrence of key replaced by val (malloc'd); for expected messages and arguments that
+ * name scratch files. */
+char *subst(const char *tmpl, const char *key, const char *val);
+
 /* Run argv[0] (a path) with stdin from /dev/null, stdout and stderr captured (malloc'd into *out, *err).
  * Returns its exit status; asserts that it exited normally. */
 int run_program(const char *const *argv, char **out, char **err);

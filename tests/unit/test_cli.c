@@ -363,40 +363,132 @@ Test(cli, options_override_config_file_in_any_order)
 	free(err);
 	vm_config_free(&cfg);
 
+	free(path);
+	scratch_rm(dir);
+}
+
+/* Command lines around config files: in args and msg, "@ONE", "@TWO" and "@BAD" stand for the files
+ * holding ini_one, ini_two and ini_bad. */
+struct file_case {
+	const char *const *args;
+	const char *msg;   /* the exact stderr; NULL: accepted */
+};
+
+static const char ini_one[] = "[boot]\nkernel = Image\n"
+			      "[device \"edu\"]\ndriver = vfio-pci\nhost = 0000:00:01.0\n";
+static const char ini_two[] = "[boot]\nkernel = Image\n"
+			      "[device \"edu\"]\ndriver = vfio-pci\nhost = 0000:00:01.0\n"
+			      "[device \"nic\"]\ndriver = vfio-pci\nhost = 0000:00:03.0\n";
+static const char ini_bad[] = "[machine]\nmemory = 3X\n";
+
+static const struct file_case file_cases[] = {
 	/* A bad value in the file is reported even when an option would override it. */
-	static const char bad[] = "[machine]\nmemory = 3X\n";
-	char *badpath = scratch_file(dir, "bad.ini", bad, sizeof(bad) - 1), *msg;
+	{ ARGS("run", "--memory", "1G", "--kernel", "I", "--config", "@BAD"),
+	  "ivmm: error: @BAD:2: memory = '3X': not a size (examples: 512M, 2G, 1048576)\n" },
+	/* The same host in the file and on the command line: both places named. */
+	{ ARGS("run", "--config", "@ONE", "--device", "vfio-pci,host=0:1.0,id=dup"),
+	  "ivmm: error: --device: device 'dup' uses host 0000:00:01.0, already given to device 'edu' "
+	  "(@ONE:3)\n" },
+	/* A --device replacing 'edu' with nic's host: the clash names both places. */
+	{ ARGS("run", "--config", "@TWO", "--device", "vfio-pci,host=0:3.0,id=edu"),
+	  "ivmm: error: @TWO:6: device 'nic' uses host 0000:00:03.0, already given to device 'edu' "
+	  "(--device)\n" },
+	/* One id twice on the command line, even when the first replaced a file device. */
+	{ ARGS("run", "--config", "@ONE", "--device", "vfio-pci,host=0:2.0,id=edu", "--device",
+	       "vfio-pci,host=0:4.0,id=edu"),
+	  "ivmm: error: --device 'vfio-pci,host=0:4.0,id=edu': id 'edu' is already used (--device)\n" },
+	/* One id in two files (here the same file twice). */
+	{ ARGS("run", "--config", "@ONE", "--config", "@ONE"),
+	  "ivmm: error: @ONE:3: [device \"edu\"]: device 'edu' is already defined (@ONE:3)\n" },
+	{ ARGS("run", "--config", "@ONE", "--config", "@TWO"),
+	  "ivmm: error: @TWO:3: [device \"edu\"]: device 'edu' is already defined (@ONE:3)\n" },
+	/* Accepted: --device replaces the file's device of the same id, wherever --config is. */
+	{ ARGS("run", "--device", "vfio-pci,host=0:2.0,id=edu", "--config", "@ONE"), NULL },
+	{ ARGS("run", "--config", "@TWO", "--device", "vfio-pci,host=0:1.0,id=nic", "--device",
+	       "vfio-pci,host=0:3.0,id=edu"), NULL },
+};
 
-	cr_assert_eq(run_cli(&cfg, &err, ARGS("run", "--memory", "1G", "--kernel", "I", "--config", badpath)),
-		     -EINVAL);
-	cr_assert(asprintf(&msg, "ivmm: error: %s:2: memory = '3X': not a size (examples: 512M, 2G, 1048576)\n",
-			   badpath) > 0);
-	cr_expect_str_eq(err, msg);
-	free(msg);
+static const char *const placeholders[3] = { "@ONE", "@TWO", "@BAD" };
+
+/* s with each placeholder replaced by its file (malloc'd). */
+static char *fill_in(const char *s, char *const files[3])
+{
+	char *out = strdup(s), *next;
+
+	cr_assert(out);
+	for (int i = 0; i < 3; i++) {
+		next = subst(out, placeholders[i], files[i]);
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
+Test(cli, config_file_and_device_overrides)
+{
+	char *dir = scratch_dir();
+	char *files[3] = {
+		scratch_file(dir, "vm.ini", ini_one, sizeof(ini_one) - 1),
+		scratch_file(dir, "two.ini", ini_two, sizeof(ini_two) - 1),
+		scratch_file(dir, "bad.ini", ini_bad, sizeof(ini_bad) - 1),
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(file_cases); i++) {
+		const struct file_case *fc = &file_cases[i];
+		char *args[32], *err;
+		struct vm_config cfg;
+		size_t n = 0;
+		int ret;
+
+		for (const char *const *a = fc->args; *a; a++)
+			args[n++] = fill_in(*a, files);
+		args[n] = NULL;
+		ret = run_cli(&cfg, &err, (const char *const *)args);
+		while (n)
+			free(args[--n]);
+		if (fc->msg) {
+			char *want = fill_in(fc->msg, files);
+
+			cr_expect_eq(ret, -EINVAL, "case %zu: got %d", i, ret);
+			cr_expect_str_eq(err, want, "case %zu", i);
+			free(want);
+		} else {
+			cr_expect_eq(ret, 0, "case %zu: %s", i, err);
+			cr_expect_str_eq(err, "", "case %zu", i);
+		}
+		free(err);
+		vm_config_free(&cfg);
+	}
+	for (int i = 0; i < 3; i++)
+		free(files[i]);
+	scratch_rm(dir);
+}
+
+/* What a --device that replaces a file device leaves: the file's slot, the new host, the file's other
+ * devices untouched. */
+Test(cli, device_replaces_file_device_in_place)
+{
+	char *dir = scratch_dir(), *path = scratch_file(dir, "two.ini", ini_two, sizeof(ini_two) - 1), *err, *where;
+	struct vm_config cfg;
+
+	cr_assert_eq(run_cli(&cfg, &err, ARGS("run", "--device", "vfio-pci,host=0:9.0,id=edu", "--config", path,
+					      "--device", "vfio-pci,host=0:7.0")),
+		     0, "%s", err);
+	cr_assert_eq(cfg.ndevices, 3);
+	cr_expect_str_eq(cfg.devices[0].id, "edu");
+	cr_expect_str_eq(cfg.devices[0].host, "0000:00:09.0");
+	cr_expect_str_eq(cfg.devices[0].where, "--device");
+	cr_expect(cfg.devices[0].from_cli);
+	cr_expect_str_eq(cfg.devices[1].id, "nic");
+	cr_expect_str_eq(cfg.devices[1].host, "0000:00:03.0");
+	cr_assert(asprintf(&where, "%s:6", path) > 0);
+	cr_expect_str_eq(cfg.devices[1].where, where);
+	cr_expect_not(cfg.devices[1].from_cli);
+	cr_expect_str_eq(cfg.devices[2].id, "vfio0");
+	cr_expect_str_eq(cfg.devices[2].host, "0000:00:07.0");
+	free(where);
 	free(err);
 	vm_config_free(&cfg);
-
-	/* The same host in the file and on the command line. */
-	cr_assert_eq(run_cli(&cfg, &err, ARGS("run", "--config", path, "--device", "vfio-pci,host=0:1.0,id=dup")),
-		     -EINVAL);
-	cr_assert(asprintf(&msg, "ivmm: error: --device: device 'dup' uses host 0000:00:01.0, already given to "
-				 "device 'edu' (%s:9)\n", path) > 0);
-	cr_expect_str_eq(err, msg);
-	free(msg);
-	free(err);
-	vm_config_free(&cfg);
-
-	/* An id taken by a file device. */
-	cr_assert_eq(run_cli(&cfg, &err, ARGS("run", "--config", path, "--device", "vfio-pci,host=0:2.0,id=edu")),
-		     -EINVAL);
-	cr_assert(asprintf(&msg, "ivmm: error: --device 'vfio-pci,host=0:2.0,id=edu': id 'edu' is already used "
-				 "(%s:9)\n", path) > 0);
-	cr_expect_str_eq(err, msg);
-	free(msg);
-	free(err);
-	vm_config_free(&cfg);
-
-	free(badpath);
 	free(path);
 	scratch_rm(dir);
 }
