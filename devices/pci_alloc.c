@@ -36,6 +36,24 @@ void pci_windows_init_default(struct pci_windows *ws)
 	pci_window_init(&ws->mmio64, "64-bit prefetchable MMIO", LAYOUT_PCI_MMIO64_BASE, LAYOUT_PCI_MMIO64_SIZE);
 }
 
+static bool window_release(struct pci_window *w, const struct pci_window *before, const struct pci_window *after)
+{
+	if (w->next == after->next) {
+		w->next = before->next;
+		return true;
+	}
+	/* Nothing was taken here, or it is back already; otherwise something was placed after it. */
+	return before->next == after->next || w->next == before->next;
+}
+
+bool pci_windows_release(struct pci_windows *ws, const struct pci_windows *before, const struct pci_windows *after)
+{
+	bool ok32 = window_release(&ws->mmio32, &before->mmio32, &after->mmio32);
+	bool ok64 = window_release(&ws->mmio64, &before->mmio64, &after->mmio64);
+
+	return ok32 && ok64;
+}
+
 struct pci_window *pci_bar_window(struct pci_windows *ws, const struct pci_bar *b)
 {
 	return b->is64 && b->prefetch ? &ws->mmio64 : &ws->mmio32;

@@ -410,6 +410,13 @@ static int probe_bars(struct vfio_pci *vp, const u8 *raw)
 	return 0;
 }
 
+/* Give the space place_bars() took back to the bridge's windows. */
+static void release_bars(struct vfio_pci *vp)
+{
+	if (!pci_windows_release(&vp->host->windows, &vp->win_before, &vp->win_after))
+		pr_debug("%s: BAR space stays used (a later device was placed after it)", vp->name);
+}
+
 static int place_bars(struct vfio_pci *vp)
 {
 	struct pci_bar infos[PCI_NUM_BARS];
@@ -418,6 +425,7 @@ static int place_bars(struct vfio_pci *vp)
 
 	for (unsigned int i = 0; i < PCI_NUM_BARS; i++)
 		infos[i] = vp->bars[i].info;
+	vp->win_before = vp->host->windows;
 	ret = pci_alloc_bars(&vp->host->windows, infos, addrs, &bad);
 	if (ret) {
 		const struct pci_window *w = pci_bar_window(&vp->host->windows, &infos[bad]);
@@ -429,6 +437,7 @@ static int place_bars(struct vfio_pci *vp)
 		       (unsigned long long)(w->base + w->size - w->next));
 		return -ENOSPC;
 	}
+	vp->win_after = vp->host->windows;
 	for (unsigned int i = 0; i < PCI_NUM_BARS; i++) {
 		if (!infos[i].size)
 			continue;
@@ -436,6 +445,7 @@ static int place_bars(struct vfio_pci *vp)
 		if (ret) {
 			pr_err("%s: BAR%u cannot be emulated (size 0x%llx at 0x%llx)", vp->name, i,
 			       (unsigned long long)infos[i].size, (unsigned long long)addrs[i]);
+			release_bars(vp);
 			return ret;
 		}
 	}
@@ -627,7 +637,7 @@ int vfio_pci_create(struct vfio_pci **out, const char *name, struct vfio_dev *vd
 		goto err_mutex;
 	ret = setup_caps(vp, raw);
 	if (ret)
-		goto err_irq;
+		goto err_caps;
 	mmap_bars(vp);
 	ret = pci_host_add(host, &vp->pdev, slot);
 	if (ret)
@@ -642,8 +652,9 @@ int vfio_pci_create(struct vfio_pci **out, const char *name, struct vfio_dev *vd
 
 err_unmap:
 	unmap_bars(vp);
-err_irq:
+err_caps:
 	vfio_pci_irq_fini(vp);
+	release_bars(vp);
 err_mutex:
 	pthread_mutex_destroy(&vp->lock);
 err_free:
@@ -665,6 +676,7 @@ void vfio_pci_destroy(struct vfio_pci *vp)
 		pr_warn("%s: reset at teardown failed", vp->name);
 	pci_host_remove(vp->host, &vp->pdev);
 	unmap_bars(vp);
+	release_bars(vp);
 	pthread_mutex_destroy(&vp->lock);
 	free(vp);
 }

@@ -88,6 +88,7 @@ struct vfio_pci {
 	struct pci_cfg cfg;
 	u8 live[PCI_CFG_SPACE_SIZE];   /* bytes read from the device on every access */
 	struct vfio_pci_bar bars[PCI_NUM_BARS];
+	struct pci_windows win_before, win_after; /* host windows around our BAR placement, to give it back */
 	bool can_reset;
 
 	/* Interrupts. */
@@ -117,7 +118,9 @@ struct vfio_pci {
  * and *out untouched. */
 int __must_check vfio_pci_create(struct vfio_pci **out, const char *name, struct vfio_dev *vdev,
 				 struct pci_host *host, struct hv *hv, struct bus *bus, int slot);
-/* Stop decoding, tear interrupts down, reset the device, remove it from the bridge, free. NULL is fine. */
+/* Stop decoding, tear interrupts down, reset the device, remove it from the bridge, give its BAR space back
+ * to the bridge's windows (pci_windows_release: destroy devices in reverse order of creation), free. NULL is
+ * fine. */
 void vfio_pci_destroy(struct vfio_pci *vp);
 
 /* Config handlers (also what the bridge calls through pdev.ops). */

@@ -280,6 +280,38 @@ Test(pci_alloc, bar_that_does_not_fit_leaves_windows_unchanged)
 	cr_assert_eq(addrs[0], 0);
 }
 
+Test(pci_alloc, release_gives_space_back_last_in_first_out)
+{
+	struct pci_windows ws, a0, a1, b0, b1;
+	struct pci_bar da[PCI_NUM_BARS] = { [0] = { .size = SZ_1M },
+					    [2] = { .size = 16 * SZ_1M, .is64 = true, .prefetch = true } };
+	struct pci_bar db[PCI_NUM_BARS] = { [0] = { .size = SZ_64K } };
+	u64 addrs[PCI_NUM_BARS];
+	int bad = -1;
+
+	pci_windows_init_default(&ws);
+	a0 = ws;
+	cr_assert_eq(pci_alloc_bars(&ws, da, addrs, &bad), 0);
+	a1 = ws;
+	b0 = ws;
+	cr_assert_eq(pci_alloc_bars(&ws, db, addrs, &bad), 0);
+	b1 = ws;
+	cr_assert_eq(addrs[0], LAYOUT_PCI_MMIO32_BASE + SZ_1M);
+	/* Out of order: A's 32-bit space is under B's and stays used; its 64-bit space (nothing after it) goes. */
+	cr_assert_not(pci_windows_release(&ws, &a0, &a1));
+	cr_assert_eq(ws.mmio32.next, b1.mmio32.next);
+	cr_assert_eq(ws.mmio64.next, LAYOUT_PCI_MMIO64_BASE);
+	/* In reverse order everything comes back, and the same placement is made again. */
+	cr_assert(pci_windows_release(&ws, &b0, &b1));
+	cr_assert_eq(ws.mmio32.next, a1.mmio32.next);
+	cr_assert(pci_windows_release(&ws, &a0, &a1));
+	cr_assert_eq(ws.mmio32.next, LAYOUT_PCI_MMIO32_BASE);
+	cr_assert_eq(ws.mmio64.next, LAYOUT_PCI_MMIO64_BASE);
+	cr_assert_eq(pci_alloc_bars(&ws, da, addrs, &bad), 0);
+	cr_assert_eq(addrs[0], LAYOUT_PCI_MMIO32_BASE);
+	cr_assert_eq(addrs[2], LAYOUT_PCI_MMIO64_BASE);
+}
+
 /* ---- ECAM ---- */
 
 struct fake_fn {

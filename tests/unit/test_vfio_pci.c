@@ -738,3 +738,30 @@ Test(vfio_pci, guest_driven_device_failures_are_rate_limited, .init = cr_redirec
 	cr_assert(cmds >= 1 && cmds <= 10, "%u command warnings", cmds);
 	cr_assert_eq(count_of(err, "error: vfio 0000:00:01.0: region 7"), 0);
 }
+
+Test(vfio_pci, bar_space_given_back_on_failure_and_destroy, .init = cr_redirect_stderr)
+{
+	/* pci_host_add fails (slot beyond the bus) after the BARs were placed: the windows are as before. */
+	memset(&rig, 0, sizeof(rig));
+	device_image(SZ_1M);
+	fake_vfio_open(&rig.fv, &rig.vdev, "0000:00:01.0");
+	cr_assert_eq(vfio_dev_bind(&rig.vdev, 3), 0);
+	fake_hv_init(&rig.fh);
+	cr_assert_eq(bus_init(&rig.bus), 0);
+	cr_assert_eq(pci_host_init(&rig.host, &rig.bus, LAYOUT_ECAM_BASE, LAYOUT_ECAM_SIZE), 0);
+	cr_assert_eq(vfio_pci_create(&rig.vp, "edu0", &rig.vdev, &rig.host, &rig.fh.hv, &rig.bus, PCI_HOST_SLOTS),
+		     -EINVAL);
+	cr_assert_null(rig.vp);
+	cr_assert_eq(rig.host.windows.mmio32.next, LAYOUT_PCI_MMIO32_BASE);
+	cr_assert_eq(rig.host.windows.mmio64.next, LAYOUT_PCI_MMIO64_BASE);
+	/* Created, it takes space; destroyed, the space is back and a new device gets the same BARs. */
+	cr_assert_eq(vfio_pci_create(&rig.vp, "edu0", &rig.vdev, &rig.host, &rig.fh.hv, &rig.bus, -1), 0);
+	cr_assert_eq(rig.host.windows.mmio32.next, LAYOUT_PCI_MMIO32_BASE + SZ_1M);
+	cr_assert_eq(rig.host.windows.mmio64.next, LAYOUT_PCI_MMIO64_BASE + SZ_64K);
+	vfio_pci_destroy(rig.vp);
+	cr_assert_eq(rig.host.windows.mmio32.next, LAYOUT_PCI_MMIO32_BASE);
+	cr_assert_eq(rig.host.windows.mmio64.next, LAYOUT_PCI_MMIO64_BASE);
+	cr_assert_eq(vfio_pci_create(&rig.vp, "edu0", &rig.vdev, &rig.host, &rig.fh.hv, &rig.bus, -1), 0);
+	cr_assert_eq(cfgr(PCI_BASE_ADDRESS_0, 4), (u32)LAYOUT_PCI_MMIO32_BASE);
+	rig_down();
+}
