@@ -95,7 +95,7 @@ static int open_input(const char *what, const char *path, int *fd_out, u64 *size
 	if (!S_ISREG(st.st_mode)) {
 		pr_err("%s %s: not a regular file", what, path);
 		close(fd);
-		return -EINVAL;
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 	}
 	*fd_out = fd;
 	*size = (u64)st.st_size;
@@ -235,8 +235,9 @@ int boot_dump_dtb(const struct vm_config *cfg)
 	void *buf = NULL;
 	int ret, fd = -1, status = IVMM_EXIT_RUNTIME;
 
-	if (boot_prepare(cfg, &bf))
-		return IVMM_EXIT_USAGE;
+	ret = boot_prepare(cfg, &bf);
+	if (ret)
+		return ivmm_exit_for_errno(ret);
 	buf = calloc(1, bf.plan.dtb_max);
 	if (!buf) {
 		pr_err("out of memory");

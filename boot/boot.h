@@ -40,8 +40,12 @@ struct boot_files {
 };
 
 /* Open + validate cfg->kernel (arm64 Image header) and cfg->initrd, compute the plan for cfg->mem_size.
- * Prints one clear message naming the file and the problem. Returns 0 or -errno; every failure is a usage
- * error (exit 2). On failure nothing is left open; on success call boot_files_free() when done. */
+ * Prints one clear message naming the file and the problem. Returns 0 or -errno; map it to an exit status
+ * with ivmm_exit_for_errno() (vmm/config.h). Usage errors (exit 2): -EINVAL (no kernel, not a regular
+ * file, empty initrd, memory too small for the files), -ENOEXEC (not an arm64 Image), -EISDIR, and what
+ * open() says about a path the user gave (-ENOENT, -EACCES, -ENOTDIR, -ELOOP, -ENAMETOOLONG). Host
+ * trouble (exit 1): -EIO and other read errors (a file that shrinks while read gives -EIO), -ENOMEM, -EMFILE.
+ * On failure nothing is left open; on success call boot_files_free() when done. */
 int __must_check boot_prepare(const struct vm_config *cfg, struct boot_files *bf);
 /* Copy kernel and initrd into RAM and build the DTB at plan.dtb_gpa. Returns 0 or -errno. */
 int __must_check boot_load(const struct vm_config *cfg, struct boot_files *bf, struct guest_mem *gm);
@@ -57,7 +61,7 @@ int __must_check boot_plan_compute(u64 mem_size, const struct arm64_image *img, 
 
 /* --dump-dtb: boot_prepare + fdt_build, then write the DTB to cfg->dump_dtb. Needs no KVM.
  * Returns an exit status for main: IVMM_EXIT_OK, IVMM_EXIT_USAGE (bad kernel/initrd/memory; message printed)
- * or IVMM_EXIT_RUNTIME (the file could not be written; message printed). */
+ * or IVMM_EXIT_RUNTIME (a host error reading the files, or the DTB could not be written; message printed). */
 int boot_dump_dtb(const struct vm_config *cfg);
 
 #endif

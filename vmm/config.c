@@ -1,5 +1,5 @@
-/* config.c: struct vm_config life cycle (defaults, free) and the checks that need the whole merged config
- * (kernel present, device ids and hosts unique). Parsing of single values lives in config_parse.c. */
+/* config.c: struct vm_config life cycle (defaults, free), the checks that need the whole merged config
+ * (kernel present, device ids and hosts unique) and the errno -> exit status rule of the front end. Parsing of single values lives in config_parse.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +30,26 @@ void vm_config_free(struct vm_config *cfg)
 		free(cfg->devices[i].where);
 	}
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+int ivmm_exit_for_errno(int err)
+{
+	switch (err < 0 ? -err : err) {
+	case 0:
+		return IVMM_EXIT_OK;
+	case EINVAL:
+	case ENOEXEC:
+	case E2BIG:
+	case ENOENT:
+	case EACCES:
+	case EISDIR:
+	case ENOTDIR:
+	case ELOOP:
+	case ENAMETOOLONG:
+		return IVMM_EXIT_USAGE;
+	default:
+		return IVMM_EXIT_RUNTIME;
+	}
 }
 
 struct vm_device_config *vm_config_find_device(struct vm_config *cfg, const char *id)

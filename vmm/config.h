@@ -25,6 +25,12 @@ enum ivmm_exit {
 	/* 128 + signal number when ended by SIGINT/SIGTERM, as shells do */
 };
 
+/* The exit status for a -errno from cli_parse(), config_file_load() or boot_prepare() (either sign):
+ * 0 -> IVMM_EXIT_OK; what the user can fix -> IVMM_EXIT_USAGE: EINVAL (bad value or content), ENOEXEC (not
+ * an arm64 Image), E2BIG, and open() errors on a path the user gave (ENOENT, EACCES, EISDIR, ENOTDIR, ELOOP,
+ * ENAMETOOLONG); anything else (EIO, ENOMEM, ...) is host trouble -> IVMM_EXIT_RUNTIME. */
+int ivmm_exit_for_errno(int err);
+
 enum vm_device_driver {
 	VM_DEV_VFIO_PCI,
 };

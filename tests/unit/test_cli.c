@@ -116,6 +116,7 @@ Test(cli, bad_input)
 
 		cr_expect(ret == -EINVAL || ret == -ENOENT, "case %zu (%s %s): expected -EINVAL/-ENOENT, got %d", i,
 			  bc->args[0], bc->args[1] ? bc->args[1] : "", ret);
+		cr_expect_eq(ivmm_exit_for_errno(ret), IVMM_EXIT_USAGE, "case %zu", i);
 		cr_expect_str_eq(err, bc->msg, "case %zu", i);
 		free(err);
 		vm_config_free(&cfg);
@@ -491,6 +492,26 @@ Test(cli, device_replaces_file_device_in_place)
 	vm_config_free(&cfg);
 	free(path);
 	scratch_rm(dir);
+}
+
+/* What main exits with for a front-end errno: the user's mistakes are usage errors, the host's are not. */
+Test(cli, exit_for_errno)
+{
+	static const struct {
+		int err, status;
+	} map[] = {
+		{ 0, IVMM_EXIT_OK },
+		{ -EINVAL, IVMM_EXIT_USAGE },      { -ENOENT, IVMM_EXIT_USAGE },       { -ENOEXEC, IVMM_EXIT_USAGE },
+		{ -EACCES, IVMM_EXIT_USAGE },      { -EISDIR, IVMM_EXIT_USAGE },       { -E2BIG, IVMM_EXIT_USAGE },
+		{ -ENOTDIR, IVMM_EXIT_USAGE },     { -ELOOP, IVMM_EXIT_USAGE },        { -ENAMETOOLONG, IVMM_EXIT_USAGE },
+		{ EINVAL, IVMM_EXIT_USAGE },       /* either sign */
+		{ -EIO, IVMM_EXIT_RUNTIME },       { -ENOMEM, IVMM_EXIT_RUNTIME },     { -EMFILE, IVMM_EXIT_RUNTIME },
+		{ -EFAULT, IVMM_EXIT_RUNTIME },    { -ENOSPC, IVMM_EXIT_RUNTIME },     { EIO, IVMM_EXIT_RUNTIME },
+		{ -EPERM, IVMM_EXIT_RUNTIME },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+		cr_expect_eq(ivmm_exit_for_errno(map[i].err), map[i].status, "errno %d", map[i].err);
 }
 
 Test(cli, parse_helpers)

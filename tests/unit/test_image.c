@@ -152,18 +152,26 @@ Test(image, prepare_file_errors)
 	struct vm_config cfg;
 	struct boot_files bf;
 	struct capture c;
+	void *huge_img = fake_image(0, 600 * SZ_1M, 0xa, 4096);
+	char *huge;
 	struct {
 		const char *kernel, *initrd;
+		int err;           /* what boot_prepare returns: each one is a usage error */
 		const char *fmt;   /* %1$s = dir */
 	} cases[] = {
-		{ "missing", NULL, "ivmm: error: cannot open kernel %1$s/missing: No such file or directory\n" },
-		{ ".", NULL, "ivmm: error: kernel %1$s/.: not a regular file\n" },
-		{ "bad", NULL, "ivmm: error: %1$s/bad: not an arm64 Linux Image (bad magic)\n" },
-		{ "Image", "missing", "ivmm: error: cannot open initrd %1$s/missing: No such file or directory\n" },
-		{ "Image", "empty", "ivmm: error: initrd %1$s/empty: empty file\n" },
+		{ "missing", NULL, -ENOENT, "ivmm: error: cannot open kernel %1$s/missing: No such file or directory\n" },
+		{ "Image/x", NULL, -ENOTDIR, "ivmm: error: cannot open kernel %1$s/Image/x: Not a directory\n" },
+		{ ".", NULL, -EISDIR, "ivmm: error: kernel %1$s/.: not a regular file\n" },
+		{ "bad", NULL, -ENOEXEC, "ivmm: error: %1$s/bad: not an arm64 Linux Image (bad magic)\n" },
+		{ "Image", "missing", -ENOENT,
+		  "ivmm: error: cannot open initrd %1$s/missing: No such file or directory\n" },
+		{ "Image", "empty", -EINVAL, "ivmm: error: initrd %1$s/empty: empty file\n" },
+		{ "huge", NULL, -EINVAL, "ivmm: error: memory too small: kernel %1$s/huge needs 602 MiB (with 2 MiB for "
+					 "the device tree), memory is 512 MiB\n" },
 	};
 
 	good = scratch_file(dir, "Image", img, 8192);
+	huge = scratch_file(dir, "huge", huge_img, 4096);
 	static const char script[] = "#!/bin/sh\necho this is not a kernel, but it is long enough to have a header\n";
 	_Static_assert(sizeof(script) > 64, "needs a full header's worth of bytes");
 	bad = scratch_file(dir, "bad", script, sizeof(script) - 1);
@@ -174,8 +182,11 @@ Test(image, prepare_file_errors)
 		if (cases[i].initrd)
 			cr_assert(asprintf(&cfg.initrd, "%s/%s", dir, cases[i].initrd) > 0);
 		capture_begin(&c, 2);
-		cr_expect_lt(boot_prepare(&cfg, &bf), 0, "case %zu", i);
+		int ret = boot_prepare(&cfg, &bf);
+
 		err = capture_end(&c);
+		cr_expect_eq(ret, cases[i].err, "case %zu: got %d", i, ret);
+		cr_expect_eq(ivmm_exit_for_errno(ret), IVMM_EXIT_USAGE, "case %zu", i);
 		cr_assert(asprintf(&want, cases[i].fmt, dir) > 0);
 		cr_expect_str_eq(err, want, "case %zu", i);
 		cr_expect_not(bf.has_kernel || bf.has_initrd, "case %zu: files left open", i);
@@ -196,6 +207,8 @@ Test(image, prepare_file_errors)
 	free(good);
 	free(bad);
 	free(empty);
+	free(huge);
 	free(img);
+	free(huge_img);
 	scratch_rm(dir);
 }
