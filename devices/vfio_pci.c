@@ -183,6 +183,58 @@ static void cmd_update(struct vfio_pci *vp, u16 old)
 
 /* ---- config space ---- */
 
+#define STATUS_W1C                                                                                    \
+	(PCI_STATUS_PARITY | PCI_STATUS_SIG_TARGET_ABORT | PCI_STATUS_REC_TARGET_ABORT |              \
+	 PCI_STATUS_REC_MASTER_ABORT | PCI_STATUS_SIG_SYSTEM_ERROR | PCI_STATUS_DETECTED_PARITY)
+#define DEVCTL_SAFE                                                                                   \
+	(PCI_EXP_DEVCTL_CERE | PCI_EXP_DEVCTL_NFERE | PCI_EXP_DEVCTL_FERE | PCI_EXP_DEVCTL_URRE |     \
+	 PCI_EXP_DEVCTL_RELAX_EN | PCI_EXP_DEVCTL_NOSNOOP_EN)
+#define DEVSTA_W1C (PCI_EXP_DEVSTA_CED | PCI_EXP_DEVSTA_NFED | PCI_EXP_DEVSTA_FED | PCI_EXP_DEVSTA_URD)
+
+static void add_fwd(struct vfio_pci *vp, u32 off, u16 mask, u16 zero, bool w1c)
+{
+	if (vp->nfwd >= VFIO_PCI_MAX_FWD || off + 2 > PCI_CFG_SPACE_SIZE)
+		return;
+	vp->fwd[vp->nfwd++] = (struct vfio_pci_fwd){ .off = (u16)off, .mask = mask, .zero = zero, .w1c = w1c };
+}
+
+/* Forward the safe part of a guest write to live registers (lock held). */
+static void forward_live(struct vfio_pci *vp, u32 off, u32 size, u32 val)
+{
+	for (unsigned int f = 0; f < vp->nfwd; f++) {
+		const struct vfio_pci_fwd *r = &vp->fwd[f];
+		u32 gval = 0, ben = 0, cur;
+
+		if (!pci_cfg_overlaps(off, size, r->off, 2))
+			continue;
+		for (u32 i = 0; i < size; i++) {
+			u32 o = off + i;
+
+			if (o < r->off || o >= r->off + 2u)
+				continue;
+			gval |= ((val >> (8 * i)) & 0xff) << (8 * (o - r->off));
+			ben |= 0xffu << (8 * (o - r->off));
+		}
+		u16 m = (u16)(ben & r->mask);
+
+		if (!m)
+			continue;
+		if (r->w1c) {
+			if (!(gval & m))
+				continue;
+			cur = gval & m;
+		} else {
+			if (vfio_dev_cfg_read_quiet(vp->vdev, r->off, 2, &cur)) {
+				log_guest("%s: config write at 0x%x: %s", vp->name, r->off, vp->vdev->last_err);
+				continue;
+			}
+			cur = ((cur & ~(u32)m & ~(u32)r->zero) | (gval & m)) & 0xffff;
+		}
+		if (vfio_dev_cfg_write_quiet(vp->vdev, r->off, 2, cur))
+			log_guest("%s: config write at 0x%x: %s", vp->name, r->off, vp->vdev->last_err);
+	}
+}
+
 u32 vfio_pci_cfg_read(struct vfio_pci *vp, u32 off, u32 size)
 {
 	u32 v;
@@ -239,6 +291,8 @@ void vfio_pci_cfg_write(struct vfio_pci *vp, u32 off, u32 size, u32 val)
 	u16 oldcmd = (u16)pci_cfg_get(&vp->cfg, PCI_COMMAND, 2);
 
 	pci_cfg_write(&vp->cfg, off, size, val);
+	if (off < PCI_CFG_SPACE_SIZE)
+		forward_live(vp, off, size, val);
 	if (pci_cfg_overlaps(off, size, PCI_COMMAND, 2))
 		cmd_update(vp, oldcmd);
 	for (unsigned int i = 0; i < PCI_NUM_BARS; i++) {
@@ -295,6 +349,7 @@ static void setup_header(struct vfio_pci *vp, const u8 *raw)
 	pci_cfg_set(c, PCI_COMMAND, 2, 0);
 	pci_cfg_set_wmask(c, PCI_COMMAND, 2, CMD_WRITABLE);
 	vp->live[PCI_STATUS] = vp->live[PCI_STATUS + 1] = 1;
+	add_fwd(vp, PCI_STATUS, STATUS_W1C, 0, true);
 	copy_raw(vp, raw, PCI_REVISION_ID, 4);
 	pci_cfg_set_wmask(c, PCI_CACHE_LINE_SIZE, 1, 0xff);
 	pci_cfg_set_wmask(c, PCI_LATENCY_TIMER, 1, 0xff);
@@ -338,6 +393,9 @@ static int setup_caps(struct vfio_pci *vp, const u8 *raw)
 			break;
 		case PCI_CAP_ID_PM:
 			passthrough_cap(vp, raw, off, PCI_PM_SIZEOF);
+			/* D-state changes go to the device (the kernel's vfio-pci handles them); PME_Status is
+			 * W1C, so a read-modify-write writes it as 0. */
+			add_fwd(vp, off + PCI_PM_CTRL, PCI_PM_CTRL_STATE_MASK, PCI_PM_CTRL_PME_STATUS, false);
 			break;
 		case PCI_CAP_ID_EXP: {
 			u16 flags = (u16)(raw[off + PCI_EXP_FLAGS] | raw[off + PCI_EXP_FLAGS + 1] << 8);
@@ -345,6 +403,8 @@ static int setup_caps(struct vfio_pci *vp, const u8 *raw)
 			passthrough_cap(vp, raw, off,
 					(flags & PCI_EXP_FLAGS_VERS) >= 2 ? PCI_CAP_EXP_ENDPOINT_SIZEOF_V2 :
 									    PCI_CAP_EXP_ENDPOINT_SIZEOF_V1);
+			add_fwd(vp, off + PCI_EXP_DEVCTL, DEVCTL_SAFE, 0, false);
+			add_fwd(vp, off + PCI_EXP_DEVSTA, DEVSTA_W1C, 0, true);
 			break;
 		}
 		case PCI_CAP_ID_VNDR:

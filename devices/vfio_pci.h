@@ -7,8 +7,12 @@
  *     (VFIO_REGION_INFO_FLAG_MMAP, sparse areas honoured, MSI-X table/PBA pages excluded) are KVM memslots,
  *     everything else is trapped on the MMIO bus and forwarded with pread/pwrite;
  *   - command register: memory decode, bus mastering and INTx disable are passed to the device;
+ *   - live registers the guest may write in part (vfio_pci_fwd): Status error bits (W1C), PCIe Device
+ *     Control error-reporting enables, relaxed ordering and no-snoop, PCIe Device Status error bits (W1C),
+ *     PM PMCSR power state. Everything else there (DevCtl payload/read request size/FLR, Link Control,
+ *     PME enable) is host or topology policy: the guest's write is dropped, as for a read-only bit;
  *   - the capability list: MSI and MSI-X virtualised (their table/PBA emulated), power management, PCI Express
- *     and vendor capabilities passed through read-only, every other capability and the extended config
+ *     and vendor capabilities read live (writes: see above), every other capability and the extended config
  *     space hidden;
  *   - interrupts (vfio_pci_irq.c): enabled MSI/MSI-X vectors become VFIO_DEVICE_SET_IRQS eventfds routed by
  *     hv->irqfd_msi() with devid = the guest requester id; a masked vector has no route (its eventfd keeps
@@ -71,6 +75,17 @@ struct vfio_pci_vec {
 
 enum vfio_pci_irq_mode { VFIO_PCI_IRQ_NONE, VFIO_PCI_IRQ_INTX, VFIO_PCI_IRQ_MSI, VFIO_PCI_IRQ_MSIX };
 
+/* A live (read-from-the-device) 16-bit register whose guest writes are forwarded to the device, limited to
+ * the bits that are safe to hand to a guest. */
+struct vfio_pci_fwd {
+	u16 off;               /* config offset */
+	u16 mask;              /* bits the guest may change */
+	u16 zero;              /* written as 0 in a read-modify-write (W1C bits a write must not clear) */
+	bool w1c;              /* mask bits are write-1-to-clear: forward only the guest's 1s, no read */
+};
+
+#define VFIO_PCI_MAX_FWD 4
+
 struct vfio_pci_msix_entry {
 	u32 addr_lo, addr_hi, data, ctrl;
 };
@@ -87,6 +102,8 @@ struct vfio_pci {
 
 	struct pci_cfg cfg;
 	u8 live[PCI_CFG_SPACE_SIZE];   /* bytes read from the device on every access */
+	struct vfio_pci_fwd fwd[VFIO_PCI_MAX_FWD]; /* live registers the guest may write (part of) */
+	unsigned int nfwd;
 	struct vfio_pci_bar bars[PCI_NUM_BARS];
 	struct pci_windows win_before, win_after; /* host windows around our BAR placement, to give it back */
 	bool can_reset;

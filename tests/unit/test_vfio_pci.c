@@ -285,13 +285,16 @@ Test(vfio_pci, capability_list_filtered, .init = cr_redirect_stderr)
 	cr_assert_eq(offs[2], MSIX_CAP);
 	cr_assert_eq(ids[3], PCI_CAP_ID_VNDR);
 	cr_assert_eq(cfgr(AF_CAP, 2), 0);      /* the hidden capability's bytes read 0 */
-	/* Passed-through capabilities read the device live; guest writes do not reach it. */
+	/* Passed-through capabilities read the device live; only whitelisted bits of guest writes reach it
+	 * (PMCSR power state yes, PME_En no; the vendor capability not at all). */
 	cr_assert_eq(cfgr(PM_CAP + PCI_PM_CTRL, 2), 0x0008);
 	cfg_put(PM_CAP + PCI_PM_CTRL, 2, 0x0003);
 	cr_assert_eq(cfgr(PM_CAP + PCI_PM_CTRL, 2), 0x0003);
-	cfgw(PM_CAP + PCI_PM_CTRL, 2, 0);
-	cr_assert_eq(real_cfg(PM_CAP + PCI_PM_CTRL, 2), 0x0003);
+	cfgw(PM_CAP + PCI_PM_CTRL, 2, PCI_PM_CTRL_PME_ENABLE);
+	cr_assert_eq(real_cfg(PM_CAP + PCI_PM_CTRL, 2), 0x0000);
 	cr_assert_eq(cfgr(VNDR_CAP + 3, 1), 0x55);
+	cfgw(VNDR_CAP + 3, 1, 0xaa);
+	cr_assert_eq(real_cfg(VNDR_CAP + 3, 1), 0x55);
 	/* MSI: 64-bit, per-vector masking, 4 vectors capable (log2 2), disabled. */
 	cr_assert_eq(cfgr(MSI_CAP + PCI_MSI_FLAGS, 2), PCI_MSI_FLAGS_64BIT | PCI_MSI_FLAGS_MASKBIT | (2 << 1));
 	/* MSI-X: 8 entries, table/PBA registers as the device has them. */
@@ -764,4 +767,59 @@ Test(vfio_pci, bar_space_given_back_on_failure_and_destroy, .init = cr_redirect_
 	cr_assert_eq(vfio_pci_create(&rig.vp, "edu0", &rig.vdev, &rig.host, &rig.fh.hv, &rig.bus, -1), 0);
 	cr_assert_eq(cfgr(PCI_BASE_ADDRESS_0, 4), (u32)LAYOUT_PCI_MMIO32_BASE);
 	rig_down();
+}
+
+#define EXP_CAP 0x90
+
+Test(vfio_pci, safe_writes_to_live_registers_reach_the_device, .init = cr_redirect_stderr)
+{
+	memset(&rig, 0, sizeof(rig));
+	device_image(SZ_1M);
+	/* Add a PCIe endpoint capability (v2) after the vendor one. */
+	cfg_put(VNDR_CAP + PCI_CAP_LIST_NEXT, 1, EXP_CAP);
+	cfg_put(EXP_CAP, 2, PCI_CAP_ID_EXP);
+	cfg_put(EXP_CAP + PCI_EXP_FLAGS, 2, 2 | PCI_EXP_TYPE_ENDPOINT << 4);
+	cfg_put(EXP_CAP + PCI_EXP_DEVCTL, 2, 0x2000 | PCI_EXP_DEVCTL_RELAX_EN); /* MRRS 512, relaxed ordering */
+	cfg_put(EXP_CAP + PCI_EXP_DEVSTA, 2, PCI_EXP_DEVSTA_CED | PCI_EXP_DEVSTA_URD);
+	cfg_put(EXP_CAP + PCI_EXP_LNKCTL, 2, 0x0040);
+	cr_assert_eq(rig_create(), 0);
+
+	/* Status: only the W1C error bits are forwarded, as written (a 1 clears on real hardware). */
+	cfg_put(PCI_STATUS, 2, PCI_STATUS_CAP_LIST | PCI_STATUS_REC_MASTER_ABORT);
+	cfgw(PCI_STATUS, 2, 0);
+	cr_assert_eq(real_cfg(PCI_STATUS, 2), PCI_STATUS_CAP_LIST | PCI_STATUS_REC_MASTER_ABORT); /* no 1s: no write */
+	cfgw(PCI_STATUS, 2, PCI_STATUS_REC_MASTER_ABORT | PCI_STATUS_CAP_LIST | PCI_STATUS_INTERRUPT);
+	cr_assert_eq(real_cfg(PCI_STATUS, 2), PCI_STATUS_REC_MASTER_ABORT);
+	/* A dword write at the command register carries Status in its upper half. */
+	cfgw(PCI_COMMAND, 4, (u32)PCI_STATUS_DETECTED_PARITY << 16);
+	cr_assert_eq(real_cfg(PCI_STATUS, 2), PCI_STATUS_DETECTED_PARITY);
+
+	/* DevCtl: error reporting enables, relaxed ordering and no-snoop follow the guest; read request size and
+	 * FLR do not. */
+	cfgw(EXP_CAP + PCI_EXP_DEVCTL, 2,
+	     PCI_EXP_DEVCTL_CERE | PCI_EXP_DEVCTL_NFERE | PCI_EXP_DEVCTL_FERE | PCI_EXP_DEVCTL_URRE |
+		     PCI_EXP_DEVCTL_NOSNOOP_EN | 0x5000 | PCI_EXP_DEVCTL_BCR_FLR);
+	cr_assert_eq(real_cfg(EXP_CAP + PCI_EXP_DEVCTL, 2), 0x2000 | 0x000f | PCI_EXP_DEVCTL_NOSNOOP_EN);
+	cr_assert_eq(cfgr(EXP_CAP + PCI_EXP_DEVCTL, 2), 0x2000 | 0x000f | PCI_EXP_DEVCTL_NOSNOOP_EN);
+	/* A byte write touches only that byte's bits. */
+	cfgw(EXP_CAP + PCI_EXP_DEVCTL, 1, PCI_EXP_DEVCTL_RELAX_EN);
+	cr_assert_eq(real_cfg(EXP_CAP + PCI_EXP_DEVCTL, 2), 0x2000 | PCI_EXP_DEVCTL_RELAX_EN | PCI_EXP_DEVCTL_NOSNOOP_EN);
+	/* DevSta: W1C error bits forwarded as the guest's 1s. */
+	cfgw(EXP_CAP + PCI_EXP_DEVSTA, 2, PCI_EXP_DEVSTA_URD | 0x0010);
+	cr_assert_eq(real_cfg(EXP_CAP + PCI_EXP_DEVSTA, 2), PCI_EXP_DEVSTA_URD);
+	/* Link Control is not the guest's (ASPM, link disable, retrain act on the host's link). */
+	cfgw(EXP_CAP + PCI_EXP_LNKCTL, 2, 0x0010);
+	cr_assert_eq(real_cfg(EXP_CAP + PCI_EXP_LNKCTL, 2), 0x0040);
+
+	/* PMCSR: the power state goes through; PME_Status (W1C) is written as 0 so it is not cleared. */
+	cfg_put(PM_CAP + PCI_PM_CTRL, 2, PCI_PM_CTRL_PME_STATUS | PCI_PM_CTRL_NO_SOFT_RESET);
+	cfgw(PM_CAP + PCI_PM_CTRL, 2, 3 | PCI_PM_CTRL_PME_STATUS);
+	cr_assert_eq(real_cfg(PM_CAP + PCI_PM_CTRL, 2), PCI_PM_CTRL_NO_SOFT_RESET | 3);
+
+	/* A device that fails the read-modify-write: nothing written, a rate-limited guest warning. */
+	rig.fv.fail_pread = -EIO;
+	cfgw(PM_CAP + PCI_PM_CTRL, 2, 0);
+	cr_assert_eq(real_cfg(PM_CAP + PCI_PM_CTRL, 2), PCI_PM_CTRL_NO_SOFT_RESET | 3);
+	rig_down();
+	cr_assert(stderr_has("guest: edu0: config write at 0x5c"));
 }
