@@ -7,7 +7,11 @@
  * become known once devices are attached) -> IOAS_MAP guest RAM at IOVA = GPA -> per device: the vfio-pci
  * model (reset, config space, BARs placed in the windows, interrupts). Any failure prints one message (the
  * layer that failed names the device and the cause) and undoes everything in reverse; so does
- * passthrough_destroy(). A later vSMMU builds its nest-parent HWPT on ioas_id with these devices. */
+ * passthrough_destroy(). A later vSMMU builds its nest-parent HWPT on ioas_id with these devices.
+ *
+ * RAM is mapped once: ivmm's guest RAM is one region fixed for the VM's life (no hotplug, no balloon, no
+ * remapping), so the IOAS is never updated after create. Nothing here follows RAM layout changes; a feature
+ * that changes guest RAM at run time must add IOAS_MAP/IOAS_UNMAP of the change here first. */
 #ifndef IVMM_DEVICES_PASSTHROUGH_H
 #define IVMM_DEVICES_PASSTHROUGH_H
 
