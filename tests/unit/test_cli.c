@@ -409,20 +409,36 @@ static const struct file_case file_cases[] = {
 	       "vfio-pci,host=0:3.0,id=edu"), NULL },
 };
 
-static const char *const placeholders[3] = { "@ONE", "@TWO", "@BAD" };
-
-/* s with each placeholder replaced by its file (malloc'd). */
-static char *fill_in(const char *s, char *const files[3])
+/* s with every keys[i] replaced by vals[i] (malloc'd). */
+static char *fill_in(const char *s, const char *const *keys, char *const *vals, int n)
 {
 	char *out = strdup(s), *next;
 
 	cr_assert(out);
-	for (int i = 0; i < 3; i++) {
-		next = subst(out, placeholders[i], files[i]);
+	for (int i = 0; i < n; i++) {
+		next = subst(out, keys[i], vals[i]);
 		free(out);
 		out = next;
 	}
 	return out;
+}
+
+/* args with placeholders filled in, into argv (NULL-terminated, at most 31 entries); free with free_args. */
+static void fill_args(char **argv, const char *const *args, const char *const *keys, char *const *vals, int n)
+{
+	int i = 0;
+
+	for (; args[i]; i++) {
+		cr_assert(i < 31);
+		argv[i] = fill_in(args[i], keys, vals, n);
+	}
+	argv[i] = NULL;
+}
+
+static void free_args(char **argv)
+{
+	for (; *argv; argv++)
+		free(*argv);
 }
 
 Test(cli, config_file_and_device_overrides)
@@ -436,19 +452,16 @@ Test(cli, config_file_and_device_overrides)
 
 	for (size_t i = 0; i < ARRAY_SIZE(file_cases); i++) {
 		const struct file_case *fc = &file_cases[i];
+		static const char *const keys[3] = { "@ONE", "@TWO", "@BAD" };
 		char *args[32], *err;
 		struct vm_config cfg;
-		size_t n = 0;
 		int ret;
 
-		for (const char *const *a = fc->args; *a; a++)
-			args[n++] = fill_in(*a, files);
-		args[n] = NULL;
+		fill_args(args, fc->args, keys, files, 3);
 		ret = run_cli(&cfg, &err, (const char *const *)args);
-		while (n)
-			free(args[--n]);
+		free_args(args);
 		if (fc->msg) {
-			char *want = fill_in(fc->msg, files);
+			char *want = fill_in(fc->msg, keys, files, 3);
 
 			cr_expect_eq(ret, -EINVAL, "case %zu: got %d", i, ret);
 			cr_expect_str_eq(err, want, "case %zu", i);
@@ -543,77 +556,70 @@ Test(cli, parse_helpers)
 
 
 /* The real binary (IVMM_BIN, set by make unit): each class of outcome ends with its documented exit status
- * (vmm/config.h) and a usage error prints exactly one line. */
-static int run_ivmm(const char *const *args, char **out, char **err)
-{
-	const char *bin = getenv("IVMM_BIN");
-	const char *argv[32] = { bin };
-	int argc = 1;
-
-	cr_assert(bin, "IVMM_BIN (the built ivmm) must be set: run through make unit");
-	while (*args && argc < 31)
-		argv[argc++] = *args++;
-	argv[argc] = NULL;
-	return run_program(argv, out, err);
-}
+ * (vmm/config.h) and a usage error prints exactly one line. In args, out and err: @K is a good Image, @DIR
+ * the scratch directory, @DTB a writable output, @BADOUT one in a missing directory. */
+static const struct {
+	const char *const *args;
+	int status;
+	const char *out;   /* what stdout starts with ("": stdout is empty); NULL: not checked */
+	const char *err;   /* the exact stderr; NULL: not checked */
+} binary_cases[] = {
+	{ ARGS("--help"), IVMM_EXIT_OK, "Usage: ivmm run", "" },
+	{ ARGS("--version"), IVMM_EXIT_OK, "ivmm ", "" },
+	{ ARGS("run", "--kernel", "@K", "--cpus", "0"), IVMM_EXIT_USAGE, "",
+	  "ivmm: error: --cpus '0': not a CPU count from 1 to 64\n" },
+	{ ARGS("run", "--memory", "1G"), IVMM_EXIT_USAGE, "",
+	  "ivmm: error: no kernel given (--kernel or [boot] kernel)\n" },
+	/* A bad kernel is a usage error too, found before anything touches KVM. */
+	{ ARGS("run", "--kernel", "@DIR", "--dump-dtb", "@DTB"), IVMM_EXIT_USAGE, "",
+	  "ivmm: error: kernel @DIR: not a regular file\n" },
+	{ ARGS("run", "--kernel", "@DIR/missing", "--dump-dtb", "@DTB"), IVMM_EXIT_USAGE, "",
+	  "ivmm: error: cannot open kernel @DIR/missing: No such file or directory\n" },
+	{ ARGS("run", "--kernel", "@K", "--dump-dtb", "@DTB", "--cpus", "2"), IVMM_EXIT_OK, "", "" },
+	/* The DTB file cannot be created: a runtime failure. */
+	{ ARGS("run", "--kernel", "@K", "--dump-dtb", "@BADOUT"), IVMM_EXIT_RUNTIME, "",
+	  "ivmm: error: cannot write @BADOUT: No such file or directory\n" },
+};
 
 Test(cli, binary_exit_statuses)
 {
-	char *dir = scratch_dir(), *kpath, *dtb, *badout, *out, *err, *want;
+	static const char *const keys[4] = { "@K", "@DIR", "@DTB", "@BADOUT" };
+	const char *bin = getenv("IVMM_BIN");
+	char *dir = scratch_dir(), *vals[4], *out, *err;
 	void *img = fake_image(0, 8 * SZ_1M, 0xa, 4096);
 
-	kpath = scratch_file(dir, "Image", img, 4096);
-	cr_assert(asprintf(&dtb, "%s/guest.dtb", dir) > 0);
-	cr_assert(asprintf(&badout, "%s/missing-dir/guest.dtb", dir) > 0);
+	cr_assert(bin, "IVMM_BIN (the built ivmm) must be set: run through make unit");
+	vals[0] = scratch_file(dir, "Image", img, 4096);
+	vals[1] = dir;
+	cr_assert(asprintf(&vals[2], "%s/guest.dtb", dir) > 0);
+	cr_assert(asprintf(&vals[3], "%s/missing-dir/guest.dtb", dir) > 0);
+	for (size_t i = 0; i < ARRAY_SIZE(binary_cases); i++) {
+		char *argv[33];
 
-	cr_expect_eq(run_ivmm(ARGS("--help"), &out, &err), IVMM_EXIT_OK);
-	cr_expect(strstr(out, "Usage: ivmm run"));
-	cr_expect_str_eq(err, "");
-	free(out);
-	free(err);
+		argv[0] = strdup(bin);
+		fill_args(argv + 1, binary_cases[i].args, keys, vals, 4);
+		cr_expect_eq(run_program((const char *const *)argv, &out, &err), binary_cases[i].status,
+			     "case %zu: %s", i, err);
+		if (binary_cases[i].out && !binary_cases[i].out[0])
+			cr_expect_str_eq(out, "", "case %zu", i);
+		else if (binary_cases[i].out)
+			cr_expect(!strncmp(out, binary_cases[i].out, strlen(binary_cases[i].out)), "case %zu: %s", i,
+				  out);
+		if (binary_cases[i].err) {
+			char *want = fill_in(binary_cases[i].err, keys, vals, 4);
 
-	cr_expect_eq(run_ivmm(ARGS("--version"), &out, &err), IVMM_EXIT_OK);
-	cr_expect(!strncmp(out, "ivmm ", 5), "%s", out);
-	free(out);
-	free(err);
-
-	cr_expect_eq(run_ivmm(ARGS("run", "--kernel", kpath, "--cpus", "0"), &out, &err), IVMM_EXIT_USAGE);
-	cr_expect_str_eq(err, "ivmm: error: --cpus '0': not a CPU count from 1 to 64\n");
-	cr_expect_str_eq(out, "");
-	free(out);
-	free(err);
-
-	cr_expect_eq(run_ivmm(ARGS("run", "--memory", "1G"), &out, &err), IVMM_EXIT_USAGE);
-	cr_expect_str_eq(err, "ivmm: error: no kernel given (--kernel or [boot] kernel)\n");
-	free(out);
-	free(err);
-
-	/* A bad kernel is a usage error too, found before anything touches KVM. */
-	cr_expect_eq(run_ivmm(ARGS("run", "--kernel", dir, "--dump-dtb", dtb), &out, &err), IVMM_EXIT_USAGE);
-	cr_assert(asprintf(&want, "ivmm: error: kernel %s: not a regular file\n", dir) > 0);
-	cr_expect_str_eq(err, want);
-	free(want);
-	free(out);
-	free(err);
-
-	cr_expect_eq(run_ivmm(ARGS("run", "--kernel", kpath, "--dump-dtb", dtb, "--cpus", "2"), &out, &err),
-		     IVMM_EXIT_OK);
-	cr_expect_str_eq(err, "");
-	cr_expect_eq(access(dtb, R_OK), 0, "no DTB written");
-	free(out);
-	free(err);
-
-	/* The DTB file cannot be created: a runtime failure. */
-	cr_expect_eq(run_ivmm(ARGS("run", "--kernel", kpath, "--dump-dtb", badout), &out, &err), IVMM_EXIT_RUNTIME);
-	cr_assert(asprintf(&want, "ivmm: error: cannot write %s: No such file or directory\n", badout) > 0);
-	cr_expect_str_eq(err, want);
-	free(want);
-	free(out);
-	free(err);
+			cr_expect_str_eq(err, want, "case %zu", i);
+			free(want);
+		}
+		free_args(argv);
+		free(out);
+		free(err);
+	}
+	cr_expect_eq(access(vals[2], R_OK), 0, "no DTB written");
 
 	free(img);
-	free(kpath);
-	free(dtb);
-	free(badout);
+	free(vals[0]);
+	free(vals[2]);
+	free(vals[3]);
 	scratch_rm(dir);
 }
