@@ -1,6 +1,7 @@
 /* l2_vfio.h: for L2 programs that drive edu with VFIO in L2 itself (no-IOMMU mode, L2 has no vSMMU yet): bind
  * edu to vfio-pci with enable_unsafe_noiommu_mode, open it through its noiommu group and the legacy container,
- * and count interrupts (/proc/interrupts lines, eventfds). Header-only, on top of l2_edu.h. */
+ * and count interrupts (/proc/interrupts lines, eventfds); struct l2_irq_run is the whole interrupt-counting
+ * run the MSI and INTx programs share. Header-only, on top of l2_edu.h. */
 #ifndef IVMM_LAB_L2_VFIO_H
 #define IVMM_LAB_L2_VFIO_H
 
@@ -177,6 +178,100 @@ static inline int wait_efd(int efd, uint64_t *got, const char *what, int i)
 	}
 	*got += v;
 	return 0;
+}
+
+/* ---- an interrupt-counting run: edu opened with VFIO, one eventfd on vector 0 of a VFIO IRQ index, and that
+ * index's /proc/interrupts line counted before and after ---- */
+
+struct l2_irq_run {
+	struct l2_vfio v;
+	char bdf[64];
+	unsigned int index;    /* VFIO_PCI_INTX_IRQ_INDEX or VFIO_PCI_MSI_IRQ_INDEX */
+	const char *label;     /* its /proc/interrupts word: "vfio-intx", "vfio-msi" */
+	int efd;
+	long before, after;    /* /proc/interrupts counts */
+	uint64_t got;          /* events read from the eventfd */
+};
+
+/* Start interrupt i (n of a loop) in edu, or acknowledge it after it arrived. 0, or -1 after a message. */
+typedef int (*l2_irq_fn)(struct l2_irq_run *r, int i, void *ctx);
+
+/* edu's "raise interrupt" write (the default start). */
+static inline int l2_irq_raise(struct l2_irq_run *r, int i, void *ctx)
+{
+	uint32_t bit = 0x1;
+
+	(void)i;
+	(void)ctx;
+	return l2_vfio_bar_write(&r->v, EDU_IRQ_RAISE, &bit, 4);
+}
+
+/* Find edu, open it with VFIO, check VFIO offers index (missing: what to say when not), enable memory decode
+ * and bus mastering (an MSI is a bus-master write), get an eventfd on vector 0 and read the label's
+ * /proc/interrupts count. 0, or -1 after a message. */
+static inline int l2_irq_start(struct l2_irq_run *r, unsigned int index, const char *label, const char *missing)
+{
+	struct vfio_irq_info ii = { .argsz = sizeof(ii), .index = index };
+	uint16_t cmd;
+
+	memset(r, 0, sizeof(*r));
+	r->index = index;
+	r->label = label;
+	r->efd = -1;
+	if (edu_find(r->bdf, sizeof(r->bdf)))
+		return -1;
+	edu_say("edu at %s", r->bdf);
+	if (l2_vfio_open(r->bdf, &r->v))
+		return -1;
+	if (ioctl(r->v.dev, VFIO_DEVICE_GET_IRQ_INFO, &ii) || ii.count < 1) {
+		edu_say("edu offers no %s through VFIO in L2 (%s)", label, missing);
+		return -1;
+	}
+	if (pread(r->v.dev, &cmd, 2, (off_t)r->v.cfg.offset + CFG_COMMAND) != 2) {
+		edu_say("read the command register: %s", strerror(errno));
+		return -1;
+	}
+	cmd |= CMD_MEMORY | CMD_MASTER;
+	if (pwrite(r->v.dev, &cmd, 2, (off_t)r->v.cfg.offset + CFG_COMMAND) != 2) {
+		edu_say("enable memory decode and bus mastering: %s", strerror(errno));
+		return -1;
+	}
+	r->efd = eventfd(0, 0);
+	if (r->efd < 0 || l2_vfio_irq(&r->v, index, VFIO_IRQ_SET_ACTION_TRIGGER, r->efd)) {
+		edu_say("VFIO_DEVICE_SET_IRQS (%s): %s", label, strerror(errno));
+		return -1;
+	}
+	r->before = irq_count(label, r->bdf);
+	if (r->before < 0) {
+		edu_say("no %s line for %s in /proc/interrupts", label, r->bdf);
+		return -1;
+	}
+	return 0;
+}
+
+/* n interrupts one at a time: start(i) (NULL: l2_irq_raise), wait for the eventfd, ack(i). what names the
+ * loop in messages. 0, or -1 after a message. */
+static inline int l2_irq_loop(struct l2_irq_run *r, int n, const char *what, l2_irq_fn start, l2_irq_fn ack,
+			      void *ctx)
+{
+	for (int i = 0; i < n; i++) {
+		if ((start ? start : l2_irq_raise)(r, i, ctx))
+			return -1;
+		if (wait_efd(r->efd, &r->got, what, i) || ack(r, i, ctx))
+			return -1;
+	}
+	return 0;
+}
+
+/* Let late interrupts arrive (settle_us), count any on the eventfd, read the /proc/interrupts count again. */
+static inline void l2_irq_finish(struct l2_irq_run *r, unsigned int settle_us)
+{
+	struct pollfd pfd = { .fd = r->efd, .events = POLLIN };
+
+	usleep(settle_us);
+	if (poll(&pfd, 1, 0) == 1)
+		(void)wait_efd(r->efd, &r->got, "extra", 0);
+	r->after = irq_count(r->label, r->bdf);
 }
 
 #endif
