@@ -301,23 +301,34 @@ static const struct iommu_iova_range lab_ranges[] = {
 	{ 0x8100000, 0xffffffffffffULL },
 };
 
+/* iommufd_check_iova() against lab_ranges: range, result and the reason it gives. */
+static const struct {
+	u64 iova, len;
+	int rc;
+	const char *why;      /* NULL: not checked */
+} check_cases[] = {
+	{ 0x1000, 0x4000, 0, NULL },
+	{ 0x40000000, SZ_1G, 0, NULL },
+	{ 0x7fff000, 0x2000, -ERANGE, "IOVA 0x7fff000-0x8000fff overlaps reserved 0x8000000-0x80fffff" },
+	{ 0x8000000, 0x1000, -ERANGE, "IOVA 0x8000000-0x8000fff overlaps reserved 0x8000000-0x80fffff" },
+	/* Guest RAM at 1 GiB and 2 GiB long never meets the window. */
+	{ 0x40000000, 2 * SZ_1G, 0, NULL },
+	{ 0xfffffffff000ULL, 0x2000, -ERANGE,
+	  "IOVA 0xfffffffff000-0x1000000000fff overlaps reserved 0x1000000000000-0xffffffffffffffff" },
+	{ UINT64_MAX - 0xfff, 0x2000, -ERANGE, "IOVA 0xfffffffffffff000 length 0x2000 is empty or wraps" },
+	{ 0x1000, 0, -ERANGE, NULL },
+};
+
 Test(iommufd_iova, check_accepts_inside_and_names_the_hole)
 {
-	char why[160] = "";
+	for (size_t i = 0; i < sizeof(check_cases) / sizeof(check_cases[0]); i++) {
+		char why[160] = "";
 
-	cr_assert_eq(iommufd_check_iova(lab_ranges, 2, 0x1000, 0x4000, why, sizeof(why)), 0);
-	cr_assert_eq(iommufd_check_iova(lab_ranges, 2, 0x40000000, SZ_1G, why, sizeof(why)), 0);
-	cr_assert_eq(iommufd_check_iova(lab_ranges, 2, 0x7fff000, 0x2000, why, sizeof(why)), -ERANGE);
-	cr_assert_str_eq(why, "IOVA 0x7fff000-0x8000fff overlaps reserved 0x8000000-0x80fffff");
-	cr_assert_eq(iommufd_check_iova(lab_ranges, 2, 0x8000000, 0x1000, why, sizeof(why)), -ERANGE);
-	cr_assert_str_eq(why, "IOVA 0x8000000-0x8000fff overlaps reserved 0x8000000-0x80fffff");
-	/* Guest RAM at 1 GiB and 2 GiB long never meets the window. */
-	cr_assert_eq(iommufd_check_iova(lab_ranges, 2, 0x40000000, 2 * SZ_1G, why, sizeof(why)), 0);
-	cr_assert_eq(iommufd_check_iova(lab_ranges, 2, 0xfffffffff000ULL, 0x2000, why, sizeof(why)), -ERANGE);
-	cr_assert_str_eq(why, "IOVA 0xfffffffff000-0x1000000000fff overlaps reserved 0x1000000000000-0xffffffffffffffff");
-	cr_assert_eq(iommufd_check_iova(lab_ranges, 2, UINT64_MAX - 0xfff, 0x2000, why, sizeof(why)), -ERANGE);
-	cr_assert_str_eq(why, "IOVA 0xfffffffffffff000 length 0x2000 is empty or wraps");
-	cr_assert_eq(iommufd_check_iova(lab_ranges, 2, 0x1000, 0, why, sizeof(why)), -ERANGE);
+		cr_assert_eq(iommufd_check_iova(lab_ranges, 2, check_cases[i].iova, check_cases[i].len, why, sizeof(why)),
+			     check_cases[i].rc, "case %zu", i);
+		if (check_cases[i].why)
+			cr_assert_str_eq(why, check_cases[i].why, "case %zu", i);
+	}
 }
 
 Test(iommufd_iova, check_spanning_adjacent_ranges)
@@ -329,20 +340,32 @@ Test(iommufd_iova, check_spanning_adjacent_ranges)
 	cr_assert_str_eq(why, "IOVA 0x800-0x17ff spans more than one allowed range");
 }
 
+/* iommufd_find_iova() against lab_ranges: hint, length, alignment -> result and IOVA. */
+static const struct {
+	u64 hint, len, align;
+	int rc;
+	u64 iova;
+	const char *what;
+} find_cases[] = {
+	{ 0x1000, 0x4000, 0x1000, 0, 0x1000, "fits at the hint" },
+	{ 0x7ffe000, 0x4000, 0x1000, 0, 0x8100000, "does not fit below the window: first place after it" },
+	{ 0x7ffe000, 0x1000, 0x1000, 0, 0x7ffe000, "fits just below the window" },
+	{ 0x7200000, 0x1000000, SZ_2M, 0, 0x8200000, "aligned place after the window" },
+	{ 0x7000000, 0x1000000, SZ_2M, 0, 0x7000000, "an exact fit at the end of a range is allowed" },
+	{ 0, 0x1000000000000ULL, 0x1000, -ENOSPC, 0, "larger than any range" },
+	{ 0, 0x1000, 3, -EINVAL, 0, "alignment not a power of two" },
+};
+
 Test(iommufd_iova, find_skips_reserved_and_honours_alignment)
 {
-	u64 iova = 0;
+	for (size_t i = 0; i < sizeof(find_cases) / sizeof(find_cases[0]); i++) {
+		u64 iova = 0;
 
-	cr_assert_eq(iommufd_find_iova(lab_ranges, 2, 0x1000, 0x4000, 0x1000, &iova), 0);
-	cr_assert_eq(iova, 0x1000);
-	cr_assert_eq(iommufd_find_iova(lab_ranges, 2, 0x7ffe000, 0x4000, 0x1000, &iova), 0);
-	cr_assert_eq(iova, 0x8100000, "does not fit below the window: first place after it");
-	cr_assert_eq(iommufd_find_iova(lab_ranges, 2, 0x7ffe000, 0x1000, 0x1000, &iova), 0);
-	cr_assert_eq(iova, 0x7ffe000);
-	cr_assert_eq(iommufd_find_iova(lab_ranges, 2, 0x7200000, 0x1000000, SZ_2M, &iova), 0);
-	cr_assert_eq(iova, 0x8200000);
-	cr_assert_eq(iommufd_find_iova(lab_ranges, 2, 0x7000000, 0x1000000, SZ_2M, &iova), 0);
-	cr_assert_eq(iova, 0x7000000, "an exact fit at the end of a range is allowed");
-	cr_assert_eq(iommufd_find_iova(lab_ranges, 2, 0, 0x1000000000000ULL, 0x1000, &iova), -ENOSPC);
-	cr_assert_eq(iommufd_find_iova(lab_ranges, 2, 0, 0x1000, 3, &iova), -EINVAL);
+		cr_assert_eq(iommufd_find_iova(lab_ranges, 2, find_cases[i].hint, find_cases[i].len, find_cases[i].align,
+					       &iova),
+			     find_cases[i].rc, "%s", find_cases[i].what);
+		if (!find_cases[i].rc)
+			cr_assert_eq(iova, find_cases[i].iova, "%s: got 0x%llx", find_cases[i].what,
+				     (unsigned long long)iova);
+	}
 }
