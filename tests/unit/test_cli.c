@@ -627,3 +627,60 @@ Test(cli, binary_exit_statuses)
 	free(vals[3]);
 	scratch_rm(dir);
 }
+
+/* End to end: a 2000-character command line written over indented lines of a config file reaches the
+ * guest's /chosen/bootargs (found in the DTB --dump-dtb writes) as one line. */
+Test(cli, binary_long_cmdline_from_file)
+{
+	const char *bin = getenv("IVMM_BIN");
+	char *dir = scratch_dir(), *ini = NULL, *want = NULL, *kpath, *ipath, *dtb, *out, *err, *blob;
+	void *img = fake_image(0, 8 * SZ_1M, 0xa, 4096);
+	size_t ilen = 0, wlen = 0;
+	FILE *fi = open_memstream(&ini, &ilen), *fw = open_memstream(&want, &wlen), *fd;
+	long n;
+
+	cr_assert(bin, "IVMM_BIN (the built ivmm) must be set: run through make unit");
+	cr_assert(fi && fw);
+	kpath = scratch_file(dir, "Image", img, 4096);
+	fprintf(fi, "[boot]\nkernel = Image\ncmdline = console=ttyS0\n");
+	fputs("console=ttyS0", fw);
+	/* 20 lines of "optNN=" and 93 letters: 13 + 20 * 100 = 2013 characters. */
+	for (int i = 0; i < 20; i++) {
+		fprintf(fi, "    opt%02d=", i);
+		fprintf(fw, " opt%02d=", i);
+		for (int j = 0; j < 93; j++) {
+			fputc('a' + i, fi);
+			fputc('a' + i, fw);
+		}
+		fputc('\n', fi);
+	}
+	fclose(fi);
+	fclose(fw);
+	cr_assert_eq(strlen(want), 2013);
+	ipath = scratch_file(dir, "long.ini", ini, ilen);
+	cr_assert(asprintf(&dtb, "%s/guest.dtb", dir) > 0);
+	cr_assert_eq(run_program(ARGS(bin, "run", "--config", ipath, "--dump-dtb", dtb), &out, &err), IVMM_EXIT_OK,
+		     "%s", err);
+	cr_expect_str_eq(err, "");
+	fd = fopen(dtb, "rb");
+	cr_assert(fd);
+	cr_assert_eq(fseek(fd, 0, SEEK_END), 0);
+	n = ftell(fd);
+	cr_assert_gt(n, 0);
+	rewind(fd);
+	blob = malloc((size_t)n);
+	cr_assert(blob && fread(blob, 1, (size_t)n, fd) == (size_t)n);
+	fclose(fd);
+	/* The property value is NUL-terminated: the whole line, not a prefix of it. */
+	cr_expect(memmem(blob, (size_t)n, want, strlen(want) + 1), "bootargs not in the DTB");
+	free(blob);
+	free(out);
+	free(err);
+	free(dtb);
+	free(ipath);
+	free(kpath);
+	free(ini);
+	free(want);
+	free(img);
+	scratch_rm(dir);
+}
