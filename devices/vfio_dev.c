@@ -539,7 +539,7 @@ int vfio_dev_irq_info(struct vfio_dev *dev, u32 index, struct vfio_irq_info *out
 	return 0;
 }
 
-static int set_irqs(struct vfio_dev *dev, u32 flags, u32 index, u32 start, u32 count, const void *data,
+static int set_irqs(struct vfio_dev *dev, bool quiet, u32 flags, u32 index, u32 start, u32 count, const void *data,
 		    size_t dlen, const char *what)
 {
 	struct vfio_irq_set *s;
@@ -547,7 +547,7 @@ static int set_irqs(struct vfio_dev *dev, u32 flags, u32 index, u32 start, u32 c
 
 	s = calloc(1, sizeof(*s) + dlen);
 	if (!s)
-		return fail(dev, -ENOMEM, "VFIO_DEVICE_SET_IRQS %s %s", irq_name(index), what);
+		return failq(dev, quiet, -ENOMEM, NULL, "VFIO_DEVICE_SET_IRQS %s %s", irq_name(index), what);
 	s->argsz = (u32)(sizeof(*s) + dlen);
 	s->flags = flags;
 	s->index = index;
@@ -558,36 +558,69 @@ static int set_irqs(struct vfio_dev *dev, u32 flags, u32 index, u32 start, u32 c
 	rc = dev->ops->set_irqs(dev, s);
 	free(s);
 	if (rc)
-		return fail(dev, rc, "VFIO_DEVICE_SET_IRQS %s %s (vectors %u..%u)", irq_name(index), what, start,
-			    count ? start + count - 1 : start);
+		return failq(dev, quiet, rc, NULL, "VFIO_DEVICE_SET_IRQS %s %s (vectors %u..%u)", irq_name(index), what,
+			     start, count ? start + count - 1 : start);
 	return 0;
+}
+
+static int set_eventfds(struct vfio_dev *dev, bool quiet, u32 index, u32 start, u32 count, const int *fds)
+{
+	if (!count || count > 4096)
+		return failq(dev, quiet, -EINVAL, NULL, "VFIO_DEVICE_SET_IRQS %s: bad vector count %u", irq_name(index),
+			     count);
+	return set_irqs(dev, quiet, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, index, start, count, fds,
+			(size_t)count * sizeof(int32_t), "trigger eventfds");
+}
+
+static int irq_disable(struct vfio_dev *dev, bool quiet, u32 index)
+{
+	return set_irqs(dev, quiet, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, index, 0, 0, NULL, 0,
+			"disable");
+}
+
+static int unmask_eventfd(struct vfio_dev *dev, bool quiet, u32 index, u32 vector, int fd)
+{
+	int32_t v = fd;
+
+	return set_irqs(dev, quiet, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK, index, vector, 1, &v,
+			sizeof(v), "unmask eventfd");
 }
 
 int vfio_dev_irq_set_eventfds(struct vfio_dev *dev, u32 index, u32 start, u32 count, const int *fds)
 {
-	if (!count || count > 4096)
-		return fail(dev, -EINVAL, "VFIO_DEVICE_SET_IRQS %s: bad vector count %u", irq_name(index), count);
-	return set_irqs(dev, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, index, start, count, fds,
-			(size_t)count * sizeof(int32_t), "trigger eventfds");
+	return set_eventfds(dev, false, index, start, count, fds);
+}
+
+int vfio_dev_irq_set_eventfds_quiet(struct vfio_dev *dev, u32 index, u32 start, u32 count, const int *fds)
+{
+	return set_eventfds(dev, true, index, start, count, fds);
 }
 
 int vfio_dev_irq_disable(struct vfio_dev *dev, u32 index)
 {
-	return set_irqs(dev, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, index, 0, 0, NULL, 0, "disable");
+	return irq_disable(dev, false, index);
+}
+
+int vfio_dev_irq_disable_quiet(struct vfio_dev *dev, u32 index)
+{
+	return irq_disable(dev, true, index);
 }
 
 int vfio_dev_irq_mask(struct vfio_dev *dev, u32 index, u32 vector, bool mask)
 {
-	return set_irqs(dev, VFIO_IRQ_SET_DATA_NONE | (mask ? VFIO_IRQ_SET_ACTION_MASK : VFIO_IRQ_SET_ACTION_UNMASK),
-			index, vector, 1, NULL, 0, mask ? "mask" : "unmask");
+	return set_irqs(dev, false,
+			VFIO_IRQ_SET_DATA_NONE | (mask ? VFIO_IRQ_SET_ACTION_MASK : VFIO_IRQ_SET_ACTION_UNMASK), index,
+			vector, 1, NULL, 0, mask ? "mask" : "unmask");
 }
 
 int vfio_dev_irq_unmask_eventfd(struct vfio_dev *dev, u32 index, u32 vector, int fd)
 {
-	int32_t v = fd;
+	return unmask_eventfd(dev, false, index, vector, fd);
+}
 
-	return set_irqs(dev, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK, index, vector, 1, &v,
-			sizeof(v), "unmask eventfd");
+int vfio_dev_irq_unmask_eventfd_quiet(struct vfio_dev *dev, u32 index, u32 vector, int fd)
+{
+	return unmask_eventfd(dev, true, index, vector, fd);
 }
 
 int vfio_dev_reset(struct vfio_dev *dev)

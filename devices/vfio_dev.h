@@ -143,6 +143,12 @@ int __must_check vfio_dev_irq_disable(struct vfio_dev *dev, u32 index);
 int __must_check vfio_dev_irq_mask(struct vfio_dev *dev, u32 index, u32 vector, bool mask);
 /* INTx: eventfd that unmasks the line when signalled (DATA_EVENTFD|ACTION_UNMASK, e.g. KVM resamplefd). */
 int __must_check vfio_dev_irq_unmask_eventfd(struct vfio_dev *dev, u32 index, u32 vector, int fd);
+/* The same three, recording a failure in dev->last_err without printing it: for interrupt changes a guest
+ * drives (MSI/MSI-X enable toggles), whose caller reports them rate-limited with log_guest(). */
+int __must_check vfio_dev_irq_set_eventfds_quiet(struct vfio_dev *dev, u32 index, u32 start, u32 count,
+						 const int *fds);
+int __must_check vfio_dev_irq_disable_quiet(struct vfio_dev *dev, u32 index);
+int __must_check vfio_dev_irq_unmask_eventfd_quiet(struct vfio_dev *dev, u32 index, u32 vector, int fd);
 
 int __must_check vfio_dev_reset(struct vfio_dev *dev);
 

@@ -256,8 +256,8 @@ static void mode_teardown(struct vfio_pci *vp)
 		return;
 	for (unsigned int i = 0; i < vp->nvecs; i++)
 		route_release(vp, &vp->vecs[i]);
-	if (vfio_dev_irq_disable(vp->vdev, mode_index(vp->mode)))
-		log_guest("%s: disabling %s in VFIO failed", vp->name, mode_name(vp->mode));
+	if (vfio_dev_irq_disable_quiet(vp->vdev, mode_index(vp->mode)))
+		log_guest("%s: disabling %s in VFIO failed: %s", vp->name, mode_name(vp->mode), vp->vdev->last_err);
 	for (unsigned int i = 0; i < vp->nvecs; i++)
 		close_fd(&vp->vecs[i].efd);
 	close_fd(&vp->intx_resample);
@@ -285,11 +285,13 @@ static int mode_setup(struct vfio_pci *vp, enum vfio_pci_irq_mode mode, unsigned
 		fds[i] = vp->vecs[i].efd;
 	}
 	vp->nvecs = n;
-	ret = vfio_dev_irq_set_eventfds(vp->vdev, index, 0, n, fds);
+	ret = vfio_dev_irq_set_eventfds_quiet(vp->vdev, index, 0, n, fds);
 	free(fds);
 	fds = NULL;
-	if (ret)
+	if (ret) {
+		log_guest("%s: %s", vp->name, vp->vdev->last_err);
 		goto err_fds;
+	}
 	vp->mode = mode;
 	if (mode != VFIO_PCI_IRQ_INTX)
 		return 0;
@@ -300,9 +302,11 @@ static int mode_setup(struct vfio_pci *vp, enum vfio_pci_irq_mode mode, unsigned
 		log_guest("%s: eventfd: %s", vp->name, strerror(errno));
 		goto err_teardown;
 	}
-	ret = vfio_dev_irq_unmask_eventfd(vp->vdev, index, 0, vp->intx_resample);
-	if (ret)
+	ret = vfio_dev_irq_unmask_eventfd_quiet(vp->vdev, index, 0, vp->intx_resample);
+	if (ret) {
+		log_guest("%s: %s", vp->name, vp->vdev->last_err);
 		goto err_teardown;
+	}
 	ret = vp->hv->ops->irqfd_spi(vp->hv, vp->vecs[0].efd, vp->intx_resample, vp->intx_spi);
 	if (ret < 0) {
 		log_guest("%s: routing INTx to SPI %u: %s", vp->name, vp->intx_spi, strerror(-ret));
