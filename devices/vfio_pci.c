@@ -87,8 +87,8 @@ static void bar_unmap(struct vfio_pci *vp, struct vfio_pci_bar *b)
 		int ret = vp->hv->ops->mem_unmap(vp->hv, b->gpa + p->off);
 
 		if (ret)
-			pr_warn("%s: BAR%u: removing the memslot at 0x%llx: %s", vp->name, b->idx,
-				(unsigned long long)(b->gpa + p->off), strerror(-ret));
+			log_guest("%s: BAR%u: removing the memslot at 0x%llx: %s", vp->name, b->idx,
+				  (unsigned long long)(b->gpa + p->off), strerror(-ret));
 		p->mapped = false;
 	}
 	bus_unregister(vp->bus, &b->mmio);
