@@ -53,11 +53,16 @@ static void destroy_devices(struct device *dev)
 static int ram_create(struct vm *vm)
 {
 	const struct vm_config *cfg = vm->cfg;
-	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
 	void *p;
 
+	/* Huge pages are reserved at mmap time (no MAP_NORESERVE), so a shortage is this clear error now, not
+	 * an EFAULT while loading the kernel or a SIGBUS when the guest first touches a page. Ordinary pages are
+	 * not reserved: the guest only gets what it touches. */
 	if (cfg->hugepages)
 		flags |= MAP_HUGETLB;
+	else
+		flags |= MAP_NORESERVE;
 	p = mmap(NULL, cfg->mem_size, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (p == MAP_FAILED) {
 		int ret = -errno;

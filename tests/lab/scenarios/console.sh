@@ -24,8 +24,10 @@ wait_for '^hello-42' 300
 printf 'awk "/ttyS0/ { print \\"uart-irqs\\", \\$2 }" /proc/interrupts\n'
 wait_for '^uart-irqs' 300
 printf 'poweroff -f\n'
-# Keep stdin open a while: the guest must power off because it was told to, not because input ended.
-sleep 30
+# Keep stdin open (the guest must power off because it was told to, not because input ended) until ivmm has
+# exited: then the next write fails and the feeder ends.
+i=0
+while [ $i -lt 30 ]; do sleep 1; printf '\n' 2>/dev/null || exit 0; i=$((i + 1)); done
 FEED
 lab_run_timeout 150 "$out" sh -c "sh $feed $out | $LAB_IVMM run --kernel $LAB_L2_KERNEL --initrd $LAB_L2_INITRD --cpus 1 --memory 256M"
 rc=$?

@@ -1,7 +1,7 @@
 # poweroff: `poweroff -f` typed in the L2 shell (PSCI SYSTEM_OFF) ends ivmm with exit status 0 and nothing of
-# it keeps running. Then the same for an ivmm ended by SIGTERM while the guest runs: exit status 143
-# (128 + 15), no ivmm process left.
-# timeout: 240
+# it keeps running. Then the same for `reboot -f` (PSCI SYSTEM_RESET: exit status 3, ivmm does not reboot
+# guests) and for an ivmm ended by SIGTERM while the guest runs: exit status 143 (128 + 15).
+# timeout: 300
 lab_need_ivmm
 out=/tmp/poweroff.out
 feed=/tmp/poweroff-feed.sh
@@ -13,7 +13,9 @@ while ! grep -q 'L2: shell ready' "$out" 2>/dev/null; do
 done
 sleep 1
 printf 'poweroff -f\n'
-sleep 30
+# Keep stdin open until ivmm has exited: then the next write fails and the feeder ends.
+i=0
+while [ $i -lt 30 ]; do sleep 1; printf '\n' 2>/dev/null || exit 0; i=$((i + 1)); done
 FEED
 lab_run_timeout 100 "$out" sh -c "sh $feed $out | $LAB_IVMM run --kernel $LAB_L2_KERNEL --initrd $LAB_L2_INITRD --memory 256M"
 rc=$?
@@ -23,6 +25,18 @@ usleep 200000
 left=$(pidof ivmm)
 [ -z "$left" ] || lab_fail "ivmm processes left after poweroff: $left"
 lab_info "poweroff: exit 0, no ivmm left"
+
+# `reboot -f` (PSCI SYSTEM_RESET): ivmm does not reboot guests, it exits with status 3 (IVMM_EXIT_RESET).
+out3=/tmp/poweroff-reset.out
+sed 's/poweroff -f/reboot -f/' "$feed" > /tmp/poweroff-reset-feed.sh
+lab_run_timeout 100 "$out3" sh -c "sh /tmp/poweroff-reset-feed.sh $out3 | $LAB_IVMM run --kernel $LAB_L2_KERNEL --initrd $LAB_L2_INITRD --memory 256M"
+rc=$?
+lab_expect "$out3" 'L2: shell ready' "the L2 shell did not start (reset case)"
+[ $rc = 3 ] || { lab_tail "$out3"; lab_fail "ivmm exited with status $rc after reboot -f (expected 3)"; }
+lab_expect "$out3" '^ivmm: the guest asked for a reset' "no message about the guest reset"
+left=$(pidof ivmm)
+[ -z "$left" ] || lab_fail "ivmm processes left after the guest reset: $left"
+lab_info "reboot -f: exit 3, no ivmm left"
 
 # SIGTERM while the guest sits in its shell.
 out2=/tmp/poweroff-term.out
@@ -46,4 +60,4 @@ rc=$?
 [ $rc = 143 ] || { lab_tail "$out2"; lab_fail "ivmm exited with status $rc after SIGTERM (expected 143)"; }
 left=$(pidof ivmm)
 [ -z "$left" ] || lab_fail "ivmm processes left after SIGTERM: $left"
-echo "poweroff: ok (poweroff -> 0, SIGTERM -> 143, nothing left)"
+echo "poweroff: ok (poweroff -> 0, reboot -> 3, SIGTERM -> 143, nothing left)"
