@@ -1,0 +1,62 @@
+/* test_vm.c: the VM life cycle where a unit test can reach it. On a host that is not arm64 the KVM backend is
+ * kvm_other.c: vm_create() must fail in its first phase with the documented message, undo everything (ASan's
+ * leak check runs at the end of the test process), and the real binary must turn that into exit status 1
+ * after the command line and the kernel were validated. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "boot/boot.h"
+#include "tests/unit/fe_util.h"
+#include "vmm/config.h"
+#include "vmm/vm.h"
+
+#define ARM64_ONLY_MSG "ivmm: error: ivmm runs guests on arm64 hosts only; on x86_64 use the lab (make lab-shell / make demo)\n"
+
+#ifndef __aarch64__
+Test(vm, create_fails_cleanly_off_arm64)
+{
+	struct vm_config cfg;
+	struct boot_files bf;
+	struct capture cap;
+	struct vm *vm = (struct vm *)0x1;
+	char *err;
+	int ret;
+
+	vm_config_init(&cfg);
+	memset(&bf, 0, sizeof(bf));
+	capture_begin(&cap, 2);
+	ret = vm_create(&cfg, &bf, &vm);
+	err = capture_end(&cap);
+	cr_assert_eq(ret, -ENOSYS);
+	cr_assert_eq(vm, (struct vm *)0x1, "*out untouched on failure");
+	cr_assert_str_eq(err, ARM64_ONLY_MSG);
+	free(err);
+	vm_config_free(&cfg);
+}
+
+Test(vm, binary_run_off_arm64_exits_1)
+{
+	const char *bin = getenv("IVMM_BIN");
+	char *dir = scratch_dir(), *kpath, *out, *err;
+	void *img = fake_image(0, 8 * SZ_1M, 0xa, 4096);
+
+	cr_assert(bin, "IVMM_BIN (the built ivmm) must be set: run through make unit");
+	kpath = scratch_file(dir, "Image", img, 4096);
+	cr_assert_eq(run_program((const char *const[]){ bin, "run", "--kernel", kpath, "--cpus", "2", NULL }, &out,
+				 &err),
+		     IVMM_EXIT_RUNTIME, "%s", err);
+	cr_expect_str_eq(out, "");
+	cr_expect_str_eq(err, ARM64_ONLY_MSG);
+	/* A bad kernel is still reported first, as a usage error. */
+	free(out);
+	free(err);
+	cr_assert_eq(run_program((const char *const[]){ bin, "run", "--kernel", dir, NULL }, &out, &err),
+		     IVMM_EXIT_USAGE, "%s", err);
+	free(out);
+	free(err);
+	free(kpath);
+	free(img);
+	scratch_rm(dir);
+}
+#endif
