@@ -2,6 +2,8 @@
  * (input through a pipe, as in CI). */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <termios.h>
 #include <string.h>
 #include <unistd.h>
 #include "devices/uart16550.h"
@@ -103,4 +105,77 @@ Test(console, pipe_input_backpressure_and_eof)
 	uart16550_device(u)->ops->destroy(uart16550_device(u));
 	close(in[0]);
 	close(out_fd);
+}
+
+/* A pseudo-terminal stands in for the user's terminal. */
+static void open_pty(int *master, int *slave)
+{
+	*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	cr_assert_geq(*master, 0);
+	cr_assert_eq(grantpt(*master), 0);
+	cr_assert_eq(unlockpt(*master), 0);
+	*slave = open(ptsname(*master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	cr_assert_geq(*slave, 0);
+}
+
+Test(console, terminal_raw_mode_and_restore)
+{
+	struct fake_hv fhv;
+	struct uart16550 *u;
+	struct termios before, raw, after;
+	struct console c;
+	int master, slave;
+
+	fake_hv_init(&fhv);
+	open_pty(&master, &slave);
+	cr_assert_eq(uart16550_create(&fhv.hv, 0, 1, slave, &u), 0);
+	cr_assert_eq(tcgetattr(slave, &before), 0);
+	cr_assert(before.c_lflag & ICANON, "a fresh pty starts cooked");
+	cr_assert_eq(console_init(&c, slave, u), 0);
+	cr_assert(c.is_tty);
+	cr_assert_eq(tcgetattr(slave, &raw), 0);
+	cr_assert_eq(raw.c_lflag & (ICANON | ECHO | ISIG | IEXTEN), 0, "no line editing, echo or signal keys");
+	cr_assert_eq(raw.c_iflag & (ICRNL | IXON), 0, "CR and Ctrl-S/Ctrl-Q reach the guest");
+	cr_assert(raw.c_oflag & OPOST, "output processing kept for host messages");
+	console_fini(&c);
+	cr_assert_eq(tcgetattr(slave, &after), 0);
+	cr_assert_eq(after.c_lflag, before.c_lflag);
+	cr_assert_eq(after.c_iflag, before.c_iflag);
+	cr_assert_eq(after.c_oflag, before.c_oflag);
+	console_fini(&c); /* twice is harmless */
+	uart16550_device(u)->ops->destroy(uart16550_device(u));
+	close(slave);
+	close(master);
+}
+
+Test(console, terminal_keys_reach_the_guest_and_ctrl_a_x_quits)
+{
+	struct fake_hv fhv;
+	struct uart16550 *u;
+	struct mmio_region *r;
+	struct console c;
+	int master, slave;
+	char got[8] = { 0 };
+
+	fake_hv_init(&fhv);
+	open_pty(&master, &slave);
+	cr_assert_eq(uart16550_create(&fhv.hv, 0, 1, slave, &u), 0);
+	r = uart16550_region(u);
+	r->ops->write(r->opaque, UART_FCR, UART_FCR_ENABLE, 1);
+	r->ops->write(r->opaque, UART_MCR, UART_MCR_RTS, 1);
+	cr_assert_eq(console_init(&c, slave, u), 0);
+	/* Ctrl-C and CR go to the guest as bytes; Ctrl-A Ctrl-A as one Ctrl-A. */
+	cr_assert_eq(write(master, "\003a\r\001\001", 5), 5);
+	cr_assert_eq(console_handle(&c, console_poll_fd(&c)), CONSOLE_OK);
+	for (int i = 0; i < 4; i++) {
+		cr_assert(r->ops->read(r->opaque, UART_LSR, 1) & UART_LSR_DR);
+		got[i] = (char)r->ops->read(r->opaque, UART_RBR, 1);
+	}
+	cr_assert_eq(memcmp(got, "\003a\r\001", 4), 0);
+	cr_assert_eq(write(master, "\001x", 2), 2);
+	cr_assert_eq(console_handle(&c, console_poll_fd(&c)), CONSOLE_QUIT);
+	console_fini(&c);
+	uart16550_device(u)->ops->destroy(uart16550_device(u));
+	close(slave);
+	close(master);
 }
