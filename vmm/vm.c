@@ -298,6 +298,7 @@ int vm_block_signals(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	ret = pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (ret) {
@@ -446,6 +447,7 @@ int vm_run(struct vm *vm)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP); /* the terminal went away: same clean end */
 	sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sig_fd < 0) {
 		pr_err("signalfd: %s", strerror(errno));

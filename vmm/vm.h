@@ -85,7 +85,7 @@ static inline struct hv *vm_hv(struct vm *vm)
  * returned (a runtime failure: exit 1). */
 int __must_check vm_create(const struct vm_config *cfg, struct boot_files *bf, struct vm **out);
 /* Run until the VM ends. Returns the exit status for main (enum ivmm_exit, or 128 + signal number).
- * Expects SIGINT/SIGTERM blocked in the calling thread (vm_block_signals) so they end the VM cleanly. */
+ * Expects SIGINT/SIGTERM/SIGHUP blocked in the calling thread (vm_block_signals) so they end the VM cleanly. */
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
@@ -93,7 +93,7 @@ void vm_destroy(struct vm *vm);
 void vm_stop(struct vm *vm, int exit_code);
 /* Put a device on the VM's list (it is destroyed with the VM, in reverse order of addition). */
 void vm_add_device(struct vm *vm, struct device *dev);
-/* Block SIGINT, SIGTERM and the vCPU kick signal in the calling thread (main does it first thing, so they are
+/* Block SIGINT, SIGTERM, SIGHUP and the vCPU kick signal in the calling thread (main does it first thing, so they are
  * delivered through vm_run's signalfd and every thread inherits the mask). Ignores SIGPIPE. */
 int __must_check vm_block_signals(void);
 
