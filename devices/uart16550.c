@@ -326,6 +326,18 @@ size_t uart16550_rx_room(struct uart16550 *u)
 	return room;
 }
 
+bool uart16550_rx_wait_room(struct uart16550 *u, size_t need)
+{
+	bool ok;
+
+	pthread_mutex_lock(&u->lock);
+	ok = UART_HOST_BUF_SIZE - u->host_count >= need;
+	if (!ok)
+		u->want_wake = true;
+	pthread_mutex_unlock(&u->lock);
+	return ok;
+}
+
 int uart16550_wake_fd(struct uart16550 *u)
 {
 	return u->wake_fd;

@@ -94,6 +94,9 @@ size_t uart16550_rx_push(struct uart16550 *u, const u8 *buf, size_t len);
 /* Free space in the host buffer. When it returns 0 (or a push was short) the wake fd becomes readable once
  * the guest has drained some input; the reader then reads 8 bytes from it to clear it. */
 size_t uart16550_rx_room(struct uart16550 *u);
+/* true if the host buffer has room for need bytes; otherwise false, and the wake fd becomes readable as soon
+ * as the guest drains some input (check again then). */
+bool uart16550_rx_wait_room(struct uart16550 *u, size_t need);
 int uart16550_wake_fd(struct uart16550 *u);
 
 #endif

@@ -71,7 +71,8 @@ int console_poll_fd(struct console *c)
 {
 	if (!c->in_open)
 		return -1;
-	if (!uart16550_rx_room(c->uart))
+	/* A held Ctrl-A may come out together with the next key: then two bytes of room are needed. */
+	if (!uart16550_rx_wait_room(c->uart, c->esc ? 2 : 1))
 		return uart16550_wake_fd(c->uart);
 	return c->in_fd;
 }

@@ -179,3 +179,45 @@ Test(console, terminal_keys_reach_the_guest_and_ctrl_a_x_quits)
 	close(slave);
 	close(master);
 }
+
+/* A Ctrl-A held at the end of one read needs room for two bytes: with one byte of room the console waits for
+ * the guest instead of spinning or dropping a byte. */
+Test(console, held_escape_waits_for_two_bytes_of_room)
+{
+	struct fake_hv fhv;
+	struct uart16550 *u;
+	struct mmio_region *r;
+	struct console c;
+	int master, slave, wake;
+	u8 fill[UART_HOST_BUF_SIZE];
+
+	fake_hv_init(&fhv);
+	open_pty(&master, &slave);
+	cr_assert_eq(uart16550_create(&fhv.hv, 0, 1, slave, &u), 0);
+	r = uart16550_region(u);
+	wake = uart16550_wake_fd(u);
+	cr_assert_eq(console_init(&c, slave, u), 0);
+	memset(fill, 'f', sizeof(fill));
+	cr_assert_eq(uart16550_rx_push(u, fill, sizeof(fill) - 1), sizeof(fill) - 1, "one byte of room left");
+	cr_assert_eq(write(master, "\001", 1), 1);
+	cr_assert_eq(console_poll_fd(&c), slave);
+	cr_assert_eq(console_handle(&c, slave), CONSOLE_OK);
+	cr_assert(c.esc);
+	cr_assert_eq(uart16550_rx_room(u), 1, "the Ctrl-A is held, not queued");
+	cr_assert_eq(write(master, "q", 1), 1);
+	cr_assert_eq(console_poll_fd(&c), wake, "one byte of room is not enough for Ctrl-A + q");
+	/* The guest's driver comes up and reads: room appears, the wake fd fires. */
+	r->ops->write(r->opaque, UART_MCR, UART_MCR_RTS, 1);
+	(void)r->ops->read(r->opaque, UART_RBR, 1);
+	cr_assert_eq(console_handle(&c, wake), CONSOLE_OK, "wake fd drained");
+	cr_assert_eq(console_poll_fd(&c), slave);
+	size_t room = uart16550_rx_room(u);
+	cr_assert_geq(room, 2);
+	cr_assert_eq(console_handle(&c, slave), CONSOLE_OK);
+	cr_assert_eq(uart16550_rx_room(u), room - 2, "both bytes queued");
+	cr_assert_not(c.esc);
+	console_fini(&c);
+	uart16550_device(u)->ops->destroy(uart16550_device(u));
+	close(slave);
+	close(master);
+}
