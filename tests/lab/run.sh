@@ -111,9 +111,13 @@ ln -sfn "$(basename "$log")" "$lab/logs/latest.log"
 ls -1t "$lab"/logs/*.log 2>/dev/null | grep -v '/latest.log$' | tail -n +41 | while read -r old; do rm -f "$old" "$old.qemu"; done
 
 cmdline="console=ttyAMA0 rdinit=/init panic=-1"
+# QEMU's edu masks every DMA address with dma_mask, by default 28 bits, which would silently clamp the
+# addresses of a guest whose RAM sits above 256 MiB (ivmm maps guest RAM at IOVA = GPA). The lab gives edu
+# 40 bits, like a device that can reach any address the guest's IPA space holds.
+EDU_DMA_MASK=${IVMM_LAB_EDU_DMA_MASK:-0xffffffffff}
 qemu=(qemu-system-aarch64 -M virt,virtualization=on,gic-version=3,iommu=smmuv3 -global arm-smmuv3.stage=nested
       -cpu "$CPU" -smp 2 -m "$MEM" -display none -net none -no-reboot
-      -kernel "$lab/Image" -initrd "$lab/l1-initramfs.cpio.gz" -device edu)
+      -kernel "$lab/Image" -initrd "$lab/l1-initramfs.cpio.gz" -device "edu,dma_mask=$EDU_DMA_MASK")
 
 # ---- interactive modes: the console is the terminal (Ctrl-A x quits QEMU), also copied to the log ----
 if [ "$mode" != test ]; then
