@@ -9,7 +9,7 @@
 # (extra L1 kernel arguments). Environment: IVMM_LAB_MEM (default 2G), IVMM_LAB_CPU (QEMU -cpu, default
 # max), IVMM_LAB_BOOT_TIMEOUT (seconds for L1 to reach /init, default 120), IVMM_LAB_GRACE (seconds the host
 # waits beyond a scenario's own timeout, default 30), IVMM_LAB_APPEND (extra kernel arguments),
-# IVMM_LAB_VERBOSE=1.
+# IVMM_LAB_VERBOSE=1, IVMM_LAB_TAIL (console lines shown under a failure: 15, or 60 when CI=true).
 #
 # Output: `lab: NAME PASS` / `lab: NAME FAIL <reason>` per scenario (a failure also shows the scenario's last
 # console lines), then `N passed, N failed`. Exit 0 iff every scenario passed. The console of every boot is
@@ -33,6 +33,8 @@ CPU=${IVMM_LAB_CPU:-max}
 BOOT_TIMEOUT=${IVMM_LAB_BOOT_TIMEOUT:-120}
 GRACE=${IVMM_LAB_GRACE:-30}
 VERBOSE=${IVMM_LAB_VERBOSE:-0}
+# Console lines shown under a failure; CI keeps no build/lab/logs, so it shows more.
+if [ "${CI:-}" = true ]; then TAIL=${IVMM_LAB_TAIL:-60}; else TAIL=${IVMM_LAB_TAIL:-15}; fi
 APPEND=${IVMM_LAB_APPEND:-}
 DEFAULT_TIMEOUT=60
 
@@ -159,7 +161,7 @@ kill_qemu() {
 
 # Print the last console lines of the current scenario (or of the boot), indented.
 show_tail() {
-	local n=${2:-15}
+	local n=${2:-$TAIL}
 	printf '%s\n' "$1" | grep -v '^[[:space:]]*$' | tail -n "$n" | sed 's/^/    | /'
 }
 
@@ -289,10 +291,10 @@ for s in "${scenarios[@]}"; do
 			show_tail "$(printf '%s' "${cur_out:-$boot_out}" | grep -E 'Unable to handle|Internal error|BUG:|Kernel panic|sysrq: ' | grep -v '^[[:space:]]*$')" 10
 		elif [ -n "$current" ] && [ -n "$cur_out" ]; then
 			echo "    last console lines during $current:"
-			show_tail "$cur_out" 20
+			show_tail "$cur_out" $((TAIL + 5))
 		else
 			echo "    last console lines:"
-			show_tail "$boot_out" 20
+			show_tail "$boot_out" $((TAIL + 5))
 		fi
 		[ -s "$log.qemu" ] && { echo "    QEMU said:"; show_tail "$(cat "$log.qemu")" 10; }
 	fi
