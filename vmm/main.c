@@ -17,7 +17,7 @@ int main(int argc, char **argv)
 	struct boot_files bf;
 	struct vm *vm;
 	struct timespec t_start;
-	int status;
+	int status, ret;
 
 	clock_gettime(CLOCK_MONOTONIC, &t_start);
 
@@ -26,9 +26,10 @@ int main(int argc, char **argv)
 		return IVMM_EXIT_RUNTIME;
 
 	vm_config_init(&cfg);
-	if (cli_parse(argc, argv, &cfg, &action)) {
+	ret = cli_parse(argc, argv, &cfg, &action);
+	if (ret) {
 		vm_config_free(&cfg);
-		return IVMM_EXIT_USAGE;
+		return ivmm_exit_for_errno(ret);
 	}
 	if (action == CLI_EXIT) {
 		vm_config_free(&cfg);
@@ -39,9 +40,11 @@ int main(int argc, char **argv)
 		vm_config_free(&cfg);
 		return status;
 	}
-	if (boot_prepare(&cfg, &bf)) {
+	/* Bad kernel/initrd/memory size: exit 2; an I/O or memory failure reading them: exit 1. */
+	ret = boot_prepare(&cfg, &bf);
+	if (ret) {
 		vm_config_free(&cfg);
-		return IVMM_EXIT_USAGE;
+		return ivmm_exit_for_errno(ret);
 	}
 	if (vm_create(&cfg, &bf, &vm)) {
 		status = IVMM_EXIT_RUNTIME;
