@@ -2,8 +2,10 @@
  * Register semantics follow the National/TI PC16550D datasheet: IIR reports the highest-priority pending
  * interrupt (line status > received data / timeout > THR empty > modem status); the THR-empty interrupt is
  * raised when THR becomes empty or when it is enabled while THR is empty, and cleared by reading IIR while it
- * is the reported source or by writing THR. Transmission is instantaneous, so THR and the transmitter are
- * always empty again right after a write (LSR.THRE and LSR.TEMT always read 1). The character-timeout
+ * is the reported source or by writing THR. A THR write puts the byte in the host TX buffer (the wire);
+ * LSR.THRE reads 1 while that buffer has room for a FIFO load (16 bytes) and LSR.TEMT while it is empty, so a
+ * console that cannot keep up slows the guest's driver down exactly like a slow line (see uart16550.h).
+ * The console fd is only ever written with u->lock dropped, one flusher at a time (tx_lock). The character-timeout
  * indication is reported as soon as the FIFO holds data below its trigger level (no 4-character delay):
  * drivers read everything available on either indication. */
 #include <errno.h>
@@ -39,6 +41,15 @@ struct uart16550 {
 	u8 host[UART_HOST_BUF_SIZE];
 	unsigned int host_head, host_count;
 	bool want_wake;         /* the host saw a full buffer: signal wake_fd when room appears */
+
+	/* Transmit side: bytes written to THR wait here until out_fd takes them. */
+	u8 tx[UART_TX_BUF_SIZE];
+	unsigned int tx_head, tx_count;
+	unsigned long tx_dropped; /* bytes the guest wrote while THRE was 0 and the buffer was full */
+	bool tx_dead;           /* out_fd failed for good: output is discarded like on an unplugged cable */
+	bool tx_blocked;        /* out_fd would block: the event loop flushes once it is writable */
+	int tx_fd;              /* eventfd: the event loop must flush (out_fd full, or a flusher was busy) */
+	pthread_mutex_t tx_lock; /* one flusher at a time, so bytes leave in order; taken before lock */
 };
 
 /* Modem inputs of a connected line outside loopback: clear to send, data set ready, carrier detect. */
@@ -150,6 +161,13 @@ static void set_msr_lines(struct uart16550 *u)
 	u->msr_lines = lines;
 }
 
+/* THR empty as the guest's driver sees it: room for a whole FIFO load in the TX buffer. */
+static bool tx_thre(const struct uart16550 *u)
+{
+	return UART_TX_BUF_SIZE - u->tx_count >= UART_FIFO_SIZE;
+}
+
+/* Queue one transmitted byte (or loop it back). */
 static void tx_byte(struct uart16550 *u, u8 c)
 {
 	if (u->mcr & UART_MCR_LOOP) {
@@ -157,12 +175,95 @@ static void tx_byte(struct uart16550 *u, u8 c)
 			u->lsr_err |= UART_LSR_OE;
 		return;
 	}
-	for (;;) {
-		ssize_t n = write(u->out_fd, &c, 1);
-
-		if (n == 1 || (n < 0 && errno != EINTR))
-			break; /* a closed or failing console drops output, like an unplugged cable */
+	if (u->tx_dead)
+		return;
+	if (u->tx_count == UART_TX_BUF_SIZE) {
+		/* The guest ignored THRE = 0: a real UART would overwrite its FIFO; the byte is lost. */
+		u->tx_dropped++;
+		return;
 	}
+	u->tx[(u->tx_head + u->tx_count) % UART_TX_BUF_SIZE] = c;
+	u->tx_count++;
+}
+
+static void tx_kick_loop(struct uart16550 *u)
+{
+	u64 one = 1;
+
+	if (write(u->tx_fd, &one, sizeof(one)) != sizeof(one) && errno != EAGAIN)
+		pr_warn("uart: cannot signal the event loop to flush console output: %s", strerror(errno));
+}
+
+static void update_irq(struct uart16550 *u);
+
+/* Write queued output to out_fd with u->lock dropped. Called with tx_lock held. */
+static int tx_flush_locked(struct uart16550 *u)
+{
+	for (;;) {
+		unsigned int tail, len;
+		bool was_thre;
+		ssize_t n;
+
+		pthread_mutex_lock(&u->lock);
+		len = u->tx_count;
+		tail = u->tx_head;
+		pthread_mutex_unlock(&u->lock);
+		if (!len)
+			return 0;
+		len = MIN(len, UART_TX_BUF_SIZE - tail); /* contiguous part; the loop takes the rest */
+		/* Only the tx_lock holder consumes, so tx[tail .. tail + len) is stable while unlocked. */
+		n = write(u->out_fd, &u->tx[tail], len);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+			pthread_mutex_lock(&u->lock);
+			u->tx_blocked = true;
+			pthread_mutex_unlock(&u->lock);
+			return -EAGAIN;
+		}
+		pthread_mutex_lock(&u->lock);
+		was_thre = tx_thre(u);
+		u->tx_blocked = false;
+		if (n <= 0) {
+			/* A closed or failing console drops output, like an unplugged cable. */
+			if (!u->tx_dead)
+				pr_warn("uart: console output failed (%s); further guest output is discarded",
+					n < 0 ? strerror(errno) : "nothing written");
+			u->tx_dead = true;
+			n = u->tx_count;
+		}
+		u->tx_head = (u->tx_head + (unsigned int)n) % UART_TX_BUF_SIZE;
+		u->tx_count -= (unsigned int)n;
+		if (!was_thre && tx_thre(u)) {
+			u->thri_pending = true; /* THR became empty again: THRE interrupt, if enabled */
+			update_irq(u);
+		}
+		pthread_mutex_unlock(&u->lock);
+	}
+}
+
+int uart16550_tx_flush(struct uart16550 *u)
+{
+	int ret;
+
+	pthread_mutex_lock(&u->tx_lock);
+	ret = tx_flush_locked(u);
+	pthread_mutex_unlock(&u->tx_lock);
+	return ret;
+}
+
+/* After a THR write (u->lock dropped): send the output now if nobody else is; otherwise, or when out_fd is
+ * full, leave it to the event loop. Never blocks on out_fd nor on another flusher. */
+static void tx_flush_from_vcpu(struct uart16550 *u)
+{
+	int ret;
+
+	if (pthread_mutex_trylock(&u->tx_lock)) {
+		tx_kick_loop(u); /* the busy flusher may have looked before our byte arrived */
+		return;
+	}
+	ret = tx_flush_locked(u);
+	pthread_mutex_unlock(&u->tx_lock);
+	if (ret == -EAGAIN)
+		tx_kick_loop(u);
 }
 
 static u8 reg_read(struct uart16550 *u, unsigned int reg)
@@ -197,7 +298,11 @@ static u8 reg_read(struct uart16550 *u, unsigned int reg)
 	case UART_MCR:
 		return u->mcr;
 	case UART_LSR:
-		v = UART_LSR_THRE | UART_LSR_TEMT | u->lsr_err;
+		v = u->lsr_err;
+		if (tx_thre(u))
+			v |= UART_LSR_THRE;
+		if (!u->tx_count)
+			v |= UART_LSR_TEMT;
 		if (u->rx_count)
 			v |= UART_LSR_DR;
 		u->lsr_err = 0;
@@ -212,27 +317,29 @@ static u8 reg_read(struct uart16550 *u, unsigned int reg)
 	return 0;
 }
 
-static void reg_write(struct uart16550 *u, unsigned int reg, u8 v)
+/* Returns true when queued output must be flushed (a byte was queued). */
+static bool reg_write(struct uart16550 *u, unsigned int reg, u8 v)
 {
 	switch (reg) {
 	case UART_THR:
 		if (u->lcr & UART_LCR_DLAB) {
 			u->dll = v;
-			return;
+			return false;
 		}
 		tx_byte(u, v);
-		/* THR empty again at once: the THRE interrupt (if enabled) is raised again. */
-		u->thri_pending = true;
-		return;
+		/* THR empty again if the buffer still has room: the THRE interrupt (if enabled) is raised again;
+		 * otherwise it is raised when a flush makes room. While out_fd is full the event loop flushes. */
+		u->thri_pending = tx_thre(u);
+		return u->tx_count && !u->tx_blocked;
 	case UART_IER:
 		if (u->lcr & UART_LCR_DLAB) {
 			u->dlm = v;
-			return;
+			return false;
 		}
 		if ((v & UART_IER_ETBEI) && !(u->ier & UART_IER_ETBEI))
 			u->thri_pending = true;
 		u->ier = v & (UART_IER_ERBFI | UART_IER_ETBEI | UART_IER_ELSI | UART_IER_EDSSI);
-		return;
+		return false;
 	case UART_FCR:
 		if ((v ^ u->fcr) & UART_FCR_ENABLE)
 			v |= UART_FCR_CLEAR_RX | UART_FCR_CLEAR_TX; /* toggling the FIFOs resets them */
@@ -243,22 +350,23 @@ static void reg_write(struct uart16550 *u, unsigned int reg, u8 v)
 		if (!fifo_enabled(u))
 			u->fcr = 0;
 		rx_refill(u);
-		return;
+		return false;
 	case UART_LCR:
 		u->lcr = v;
-		return;
+		return false;
 	case UART_MCR:
 		u->mcr = v & (UART_MCR_DTR | UART_MCR_RTS | UART_MCR_OUT1 | UART_MCR_OUT2 | UART_MCR_LOOP);
 		set_msr_lines(u);
 		rx_refill(u);
-		return;
+		return false;
 	case UART_LSR:
 	case UART_MSR:
-		return; /* read-only (factory test writes ignored) */
+		return false; /* read-only (factory test writes ignored) */
 	case UART_SCR:
 		u->scr = v;
-		return;
+		return false;
 	}
+	return false;
 }
 
 static u64 uart_mmio_read(void *opaque, u64 offset, unsigned int size)
@@ -280,6 +388,7 @@ static u64 uart_mmio_read(void *opaque, u64 offset, unsigned int size)
 static void uart_mmio_write(void *opaque, u64 offset, u64 value, unsigned int size)
 {
 	struct uart16550 *u = opaque;
+	bool flush;
 
 	if (offset >= 8) {
 		log_guest("uart: write of 0x%llx to unimplemented offset 0x%llx", (unsigned long long)value,
@@ -287,9 +396,11 @@ static void uart_mmio_write(void *opaque, u64 offset, u64 value, unsigned int si
 		return;
 	}
 	pthread_mutex_lock(&u->lock);
-	reg_write(u, (unsigned int)offset, (u8)value);
+	flush = reg_write(u, (unsigned int)offset, (u8)value);
 	update_irq(u);
 	pthread_mutex_unlock(&u->lock);
+	if (flush)
+		tx_flush_from_vcpu(u);
 }
 
 static const struct mmio_ops uart_mmio_ops = {
@@ -343,7 +454,48 @@ int uart16550_wake_fd(struct uart16550 *u)
 	return u->wake_fd;
 }
 
-/* Power-on state (registers and FIFO; queued host input is kept: it has not reached the UART yet). */
+int uart16550_tx_fd(struct uart16550 *u)
+{
+	return u->tx_fd;
+}
+
+int uart16550_out_fd(struct uart16550 *u)
+{
+	return u->out_fd;
+}
+
+size_t uart16550_tx_pending(struct uart16550 *u)
+{
+	size_t n;
+
+	pthread_mutex_lock(&u->lock);
+	n = u->tx_count;
+	pthread_mutex_unlock(&u->lock);
+	return n;
+}
+
+bool uart16550_tx_blocked(struct uart16550 *u)
+{
+	bool b;
+
+	pthread_mutex_lock(&u->lock);
+	b = u->tx_blocked && u->tx_count;
+	pthread_mutex_unlock(&u->lock);
+	return b;
+}
+
+unsigned long uart16550_tx_dropped(struct uart16550 *u)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&u->lock);
+	n = u->tx_dropped;
+	pthread_mutex_unlock(&u->lock);
+	return n;
+}
+
+/* Power-on state (registers and FIFO; queued host input is kept: it has not reached the UART yet; queued
+ * output too: it has already left it). */
 static void uart_reset(struct device *dev)
 {
 	struct uart16550 *u = container_of(dev, struct uart16550, dev);
@@ -363,6 +515,8 @@ static void uart_destroy(struct device *dev)
 	struct uart16550 *u = container_of(dev, struct uart16550, dev);
 
 	close(u->wake_fd);
+	close(u->tx_fd);
+	pthread_mutex_destroy(&u->tx_lock);
 	pthread_mutex_destroy(&u->lock);
 	free(u);
 }
@@ -383,12 +537,26 @@ int uart16550_create(struct hv *hv, u64 base, u32 spi, int out_fd, struct uart16
 	u->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (u->wake_fd < 0) {
 		ret = -errno;
-		pr_err("uart: eventfd: %s", strerror(errno));
+		pr_err("uart: input wake eventfd: %s", strerror(errno));
 		goto err_free;
 	}
-	ret = -pthread_mutex_init(&u->lock, NULL);
-	if (ret)
+	u->tx_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (u->tx_fd < 0) {
+		ret = -errno;
+		pr_err("uart: output flush eventfd: %s", strerror(errno));
 		goto err_close;
+	}
+	ret = -pthread_mutex_init(&u->lock, NULL);
+	if (ret) {
+		pr_err("uart: mutex init: %s", strerror(-ret));
+		goto err_close_tx;
+	}
+	ret = -pthread_mutex_init(&u->tx_lock, NULL);
+	if (ret) {
+		pr_err("uart: output mutex init: %s", strerror(-ret));
+		pthread_mutex_destroy(&u->lock);
+		goto err_close_tx;
+	}
 	u->dev.ops = &uart_device_ops;
 	u->dev.name = "uart0";
 	u->hv = hv;
@@ -406,6 +574,8 @@ int uart16550_create(struct hv *hv, u64 base, u32 spi, int out_fd, struct uart16
 	*out = u;
 	return 0;
 
+err_close_tx:
+	close(u->tx_fd);
 err_close:
 	close(u->wake_fd);
 err_free:

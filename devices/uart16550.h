@@ -1,6 +1,14 @@
 /* uart16550.h: a 16550A UART (what Linux's 8250/of_serial driver binds to with compatible "ns16550a").
  * Byte-wide registers at offsets 0..7 (reg-shift 0, reg-io-width 1), a 16-byte RX FIFO, interrupts on one
- * level-triggered SPI through hv->irq_line. Transmitted bytes go straight to out_fd (the console).
+ * level-triggered SPI through hv->irq_line.
+ *
+ * Output: a THR write queues the byte in a host TX buffer (4 KiB) and the writing vCPU sends it to out_fd at
+ * once, with the UART's lock dropped and never waiting: out_fd must be non-blocking (console_out_open()).
+ * When out_fd is full (nobody reads the console) the bytes wait in the buffer, the tx fd tells the event loop
+ * to flush once out_fd is writable, and LSR.THRE reads 0 while the buffer lacks room for a FIFO load (16
+ * bytes; LSR.TEMT is 0 while anything is queued): the guest's driver waits like on a slow line instead of the
+ * VMM blocking. Bytes written while THRE is 0 and the buffer is full are dropped (counted). A failing out_fd
+ * (closed pipe) discards output from then on, like an unplugged cable. Nothing is lost in the normal case.
  *
  * Host input: the host side pushes bytes with uart16550_rx_push() into a bounded host buffer (4 KiB) behind
  * the RX FIFO. Bytes move from there into the FIFO only while the FIFO has room and the guest asserts RTS
@@ -82,6 +90,7 @@ struct uart16550;
 
 #define UART_FIFO_SIZE 16
 #define UART_HOST_BUF_SIZE 4096
+#define UART_TX_BUF_SIZE 4096
 #define UART_MMIO_SIZE 0x1000 /* the region decodes 8 registers; the rest reads as zero */
 
 /* Create a UART at guest physical base on the given SPI, writing its output to out_fd (not closed by the
@@ -98,5 +107,19 @@ size_t uart16550_rx_room(struct uart16550 *u);
  * as the guest drains some input (check again then). */
 bool uart16550_rx_wait_room(struct uart16550 *u, size_t need);
 int uart16550_wake_fd(struct uart16550 *u);
+
+/* Output. The event loop polls the tx fd for POLLIN (read 8 bytes to clear it) and, while
+ * uart16550_tx_blocked(), out_fd for POLLOUT; on either it calls uart16550_tx_flush(). */
+int uart16550_tx_fd(struct uart16550 *u);
+int uart16550_out_fd(struct uart16550 *u);
+/* Write queued output to out_fd without blocking (if out_fd is non-blocking). Returns 0 when the buffer is
+ * empty (or the output failed for good and was discarded), -EAGAIN when out_fd is full. */
+int uart16550_tx_flush(struct uart16550 *u);
+/* Bytes queued, not yet written. */
+size_t uart16550_tx_pending(struct uart16550 *u);
+/* Output is waiting for out_fd to become writable. */
+bool uart16550_tx_blocked(struct uart16550 *u);
+/* Bytes the guest wrote while the TX buffer was full (it ignored LSR.THRE). */
+unsigned long uart16550_tx_dropped(struct uart16550 *u);
 
 #endif

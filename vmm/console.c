@@ -1,8 +1,13 @@
 /* console.c: stdin -> UART receiver, with the Ctrl-A escape on terminals (see console.h). The UART's host
  * buffer gives back-pressure: while it is full ivmm stops reading stdin and waits on the UART's wake fd, so a
- * fast producer (a pipe, a file) never loses bytes however slowly the guest reads. */
+ * fast producer (a pipe, a file) never loses bytes however slowly the guest reads.
+ * Output: a non-blocking stdout (console_out_open) and the event loop's flushing of UART output that found
+ * stdout full, so that neither vCPUs nor the loop (and with it SIGINT/SIGTERM handling) ever wait on it. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "devices/uart16550.h"
 #include "vmm/console.h"
@@ -121,4 +126,113 @@ int console_handle(struct console *c, int fd)
 	if (n_out && uart16550_rx_push(c->uart, out, n_out) != n_out)
 		pr_warn("console: UART input buffer overflow, input dropped");
 	return quit ? CONSOLE_QUIT : CONSOLE_OK;
+}
+
+/* ---- output ---- */
+
+int console_out_open(struct console_out *o, int fd)
+{
+	struct stat st;
+	char path[64];
+	int flags, nfd;
+
+	o->fd = o->shared_fd = -1;
+	if (fstat(fd, &st) < 0) {
+		int ret = -errno;
+
+		pr_err("console: stdout (fd %d): %s", fd, strerror(errno));
+		return ret;
+	}
+	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
+		nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (nfd < 0)
+			goto err;
+		o->fd = nfd;
+		return 0;
+	}
+	if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		nfd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (nfd >= 0) {
+			o->fd = nfd;
+			return 0;
+		}
+		pr_debug("console: cannot reopen stdout through %s (%s): making it non-blocking in place", path,
+			 strerror(errno));
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0)
+		goto err;
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (nfd < 0)
+		goto err;
+	if (!(flags & O_NONBLOCK)) {
+		if (fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+			close(nfd);
+			goto err;
+		}
+		o->shared_fd = fd;
+		o->saved_flags = flags;
+	}
+	o->fd = nfd;
+	return 0;
+
+err:
+	nfd = -errno;
+	pr_err("console: preparing stdout (fd %d) for non-blocking output: %s", fd, strerror(errno));
+	return nfd;
+}
+
+void console_out_close(struct console_out *o)
+{
+	if (o->shared_fd >= 0)
+		(void)fcntl(o->shared_fd, F_SETFL, o->saved_flags);
+	if (o->fd >= 0)
+		close(o->fd);
+	o->fd = o->shared_fd = -1;
+}
+
+void console_out_pollfds(struct console *c, struct pollfd pfd[2])
+{
+	pfd[0] = (struct pollfd){ .fd = uart16550_tx_fd(c->uart), .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = -1, .events = POLLOUT };
+	if (uart16550_tx_blocked(c->uart))
+		pfd[1].fd = uart16550_out_fd(c->uart);
+}
+
+void console_out_handle(struct console *c, const struct pollfd pfd[2])
+{
+	bool kicked = pfd[0].revents & POLLIN;
+
+	if (kicked) {
+		u64 v;
+
+		if (read(pfd[0].fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			pr_warn("console: reading the UART output fd: %s", strerror(errno));
+	}
+	/* POLLERR/POLLHUP too: the flush finds the failure and discards output from then on. */
+	if (kicked || (pfd[1].fd >= 0 && pfd[1].revents))
+		(void)uart16550_tx_flush(c->uart);
+}
+
+size_t console_out_drain(struct console *c, int abort_fd, int timeout_ms)
+{
+	size_t left;
+
+	while (uart16550_tx_flush(c->uart) == -EAGAIN) {
+		struct pollfd pfd[2] = {
+			{ .fd = uart16550_out_fd(c->uart), .events = POLLOUT },
+			{ .fd = abort_fd, .events = POLLIN },
+		};
+		int n = poll(pfd, 2, timeout_ms);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || (pfd[1].revents & POLLIN))
+			break;
+	}
+	left = uart16550_tx_pending(c->uart);
+	if (left)
+		pr_warn("console: %zu bytes of guest output dropped: stdout is not being read", left);
+	return left;
 }

@@ -8,6 +8,7 @@
 #ifndef IVMM_CONSOLE_H
 #define IVMM_CONSOLE_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include "vmm/compiler.h"
@@ -27,6 +28,31 @@ struct console {
 };
 
 enum console_result { CONSOLE_OK = 0, CONSOLE_QUIT = 1 };
+
+/* The guest's output side: a non-blocking descriptor for ivmm's stdout, so that a console nobody reads
+ * (a full pipe, a stopped terminal) can never block a vCPU or the event loop. For a pipe or terminal a new
+ * open file description is made through /proc/self/fd (O_NONBLOCK there does not touch the description
+ * the shell and other processes share); regular files are used as they are (they do not block); anything
+ * else (a socket, or no /proc) gets O_NONBLOCK on the shared description, restored by console_out_close. */
+struct console_out {
+	int fd;                    /* what the UART writes; -1 when closed */
+	int shared_fd;             /* >= 0: O_NONBLOCK was set on this fd's description; restore saved_flags */
+	int saved_flags;
+};
+
+/* Returns 0 or -errno (with a message). */
+int __must_check console_out_open(struct console_out *o, int fd);
+/* Safe on a closed or zeroed-and-fd=-1 struct, and more than once. */
+void console_out_close(struct console_out *o);
+
+/* The event loop's part of the output: fill pfd[0..1] (the UART's tx fd, and out_fd for POLLOUT while output
+ * waits for room, else fd -1), then pass them back to console_out_handle after poll. */
+void console_out_pollfds(struct console *c, struct pollfd pfd[2]);
+void console_out_handle(struct console *c, const struct pollfd pfd[2]);
+/* At the end of the run: write what the guest left queued, waiting for out_fd at most timeout_ms without
+ * progress; gives up early (dropping the rest, with a message) when abort_fd becomes readable (a second
+ * signal). Returns the number of bytes dropped. */
+size_t console_out_drain(struct console *c, int abort_fd, int timeout_ms);
 
 /* Start reading in_fd into uart (raw mode if in_fd is a terminal). Returns 0 or -errno. */
 int __must_check console_init(struct console *c, int in_fd, struct uart16550 *uart);

@@ -110,7 +110,10 @@ static int uart_setup(struct vm *vm)
 {
 	int ret;
 
-	ret = uart16550_create(vm_hv(vm), LAYOUT_UART_BASE, LAYOUT_SPI_UART, STDOUT_FILENO, &vm->uart);
+	ret = console_out_open(&vm->out, STDOUT_FILENO);
+	if (ret)
+		return ret;
+	ret = uart16550_create(vm_hv(vm), LAYOUT_UART_BASE, LAYOUT_SPI_UART, vm->out.fd, &vm->uart);
 	if (ret) {
 		pr_err("uart: cannot create: %s", strerror(-ret));
 		return ret;
@@ -171,6 +174,7 @@ int vm_create(const struct vm_config *cfg, struct boot_files *bf, struct vm **ou
 	vm->cfg = cfg;
 	vm->boot = bf;
 	vm->stop_fd = -1;
+	vm->out.fd = vm->out.shared_fd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &vm->stats.t_mark);
 
 	ret = kvm_open(&vm->kvm, MAX(ram_end, LAYOUT_PCI_MMIO64_BASE + LAYOUT_PCI_MMIO64_SIZE));
@@ -254,6 +258,7 @@ void vm_destroy(struct vm *vm)
 	destroy_devices(vm->devices);
 	vm->devices = NULL;
 	vm->uart = NULL;
+	console_out_close(&vm->out);
 	if (vm->phases & VM_PH_GIC)
 		gic_destroy(&vm->gic);
 	while (vm->nvcpus > 0)
@@ -404,17 +409,19 @@ static void print_stats(struct vm *vm)
 		ru.ru_maxrss - (long)ram);
 }
 
-/* The main thread's loop: signals, console input, the stop event. Returns when the VM is stopping. */
+/* The main thread's loop: signals, console input and output, the stop event. Returns when the VM is stopping.
+ * Nothing here blocks but poll(): console output goes to a non-blocking stdout (console_out_open). */
 static void event_loop(struct vm *vm, int sig_fd)
 {
 	while (!atomic_load(&vm->stopping)) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[5] = {
 			{ .fd = sig_fd, .events = POLLIN },
 			{ .fd = vm->stop_fd, .events = POLLIN },
 			{ .fd = console_poll_fd(&vm->console), .events = POLLIN },
 		};
 
-		if (poll(pfd, 3, -1) < 0) {
+		console_out_pollfds(&vm->console, &pfd[3]);
+		if (poll(pfd, ARRAY_SIZE(pfd), -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			pr_err("poll: %s", strerror(errno));
@@ -435,6 +442,7 @@ static void event_loop(struct vm *vm, int sig_fd)
 				vm_stop(vm, IVMM_EXIT_OK);
 			}
 		}
+		console_out_handle(&vm->console, &pfd[3]);
 		/* pfd[1]: the stop event; the loop condition sees it. */
 	}
 }
@@ -464,6 +472,8 @@ int vm_run(struct vm *vm)
 	else
 		event_loop(vm, sig_fd);
 	join_vcpus(vm);
+	/* The guest's last words (e.g. "reboot: Power down") if stdout is slow; a second signal cuts it short. */
+	(void)console_out_drain(&vm->console, sig_fd, 2000);
 	console_fini(&vm->console);
 	print_stats(vm);
 	close(sig_fd);

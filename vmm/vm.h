@@ -57,6 +57,7 @@ struct vm {
 	struct gic gic;
 	struct device *devices;      /* creation order; destroyed in reverse */
 	struct uart16550 *uart;
+	struct console_out out;      /* non-blocking stdout the UART writes (closed after the devices) */
 	void *passthrough;           /* owned by the passthrough code (devices/passthrough.c) */
 
 	/* Run state. */

@@ -1,10 +1,13 @@
-/* test_console.c: the console's Ctrl-A escape filter, and stdin -> UART with back-pressure and EOF
- * (input through a pipe, as in CI). */
+/* test_console.c: the console's Ctrl-A escape filter, stdin -> UART with back-pressure and EOF (input through
+ * a pipe, as in CI), and the output side: a non-blocking stdout and flushing/draining a console nobody reads. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <termios.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "devices/uart16550.h"
 #include "tests/unit/fake_hv.h"
@@ -220,4 +223,100 @@ Test(console, held_escape_waits_for_two_bytes_of_room)
 	uart16550_device(u)->ops->destroy(uart16550_device(u));
 	close(slave);
 	close(master);
+}
+
+/* stdout as a blocking pipe (what a shell gives): the UART gets a non-blocking description of the same pipe,
+ * and the caller's description keeps its flags, during the run and after. */
+Test(console, output_is_non_blocking_without_touching_the_shared_stdout)
+{
+	struct console_out o;
+	int p[2], flags;
+	char junk[512], b;
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	cr_assert_geq(fcntl(p[1], F_SETPIPE_SZ, 4096), 4096);
+	flags = fcntl(p[1], F_GETFL);
+	cr_assert_eq(console_out_open(&o, p[1]), 0);
+	cr_assert_neq(o.fd, p[1]);
+	cr_assert_eq(fcntl(p[1], F_GETFL), flags, "the shared description is unchanged");
+	cr_assert(fcntl(o.fd, F_GETFL) & O_NONBLOCK);
+	memset(junk, 'j', sizeof(junk));
+	while (write(o.fd, junk, sizeof(junk)) > 0)
+		;
+	cr_assert_eq(errno, EAGAIN, "a full pipe says so instead of blocking");
+	cr_assert_eq(read(p[0], &b, 1), 1);
+	cr_assert_eq(b, 'j', "same pipe");
+	console_out_close(&o);
+	console_out_close(&o); /* twice is harmless */
+	cr_assert_eq(o.fd, -1);
+	cr_assert_eq(fcntl(p[1], F_GETFL), flags);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* The end of a run with a console nobody reads (the reviewer's SIGTERM hang): the guest's queued output
+ * waits for the reader at most the timeout, and a second signal (abort fd readable) ends the wait at once. */
+Test(console, drain_of_a_full_console_ends_on_timeout_or_signal)
+{
+	struct fake_hv fhv;
+	struct uart16550 *u;
+	struct mmio_region *r;
+	struct console c;
+	struct console_out o;
+	struct pollfd pfd[2];
+	struct timespec t0, t1;
+	int p[2], in[2], abort_ev[2];
+	char junk[512];
+
+	fake_hv_init(&fhv);
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(abort_ev, O_CLOEXEC), 0);
+	cr_assert_geq(fcntl(p[1], F_SETPIPE_SZ, 4096), 4096);
+	cr_assert_eq(console_out_open(&o, p[1]), 0);
+	cr_assert_eq(uart16550_create(&fhv.hv, 0, 1, o.fd, &u), 0);
+	r = uart16550_region(u);
+	cr_assert_eq(console_init(&c, in[0], u), 0);
+	memset(junk, 'j', sizeof(junk));
+	while (write(o.fd, junk, sizeof(junk)) > 0)
+		;
+	for (int i = 0; i < 100; i++)
+		r->ops->write(r->opaque, UART_THR, 'g', 1);
+	cr_assert_eq(uart16550_tx_pending(u), 100);
+
+	/* The event loop polls stdout for room only while output waits. */
+	console_out_pollfds(&c, pfd);
+	cr_assert_eq(pfd[0].fd, uart16550_tx_fd(u));
+	cr_assert_eq(pfd[1].fd, o.fd);
+	cr_assert_eq(pfd[1].events, POLLOUT);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(console_out_drain(&c, abort_ev[0], 200), 100, "timeout: the bytes are dropped");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert_lt(t1.tv_sec - t0.tv_sec, 3);
+	cr_assert_eq(write(abort_ev[1], "s", 1), 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(console_out_drain(&c, abort_ev[0], 60000), 100, "a second signal ends the wait");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert_lt(t1.tv_sec - t0.tv_sec, 3);
+
+	/* A reader comes back: the event loop's flush gets the output out. */
+	cr_assert_eq(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	while (read(p[0], junk, sizeof(junk)) > 0)
+		;
+	console_out_pollfds(&c, pfd);
+	cr_assert_geq(poll(pfd, 2, 1000), 1);
+	cr_assert(pfd[1].revents & POLLOUT);
+	console_out_handle(&c, pfd);
+	cr_assert_eq(uart16550_tx_pending(u), 0);
+	cr_assert_eq(console_out_drain(&c, abort_ev[0], 200), 0);
+
+	console_fini(&c);
+	uart16550_device(u)->ops->destroy(uart16550_device(u));
+	console_out_close(&o);
+	for (int i = 0; i < 2; i++) {
+		close(p[i]);
+		close(in[i]);
+		close(abort_ev[i]);
+	}
 }

@@ -6,7 +6,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "devices/uart16550.h"
 #include "tests/unit/fake_hv.h"
@@ -417,5 +421,130 @@ Test(uart, reset_restores_power_on_state)
 	cr_assert_eq(rd(&t, UART_IIR), 0x01);
 	cr_assert_eq(rd(&t, UART_MCR), 0);
 	cr_assert_eq(rd(&t, UART_LSR), UART_LSR_THRE | UART_LSR_TEMT);
+	ut_fini(&t);
+}
+
+/* Fill the console pipe as a reader that stopped would leave it. Returns the bytes written. */
+static size_t fill_pipe(int fd)
+{
+	char junk[512];
+	size_t total = 0;
+	ssize_t n;
+
+	memset(junk, '#', sizeof(junk));
+	while ((n = write(fd, junk, sizeof(junk))) > 0)
+		total += (size_t)n;
+	cr_assert_eq(errno, EAGAIN);
+	return total;
+}
+
+/* Nobody reads the console: THR writes never block, output waits in the TX buffer, THRE drops to 0 when it
+ * lacks room for a FIFO load, the event loop is told to flush; once the reader drains the pipe a flush
+ * delivers everything in order and the THRE interrupt comes back. */
+Test(uart, full_console_backpressure_then_flush)
+{
+	struct ut t;
+	size_t junk, queued = 0, got = 0;
+	char buf[8192];
+	struct pollfd p;
+
+	ut_init(&t);
+	cr_assert_geq(fcntl(t.out[1], F_SETPIPE_SZ, 4096), 4096);
+	junk = fill_pipe(t.out[1]);
+	wr(&t, UART_IER, UART_IER_ETBEI);
+	cr_assert_eq(FIELD_GET(UART_IIR_ID, rd(&t, UART_IIR)), UART_IIR_ID_THRI); /* clears it */
+	while (rd(&t, UART_LSR) & UART_LSR_THRE) {
+		wr(&t, UART_THR, (u8)('a' + queued % 26));
+		queued++;
+		cr_assert_leq(queued, UART_TX_BUF_SIZE);
+	}
+	cr_assert_eq(queued, UART_TX_BUF_SIZE - UART_FIFO_SIZE + 1, "THRE is 0 once less than a FIFO load fits");
+	cr_assert_eq(rd(&t, UART_LSR) & UART_LSR_TEMT, 0);
+	cr_assert_not(irq(&t), "no THRE interrupt while the buffer is nearly full");
+	cr_assert(uart16550_tx_blocked(t.u));
+	p = (struct pollfd){ .fd = uart16550_tx_fd(t.u), .events = POLLIN };
+	cr_assert_eq(poll(&p, 1, 0), 1, "the event loop is told to flush");
+	cr_assert_eq(uart16550_tx_flush(t.u), -EAGAIN);
+	/* A guest that ignores THRE fills the buffer, then loses bytes (counted), still without blocking. */
+	for (int i = 0; i < UART_FIFO_SIZE + 5; i++)
+		wr(&t, UART_THR, '!');
+	cr_assert_eq(uart16550_tx_pending(t.u), UART_TX_BUF_SIZE);
+	cr_assert_eq(uart16550_tx_dropped(t.u), 6);
+
+	/* The reader wakes up: the flush delivers the queued bytes, in order, after the junk. */
+	while (got < junk + UART_TX_BUF_SIZE) {
+		ssize_t n = read(t.out[0], buf, sizeof(buf));
+
+		if (n <= 0) {
+			cr_assert_eq(uart16550_tx_flush(t.u) == 0 || errno == EAGAIN, true);
+			continue;
+		}
+		for (ssize_t i = 0; i < n; i++, got++) {
+			char want = got < junk ? '#' : got - junk < queued ? (char)('a' + (got - junk) % 26) : '!';
+
+			cr_assert_eq(buf[i], want, "byte %zu", got);
+		}
+	}
+	cr_assert_eq(uart16550_tx_flush(t.u), 0);
+	cr_assert_eq(uart16550_tx_pending(t.u), 0);
+	cr_assert_not(uart16550_tx_blocked(t.u));
+	cr_assert(irq(&t), "room again: THRE interrupt");
+	cr_assert_eq(rd(&t, UART_LSR) & (UART_LSR_THRE | UART_LSR_TEMT), UART_LSR_THRE | UART_LSR_TEMT);
+	ut_fini(&t);
+}
+
+/* A closed console (reader gone) discards output instead of failing or blocking the guest. */
+Test(uart, closed_console_discards_output)
+{
+	struct ut t;
+
+	signal(SIGPIPE, SIG_IGN); /* as ivmm does (vm_block_signals) */
+	ut_init(&t);
+	close(t.out[0]);
+	t.out[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	for (int i = 0; i < 3 * UART_TX_BUF_SIZE; i++)
+		wr(&t, UART_THR, 'z');
+	cr_assert_eq(uart16550_tx_pending(t.u), 0);
+	cr_assert_eq(uart16550_tx_dropped(t.u), 0);
+	cr_assert_eq(rd(&t, UART_LSR) & (UART_LSR_THRE | UART_LSR_TEMT), UART_LSR_THRE | UART_LSR_TEMT);
+	ut_fini(&t);
+}
+
+struct writer {
+	struct ut *t;
+	size_t n;
+	atomic_bool done;
+};
+
+static void *vcpu_writer(void *arg)
+{
+	struct writer *w = arg;
+
+	for (size_t i = 0; i < w->n; i++)
+		wr(w->t, UART_THR, 'v');
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+/* The reviewer's hang: a vCPU writing to a console nobody reads must neither block nor hold the UART lock,
+ * so the main thread's input path (uart16550_rx_room, taken on every event loop turn) stays responsive. */
+Test(uart, full_console_blocks_neither_vcpu_nor_event_loop)
+{
+	struct ut t;
+	struct writer w = { .t = &t, .n = 4 * UART_TX_BUF_SIZE };
+	pthread_t th;
+	struct timespec deadline;
+
+	ut_init(&t);
+	(void)fill_pipe(t.out[1]);
+	cr_assert_eq(pthread_create(&th, NULL, vcpu_writer, &w), 0);
+	for (int i = 0; i < 1000; i++)
+		cr_assert_eq(uart16550_rx_room(t.u), UART_HOST_BUF_SIZE);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 10;
+	cr_assert_eq(pthread_timedjoin_np(th, NULL, &deadline), 0, "the vCPU thread finished its writes");
+	cr_assert(atomic_load(&w.done));
+	cr_assert_eq(uart16550_tx_pending(t.u), UART_TX_BUF_SIZE);
+	cr_assert_eq(uart16550_tx_dropped(t.u), 3 * UART_TX_BUF_SIZE);
 	ut_fini(&t);
 }
