@@ -235,7 +235,7 @@ static int kvm_irqfd_release(struct hv *hv, int handle)
 {
 	struct kvm *kvm = hv_to_kvm(hv);
 	struct kvm_irqfd_route *r;
-	int ret;
+	int ret, eventfd;
 
 	if (handle < 0 || handle >= KVM_MAX_IRQFDS)
 		return -EINVAL;
@@ -245,6 +245,7 @@ static int kvm_irqfd_release(struct hv *hv, int handle)
 		pthread_mutex_unlock(&kvm->lock);
 		return -ENOENT;
 	}
+	eventfd = r->eventfd; /* the slot may be reused as soon as the lock is dropped */
 	ret = kvm_irqfd_assign(kvm, r, false);
 	r->used = false;
 	if (r->msi) {
@@ -254,7 +255,7 @@ static int kvm_irqfd_release(struct hv *hv, int handle)
 	}
 	pthread_mutex_unlock(&kvm->lock);
 	if (ret)
-		pr_err("kvm: releasing irqfd %d: %s", r->eventfd, strerror(-ret));
+		pr_err("kvm: releasing irqfd %d: %s", eventfd, strerror(-ret));
 	return ret;
 }
 
