@@ -311,8 +311,11 @@ int kvm_open(struct kvm *kvm, u64 ipa_end)
 	kvm->hv.ops = &kvm_hv_ops;
 	kvm->sys_fd = kvm->vm_fd = -1;
 	ret = -pthread_mutex_init(&kvm->lock, NULL);
-	if (ret)
+	if (ret) {
+		pr_err("kvm: memslot/route table mutex init: %s", strerror(-ret));
+		kvm->hv.ops = NULL; /* nothing for kvm_close to undo */
 		return ret;
+	}
 
 	kvm->sys_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm->sys_fd < 0) {

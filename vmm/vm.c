@@ -93,7 +93,7 @@ static int vcpus_create(struct vm *vm)
 
 	vm->vcpus = calloc(n, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
-		pr_err("vCPUs: out of memory");
+		pr_err("vm: out of memory for %u vCPUs", n);
 		return -ENOMEM;
 	}
 	for (unsigned int i = 0; i < n; i++) {
@@ -134,11 +134,12 @@ static int runstate_init(struct vm *vm)
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0) {
 		ret = -errno;
-		pr_err("eventfd: %s", strerror(errno));
+		pr_err("vm: stop eventfd: %s", strerror(errno));
 		return ret;
 	}
 	ret = -pthread_mutex_init(&vm->stop_lock, NULL);
 	if (ret) {
+		pr_err("vm: stop lock mutex init: %s", strerror(-ret));
 		close(vm->stop_fd);
 		vm->stop_fd = -1;
 		return ret;
@@ -168,7 +169,7 @@ int vm_create(const struct vm_config *cfg, struct boot_files *bf, struct vm **ou
 
 	vm = calloc(1, sizeof(*vm));
 	if (!vm) {
-		pr_err("out of memory");
+		pr_err("vm: out of memory for the VM object");
 		return -ENOMEM;
 	}
 	vm->cfg = cfg;
@@ -307,7 +308,7 @@ int vm_block_signals(void)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	ret = pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (ret) {
-		pr_err("pthread_sigmask: %s", strerror(ret));
+		pr_err("vm: blocking SIGINT/SIGTERM/SIGHUP/vCPU kick (pthread_sigmask): %s", strerror(ret));
 		return -ret;
 	}
 	/* A closed console (stdout pipe gone) must not kill ivmm: writes just fail. */
@@ -330,7 +331,7 @@ static int start_vcpus(struct vm *vm)
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0) {
 		ret = -errno;
-		pr_err("sigaction: %s", strerror(errno));
+		pr_err("vm: vCPU kick signal handler (sigaction): %s", strerror(errno));
 		return ret;
 	}
 	for (unsigned int i = 0; i < vm->nvcpus; i++) {
@@ -424,7 +425,7 @@ static void event_loop(struct vm *vm, int sig_fd)
 		if (poll(pfd, ARRAY_SIZE(pfd), -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			pr_err("poll: %s", strerror(errno));
+			pr_err("vm: event loop poll: %s", strerror(errno));
 			vm_stop(vm, IVMM_EXIT_RUNTIME);
 			return;
 		}
@@ -458,7 +459,7 @@ int vm_run(struct vm *vm)
 	sigaddset(&set, SIGHUP); /* the terminal went away: same clean end */
 	sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sig_fd < 0) {
-		pr_err("signalfd: %s", strerror(errno));
+		pr_err("vm: SIGINT/SIGTERM/SIGHUP signalfd: %s", strerror(errno));
 		return IVMM_EXIT_RUNTIME;
 	}
 	ret = console_init(&vm->console, STDIN_FILENO, vm->uart);
