@@ -38,6 +38,7 @@ struct kvm {
 	unsigned int ipa_bits;
 	unsigned int nr_spis;      /* set by the GIC; wired SPIs 0..nr_spis-1 are GSIs 0..nr_spis-1 */
 	size_t run_size;           /* mmap size of a vCPU's struct kvm_run */
+	size_t page_size;          /* host page size: memslot alignment */
 	bool have_readonly_mem;
 	pthread_mutex_t lock;      /* slots and routes (devices may call from any vCPU thread) */
 	struct kvm_slot slots[KVM_MAX_SLOTS];

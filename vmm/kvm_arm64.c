@@ -36,9 +36,11 @@ static int kvm_mem_map(struct hv *hv, u64 gpa, u64 size, void *host, bool readon
 	int ret = -ENOSPC;
 	unsigned int i;
 
-	if (!size || !IS_ALIGNED(gpa, SZ_4K) || !IS_ALIGNED(size, SZ_4K) || !IS_ALIGNED((uintptr_t)host, SZ_4K)) {
-		pr_err("kvm: memslot at 0x%llx size 0x%llx: not page aligned", (unsigned long long)gpa,
-		       (unsigned long long)size);
+	/* KVM wants memslots aligned to the host's page size (4, 16 or 64 KiB), not the guest's. */
+	if (!size || !IS_ALIGNED(gpa, kvm->page_size) || !IS_ALIGNED(size, kvm->page_size) ||
+	    !IS_ALIGNED((uintptr_t)host, kvm->page_size)) {
+		pr_err("kvm: memslot at 0x%llx size 0x%llx: not aligned to the host page size (%zu KiB)",
+		       (unsigned long long)gpa, (unsigned long long)size, kvm->page_size / 1024);
 		return -EINVAL;
 	}
 	if (readonly && !kvm->have_readonly_mem) {
@@ -310,6 +312,7 @@ int kvm_open(struct kvm *kvm, u64 ipa_end)
 	memset(kvm, 0, sizeof(*kvm));
 	kvm->hv.ops = &kvm_hv_ops;
 	kvm->sys_fd = kvm->vm_fd = -1;
+	kvm->page_size = (size_t)sysconf(_SC_PAGESIZE);
 	ret = -pthread_mutex_init(&kvm->lock, NULL);
 	if (ret) {
 		pr_err("kvm: memslot/route table mutex init: %s", strerror(-ret));

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -50,15 +51,53 @@ static void destroy_devices(struct device *dev)
 
 /* ---- phases ---- */
 
+u64 vm_hugepage_size(const char *meminfo)
+{
+	FILE *f = fopen(meminfo, "re");
+	unsigned long long kib = 0;
+	char line[128];
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Hugepagesize: %llu kB", &kib) == 1)
+			break;
+		kib = 0;
+	}
+	fclose(f);
+	return (u64)kib * 1024;
+}
+
 static int ram_create(struct vm *vm)
 {
 	const struct vm_config *cfg = vm->cfg;
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+	u64 page = (u64)sysconf(_SC_PAGESIZE), huge = 0;
 	void *p;
 
-	/* Huge pages are reserved at mmap time (no MAP_NORESERVE), so a shortage is this clear error now, not
-	 * an EFAULT while loading the kernel or a SIGBUS when the guest first touches a page. Ordinary pages are
-	 * not reserved: the guest only gets what it touches. */
+	if (cfg->hugepages) {
+		/* MAP_HUGETLB uses the default huge page size: 2 MiB on 4K-page hosts, 32 MiB on 16K, 512 MiB on
+		 * 64K. Say which one, and refuse a RAM size that is not a multiple of it. */
+		huge = vm_hugepage_size("/proc/meminfo");
+		if (!huge) {
+			pr_err("guest RAM: --hugepages, but this host has no huge pages (no Hugepagesize in "
+			       "/proc/meminfo: CONFIG_HUGETLBFS off?)");
+			return -EOPNOTSUPP;
+		}
+		if (cfg->mem_size % huge) {
+			pr_err("guest RAM: %llu MiB is not a multiple of this host's huge page size (%llu KiB): "
+			       "choose a multiple, or run without --hugepages", (unsigned long long)(cfg->mem_size / SZ_1M),
+			       (unsigned long long)(huge / 1024));
+			return -EINVAL;
+		}
+	} else if (cfg->mem_size % page) {
+		pr_err("guest RAM: %llu bytes is not a multiple of the host page size (%llu KiB)",
+		       (unsigned long long)cfg->mem_size, (unsigned long long)(page / 1024));
+		return -EINVAL;
+	}
+	/* Huge pages are reserved at mmap time (no MAP_NORESERVE with MAP_HUGETLB), so a shortage is this clear
+	 * error now, not an EFAULT while loading the kernel or a SIGBUS when the guest first touches a page.
+	 * Ordinary pages are not reserved: the guest only gets what it touches. */
 	if (cfg->hugepages)
 		flags |= MAP_HUGETLB;
 	else
@@ -68,9 +107,10 @@ static int ram_create(struct vm *vm)
 		int ret = -errno;
 
 		if (cfg->hugepages)
-			pr_err("guest RAM: cannot map %llu MiB of huge pages: %s (reserve enough 2 MiB pages in "
-			       "/proc/sys/vm/nr_hugepages, or run without --hugepages)",
-			       (unsigned long long)(cfg->mem_size / SZ_1M), strerror(errno));
+			pr_err("guest RAM: cannot map %llu MiB of huge pages: %s (reserve at least %llu pages of "
+			       "%llu KiB in /proc/sys/vm/nr_hugepages, or run without --hugepages)",
+			       (unsigned long long)(cfg->mem_size / SZ_1M), strerror(errno),
+			       (unsigned long long)(cfg->mem_size / huge), (unsigned long long)(huge / 1024));
 		else
 			pr_err("guest RAM: cannot map %llu MiB: %s", (unsigned long long)(cfg->mem_size / SZ_1M),
 			       strerror(errno));
@@ -381,7 +421,7 @@ void vm_stats_first_run(struct vm *vm)
 /* Guest RAM pages resident now (they stay resident: nothing gives guest RAM back). */
 static unsigned long ram_resident_kib(const struct vm *vm)
 {
-	size_t pages = vm->mem.size / SZ_4K, n = 0;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), pages = vm->mem.size / page, n = 0;
 	unsigned char *vec = malloc(pages);
 
 	if (!vec)
@@ -391,7 +431,7 @@ static unsigned long ram_resident_kib(const struct vm *vm)
 			n += vec[i] & 1;
 	}
 	free(vec);
-	return (unsigned long)(n * (SZ_4K / 1024));
+	return (unsigned long)(n * (page / 1024));
 }
 
 /* One line for make bench: VMM start (process start to the first KVM_RUN, wall and CPU), peak RSS, guest RAM

@@ -98,6 +98,10 @@ void vm_add_device(struct vm *vm, struct device *dev);
  * delivered through vm_run's signalfd and every thread inherits the mask). Ignores SIGPIPE. */
 int __must_check vm_block_signals(void);
 
+/* The host's default huge page size (what MAP_HUGETLB maps) from a meminfo file ("Hugepagesize: N kB"),
+ * in bytes; 0 when the file or the line is missing. */
+u64 vm_hugepage_size(const char *meminfo);
+
 /* Record the first KVM_RUN (called by every vCPU thread before its first KVM_RUN; only the first counts). */
 void vm_stats_first_run(struct vm *vm);
 

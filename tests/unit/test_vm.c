@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "boot/boot.h"
 #include "tests/unit/fe_util.h"
 #include "vmm/config.h"
@@ -60,3 +61,27 @@ Test(vm, binary_run_off_arm64_exits_1)
 	scratch_rm(dir);
 }
 #endif
+
+/* --hugepages uses the host's default huge page size, which is 2 MiB only on 4K-page hosts. */
+static u64 hugepage_size_of(const char *meminfo)
+{
+	char path[] = "/tmp/ivmm-meminfo-XXXXXX";
+	int fd = mkstemp(path);
+	u64 size;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, meminfo, strlen(meminfo)), (ssize_t)strlen(meminfo));
+	close(fd);
+	size = vm_hugepage_size(path);
+	unlink(path);
+	return size;
+}
+
+Test(vm, hugepage_size_from_meminfo)
+{
+	cr_assert_eq(hugepage_size_of("MemTotal:        1000 kB\nHugePages_Total:       0\n"
+				      "Hugepagesize:       2048 kB\nHugetlb:               0 kB\n"), 2ULL << 20);
+	cr_assert_eq(hugepage_size_of("Hugepagesize:     524288 kB\n"), 512ULL << 20, "64K-page host");
+	cr_assert_eq(hugepage_size_of("MemTotal:        1000 kB\n"), 0, "no hugetlbfs");
+	cr_assert_eq(vm_hugepage_size("/nonexistent/meminfo"), 0);
+}

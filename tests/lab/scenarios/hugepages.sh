@@ -1,4 +1,4 @@
-# hugepages: --hugepages backs guest RAM with 2 MiB huge pages (MAP_HUGETLB): with enough pages reserved in L1
+# hugepages: --hugepages backs guest RAM with the host's default huge pages (MAP_HUGETLB; 2 MiB on the 4K-page L1):
 # the guest boots and powers off (exit 0) and the pages are all free again afterwards; with none reserved ivmm
 # fails with one clear message naming the fix and exit status 1 (a host failure), leaving nothing behind.
 # timeout: 120
@@ -21,7 +21,7 @@ lab_info "booted on huge pages ($got reserved); all $free_after free again after
 
 got=$("$LAB_IVMM" run --kernel "$LAB_L2_KERNEL" --initrd "$LAB_L2_INITRD" --memory 256M --hugepages 2>&1 < /dev/null)
 rc=$?
-want="ivmm: error: guest RAM: cannot map 256 MiB of huge pages: Cannot allocate memory (reserve enough 2 MiB pages in /proc/sys/vm/nr_hugepages, or run without --hugepages)"
+want="ivmm: error: guest RAM: cannot map 256 MiB of huge pages: Cannot allocate memory (reserve at least 128 pages of 2048 KiB in /proc/sys/vm/nr_hugepages, or run without --hugepages)"
 [ $rc = 1 ] || lab_fail "without huge pages: exit status $rc (expected 1); output: $got"
 [ "$got" = "$want" ] || lab_fail "without huge pages: printed '$got', expected '$want'"
 left=$(pidof ivmm)
