@@ -1,4 +1,5 @@
 # hugepages: --hugepages backs guest RAM with the host's default huge pages (MAP_HUGETLB; 2 MiB on the 4K-page L1):
+# with enough pages reserved in L1
 # the guest boots and powers off (exit 0) and the pages are all free again afterwards; with none reserved ivmm
 # fails with one clear message naming the fix and exit status 1 (a host failure), leaving nothing behind.
 # timeout: 120
