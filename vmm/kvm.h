@@ -40,6 +40,7 @@ struct kvm {
 	size_t run_size;           /* mmap size of a vCPU's struct kvm_run */
 	size_t page_size;          /* host page size: memslot alignment */
 	bool have_readonly_mem;
+	bool have_irqfd_resample;  /* KVM_CAP_IRQFD_RESAMPLE: level-triggered irqfds (passthrough INTx) */
 	pthread_mutex_t lock;      /* slots and routes (devices may call from any vCPU thread) */
 	struct kvm_slot slots[KVM_MAX_SLOTS];
 	struct kvm_irqfd_route routes[KVM_MAX_IRQFDS];
@@ -63,6 +64,11 @@ void kvm_vcpu_destroy(struct kvm *kvm, struct kvm_vcpu *vcpu);
 /* Boot vCPU registers for the Linux arm64 boot protocol: x0 = DTB address, x1..x3 = 0, PC = entry,
  * EL1h with D, A, I, F masked. */
 int __must_check kvm_vcpu_set_boot_regs(struct kvm_vcpu *vcpu, u64 entry, u64 dtb);
+/* The optional capabilities passthrough devices need: KVM_CAP_MSI_DEVID (MSIs carry the requester id to the
+ * vITS; KVM reports it only once the ITS exists, so call this after gic_create) and KVM_CAP_IRQFD_RESAMPLE
+ * (INTx). vm_create checks them only when devices are configured, and fails early with a message naming the
+ * missing capability; a VM without passthrough devices runs without them. Returns 0 or -EOPNOTSUPP. */
+int __must_check kvm_check_passthrough_caps(struct kvm *kvm);
 /* Test whether a VM capability is present (KVM_CHECK_EXTENSION on the VM fd). */
 int kvm_vm_check_cap(struct kvm *kvm, long cap);
 

@@ -230,6 +230,10 @@ static int kvm_irqfd_spi(struct hv *hv, int eventfd, int resamplefd, u32 spi)
 
 	if (spi >= kvm->nr_spis)
 		return -EINVAL;
+	if (resamplefd >= 0 && !kvm->have_irqfd_resample) {
+		pr_err("kvm: irqfd %d -> SPI %u: KVM lacks KVM_CAP_IRQFD_RESAMPLE (needed for INTx)", eventfd, spi);
+		return -EOPNOTSUPP;
+	}
 	return kvm_irqfd_add(kvm, &r);
 }
 
@@ -293,6 +297,21 @@ static const struct {
 	{ KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING", "MSI routing" },
 	{ KVM_CAP_SIGNAL_MSI, "KVM_CAP_SIGNAL_MSI", "MSI injection" },
 };
+
+int kvm_check_passthrough_caps(struct kvm *kvm)
+{
+	/* KVM reports KVM_CAP_MSI_DEVID only once the VM has an ITS (it is what needs device ids). */
+	if (!kvm_vm_check_cap(kvm, KVM_CAP_MSI_DEVID)) {
+		pr_err("/dev/kvm: KVM lacks KVM_CAP_MSI_DEVID (needed for the MSIs of passthrough devices through "
+		       "the vITS)");
+		return -EOPNOTSUPP;
+	}
+	if (!kvm->have_irqfd_resample) {
+		pr_err("/dev/kvm: KVM lacks KVM_CAP_IRQFD_RESAMPLE (needed for the INTx of passthrough devices)");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
 
 /* Smallest IPA size (bits) that covers [0, end). */
 static unsigned int ipa_bits_for(u64 end)
@@ -363,6 +382,7 @@ int kvm_open(struct kvm *kvm, u64 ipa_end)
 		}
 	}
 	kvm->have_readonly_mem = kvm_vm_check_cap(kvm, KVM_CAP_READONLY_MEM) > 0;
+	kvm->have_irqfd_resample = kvm_vm_check_cap(kvm, KVM_CAP_IRQFD_RESAMPLE) > 0;
 	v = ioctl(kvm->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (v < (int)sizeof(struct kvm_run)) {
 		pr_err("/dev/kvm: KVM_GET_VCPU_MMAP_SIZE: %s", v < 0 ? strerror(errno) : "too small");

@@ -38,3 +38,8 @@ int kvm_vm_check_cap(struct kvm *kvm, long cap)
 {
 	return 0;
 }
+
+int kvm_check_passthrough_caps(struct kvm *kvm)
+{
+	return -ENOSYS;
+}

@@ -4,7 +4,8 @@
  *
  * The work is done by devices/passthrough.c (iommufd + IOAS with guest RAM at IOVA = GPA, the ECAM host bridge
  * on &vm->bus, one vfio-pci model per cfg->devices entry, memslots and irqfds through vm_hv()); the state lives
- * in vm->passthrough. Every failure below that prints its own message (naming the device and the cause) and
+ * in vm->passthrough. The optional KVM capabilities devices need (MSI device ids, resampling irqfds for INTx)
+ * are checked first, only when devices are configured. Every failure below that prints its own message (naming the device and the cause) and
  * undoes what was done; the FDT already describes the ECAM bridge whenever ndevices > 0 (boot/fdt.c). */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,6 +22,9 @@ int vm_setup_passthrough(struct vm *vm)
 
 	if (!cfg->ndevices)
 		return 0;
+	ret = kvm_check_passthrough_caps(&vm->kvm);
+	if (ret)
+		return ret;
 	pt = calloc(1, sizeof(*pt));
 	if (!pt) {
 		pr_err("passthrough: out of memory");
