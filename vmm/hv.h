@@ -23,6 +23,11 @@ struct hv_ops {
 	int (*irqfd_spi)(struct hv *hv, int eventfd, int resamplefd, u32 spi);
 	/* Undo an irqfd_* route. */
 	int (*irqfd_release)(struct hv *hv, int handle);
+	/* Optional (may be NULL): bracket many irqfd_msi/irqfd_release calls (begin = true, then false) so the
+	 * backend rewrites its routing table once at the end instead of once per call (KVM re-submits the whole
+	 * GSI table on every change: O(n^2) for n MSI-X vectors otherwise). Calls nest; inside a batch a new
+	 * route takes effect at the outermost end. Returns 0 or -errno (end: the table could not be committed). */
+	int (*irqfd_batch)(struct hv *hv, bool begin);
 };
 
 struct hv {

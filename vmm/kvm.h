@@ -1,7 +1,7 @@
 /* kvm.h: the KVM backend, the only place that issues KVM ioctls (vmm/kvm_arm64.c; on other hosts
  * vmm/kvm_other.c says ivmm runs guests on arm64 hosts only). struct kvm embeds the struct hv that devices use
  * (memslots, KVM_IRQ_LINE, KVM_SIGNAL_MSI, irqfd with GSI routing) and owns the VM's memslot and GSI routing
- * tables. vCPU creation and boot registers live here too; the vGIC is in devices/gic_arm64.c. */
+ * tables (the route table itself is host independent, in vmm/kvm_routes.c, so it is unit-tested). vCPU creation and boot registers live here too; the vGIC is in devices/gic_arm64.c. */
 #ifndef IVMM_KVM_H
 #define IVMM_KVM_H
 
@@ -11,9 +11,9 @@
 #include "vmm/hv.h"
 
 #define KVM_MAX_SLOTS 64
-#define KVM_MAX_IRQFDS 256
 
 struct kvm_run;
+struct kvm_irq_routing;
 
 struct kvm_slot {
 	bool used;
@@ -41,9 +41,19 @@ struct kvm {
 	size_t page_size;          /* host page size: memslot alignment */
 	bool have_readonly_mem;
 	bool have_irqfd_resample;  /* KVM_CAP_IRQFD_RESAMPLE: level-triggered irqfds (passthrough INTx) */
+	unsigned int max_gsis;     /* KVM's GSI limit (KVM_CAP_IRQ_ROUTING): MSI routes use GSIs nr_spis.. */
 	pthread_mutex_t lock;      /* slots and routes (devices may call from any vCPU thread) */
 	struct kvm_slot slots[KVM_MAX_SLOTS];
-	struct kvm_irqfd_route routes[KVM_MAX_IRQFDS];
+	/* irqfd routes; the handle is the index. Grows by doubling up to max_gsis - nr_spis entries. */
+	struct kvm_irqfd_route *routes;
+	unsigned int nroutes;      /* entries allocated */
+	/* The KVM_SET_GSI_ROUTING table, kept between commits (struct kvm_irq_routing + entries). */
+	void *route_tbl;
+	size_t route_tbl_cap;      /* entries route_tbl has room for */
+	unsigned int route_batch;  /* irqfd_batch nesting: commits deferred while > 0 */
+	bool routes_dirty;         /* a deferred commit is due at the batch's end */
+	/* KVM_SET_GSI_ROUTING (kvm_arm64.c); unit tests put a recorder here. Returns 0 or -errno. */
+	int (*set_gsi_routing)(struct kvm *kvm, const struct kvm_irq_routing *tbl);
 };
 
 struct kvm_vcpu {
@@ -71,6 +81,20 @@ int __must_check kvm_vcpu_set_boot_regs(struct kvm_vcpu *vcpu, u64 entry, u64 dt
 int __must_check kvm_check_passthrough_caps(struct kvm *kvm);
 /* Test whether a VM capability is present (KVM_CHECK_EXTENSION on the VM fd). */
 int kvm_vm_check_cap(struct kvm *kvm, long cap);
+
+/* The irqfd route table (vmm/kvm_routes.c, host independent). Callers hold kvm->lock.
+ * kvm_routes_limit: how many routes fit under KVM's GSI limit (max_gsis - nr_spis).
+ * kvm_routes_slot: a free route index, growing the table (doubling, from 64) up to the limit; -ENOSPC at
+ *   the limit, -ENOMEM. The caller fills kvm->routes[index].
+ * kvm_routes_commit: hand KVM the whole GSI table (SPI identity routes + one MSI route per used MSI entry);
+ *   inside a batch only marks it dirty.
+ * kvm_routes_batch: begin (nests) / end; the outermost end commits if anything changed; -EINVAL for an end
+ *   without a begin. */
+unsigned int kvm_routes_limit(const struct kvm *kvm);
+int __must_check kvm_routes_slot(struct kvm *kvm);
+int __must_check kvm_routes_commit(struct kvm *kvm);
+int __must_check kvm_routes_batch(struct kvm *kvm, bool begin);
+void kvm_routes_free(struct kvm *kvm);
 
 static inline struct kvm *hv_to_kvm(struct hv *hv)
 {

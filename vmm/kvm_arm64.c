@@ -120,42 +120,26 @@ static int kvm_signal_msi(struct hv *hv, u64 addr, u32 data, u32 devid)
 	return 0;
 }
 
-/* Replace KVM's routing table with: identity routes for the wired SPIs (what KVM installs by default at vGIC
- * init) followed by one MSI route per MSI irqfd. Called with kvm->lock held. */
-static int kvm_commit_routes(struct kvm *kvm)
+static int kvm_set_gsi_routing(struct kvm *kvm, const struct kvm_irq_routing *tbl)
 {
-	struct kvm_irq_routing *tbl;
-	unsigned int n = 0;
+	if (ioctl(kvm->vm_fd, KVM_SET_GSI_ROUTING, tbl) < 0)
+		return -errno;
+	return 0;
+}
+
+static int kvm_irqfd_batch(struct hv *hv, bool begin)
+{
+	struct kvm *kvm = hv_to_kvm(hv);
 	int ret = 0;
 
-	tbl = calloc(1, sizeof(*tbl) + (kvm->nr_spis + KVM_MAX_IRQFDS) * sizeof(tbl->entries[0]));
-	if (!tbl)
-		return -ENOMEM;
-	for (u32 spi = 0; spi < kvm->nr_spis; spi++) {
-		tbl->entries[n].gsi = spi;
-		tbl->entries[n].type = KVM_IRQ_ROUTING_IRQCHIP;
-		tbl->entries[n].u.irqchip.irqchip = 0;
-		tbl->entries[n].u.irqchip.pin = spi;
-		n++;
-	}
-	for (unsigned int i = 0; i < KVM_MAX_IRQFDS; i++) {
-		const struct kvm_irqfd_route *r = &kvm->routes[i];
-
-		if (!r->used || !r->msi)
-			continue;
-		tbl->entries[n].gsi = r->gsi;
-		tbl->entries[n].type = KVM_IRQ_ROUTING_MSI;
-		tbl->entries[n].flags = KVM_MSI_VALID_DEVID;
-		tbl->entries[n].u.msi.address_lo = (u32)r->addr;
-		tbl->entries[n].u.msi.address_hi = (u32)(r->addr >> 32);
-		tbl->entries[n].u.msi.data = r->data;
-		tbl->entries[n].u.msi.devid = r->devid;
-		n++;
-	}
-	tbl->nr = n;
-	if (ioctl(kvm->vm_fd, KVM_SET_GSI_ROUTING, tbl) < 0)
-		ret = -errno;
-	free(tbl);
+	pthread_mutex_lock(&kvm->lock);
+	ret = kvm_routes_batch(kvm, begin);
+	pthread_mutex_unlock(&kvm->lock);
+	if (ret == -EINVAL)
+		pr_err("kvm: irqfd batch end without a begin");
+	else if (ret)
+		pr_err("kvm: committing the GSI routing table (%u SPIs + irqfd routes): %s", kvm->nr_spis,
+		       strerror(-ret));
 	return ret;
 }
 
@@ -178,39 +162,41 @@ static int kvm_irqfd_assign(struct kvm *kvm, const struct kvm_irqfd_route *r, bo
 
 static int kvm_irqfd_add(struct kvm *kvm, struct kvm_irqfd_route *tmpl)
 {
-	int ret = -ENOSPC, h;
+	int ret, h;
 
 	pthread_mutex_lock(&kvm->lock);
-	for (h = 0; h < KVM_MAX_IRQFDS; h++) {
-		if (!kvm->routes[h].used)
-			break;
-	}
-	if (h == KVM_MAX_IRQFDS)
+	h = kvm_routes_slot(kvm);
+	if (h < 0) {
+		ret = h;
 		goto out;
+	}
 	if (tmpl->msi)
 		tmpl->gsi = kvm->nr_spis + (u32)h;
 	tmpl->used = true;
 	kvm->routes[h] = *tmpl;
 	if (tmpl->msi) {
-		ret = kvm_commit_routes(kvm);
+		ret = kvm_routes_commit(kvm);
 		if (ret)
 			goto err_unuse;
 	}
 	ret = kvm_irqfd_assign(kvm, tmpl, true);
 	if (ret)
-		goto err_unroute;
+		goto err_unuse;
 	pthread_mutex_unlock(&kvm->lock);
 	return h;
 
-err_unroute:
 err_unuse:
 	kvm->routes[h].used = false;
-	if (tmpl->msi && ret != -ENOMEM)
-		(void)kvm_commit_routes(kvm);
+	if (tmpl->msi && ret != -ENOMEM && kvm_routes_commit(kvm))
+		pr_warn("kvm: the GSI table still lists the failed route (GSI %u)", tmpl->gsi);
 out:
 	pthread_mutex_unlock(&kvm->lock);
-	pr_err("kvm: irqfd %d -> %s: %s", tmpl->eventfd, tmpl->msi ? "MSI" : "SPI",
-	       ret == -ENOSPC ? "no free route" : strerror(-ret));
+	if (ret == -ENOSPC)
+		pr_err("kvm: irqfd %d -> %s: no free route: all %u irqfd routes KVM allows are in use (KVM caps GSIs "
+		       "at %u, the first %u are the wired SPIs)", tmpl->eventfd, tmpl->msi ? "MSI" : "SPI",
+		       kvm_routes_limit(kvm), kvm->max_gsis, kvm->nr_spis);
+	else
+		pr_err("kvm: irqfd %d -> %s: %s", tmpl->eventfd, tmpl->msi ? "MSI" : "SPI", strerror(-ret));
 	return ret;
 }
 
@@ -243,19 +229,19 @@ static int kvm_irqfd_release(struct hv *hv, int handle)
 	struct kvm_irqfd_route *r;
 	int ret, eventfd;
 
-	if (handle < 0 || handle >= KVM_MAX_IRQFDS)
+	if (handle < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&kvm->lock);
-	r = &kvm->routes[handle];
-	if (!r->used) {
+	if ((unsigned int)handle >= kvm->nroutes || !kvm->routes[handle].used) {
 		pthread_mutex_unlock(&kvm->lock);
 		return -ENOENT;
 	}
+	r = &kvm->routes[handle];
 	eventfd = r->eventfd; /* the slot may be reused as soon as the lock is dropped */
 	ret = kvm_irqfd_assign(kvm, r, false);
 	r->used = false;
 	if (r->msi) {
-		int ret2 = kvm_commit_routes(kvm);
+		int ret2 = kvm_routes_commit(kvm);
 
 		ret = ret ? ret : ret2;
 	}
@@ -273,6 +259,7 @@ static const struct hv_ops kvm_hv_ops = {
 	.irqfd_msi = kvm_irqfd_msi,
 	.irqfd_spi = kvm_irqfd_spi,
 	.irqfd_release = kvm_irqfd_release,
+	.irqfd_batch = kvm_irqfd_batch,
 };
 
 /* ---- VM ---- */
@@ -332,6 +319,7 @@ int kvm_open(struct kvm *kvm, u64 ipa_end)
 	kvm->hv.ops = &kvm_hv_ops;
 	kvm->sys_fd = kvm->vm_fd = -1;
 	kvm->page_size = (size_t)sysconf(_SC_PAGESIZE);
+	kvm->set_gsi_routing = kvm_set_gsi_routing;
 	ret = -pthread_mutex_init(&kvm->lock, NULL);
 	if (ret) {
 		pr_err("kvm: memslot/route table mutex init: %s", strerror(-ret));
@@ -383,6 +371,10 @@ int kvm_open(struct kvm *kvm, u64 ipa_end)
 	}
 	kvm->have_readonly_mem = kvm_vm_check_cap(kvm, KVM_CAP_READONLY_MEM) > 0;
 	kvm->have_irqfd_resample = kvm_vm_check_cap(kvm, KVM_CAP_IRQFD_RESAMPLE) > 0;
+	/* KVM_CAP_IRQ_ROUTING answers the GSI limit (KVM_MAX_IRQ_ROUTES). */
+	kvm->max_gsis = (unsigned int)kvm_vm_check_cap(kvm, KVM_CAP_IRQ_ROUTING);
+	if (kvm->max_gsis < 1024)
+		kvm->max_gsis = 1024; /* kernels that answer 1 had KVM_MAX_IRQ_ROUTES = 1024 */
 	v = ioctl(kvm->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (v < (int)sizeof(struct kvm_run)) {
 		pr_err("/dev/kvm: KVM_GET_VCPU_MMAP_SIZE: %s", v < 0 ? strerror(errno) : "too small");
@@ -407,6 +399,7 @@ void kvm_close(struct kvm *kvm)
 	if (kvm->sys_fd >= 0)
 		close(kvm->sys_fd);
 	kvm->vm_fd = kvm->sys_fd = -1;
+	kvm_routes_free(kvm);
 	pthread_mutex_destroy(&kvm->lock);
 	kvm->hv.ops = NULL;
 }

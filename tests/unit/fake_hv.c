@@ -161,6 +161,19 @@ static int fake_irqfd_release(struct hv *hv, int handle)
 	return 0;
 }
 
+static int fake_irqfd_batch(struct hv *hv, bool begin)
+{
+	struct fake_hv *f = to_fake_hv(hv);
+	struct fake_hv_call *c = record(f, FAKE_IRQFD_BATCH);
+
+	c->level = begin;
+	if (!begin && !f->batch_depth)
+		return c->ret = -EINVAL; /* an end without a begin is a caller bug */
+	f->batch_depth += begin ? 1 : -1;
+	c->ret = begin ? 0 : take_fail(&f->fail_irqfd_batch);
+	return c->ret;
+}
+
 static const struct hv_ops fake_hv_ops = {
 	.mem_map = fake_mem_map,
 	.mem_unmap = fake_mem_unmap,
@@ -169,6 +182,7 @@ static const struct hv_ops fake_hv_ops = {
 	.irqfd_msi = fake_irqfd_msi,
 	.irqfd_spi = fake_irqfd_spi,
 	.irqfd_release = fake_irqfd_release,
+	.irqfd_batch = fake_irqfd_batch,
 };
 
 void fake_hv_init(struct fake_hv *f)

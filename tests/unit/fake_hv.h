@@ -20,6 +20,7 @@ enum fake_hv_op {
 	FAKE_IRQFD_MSI,
 	FAKE_IRQFD_SPI,
 	FAKE_IRQFD_RELEASE,
+	FAKE_IRQFD_BATCH,    /* level: true = begin, false = end */
 };
 
 struct fake_hv_call {
@@ -29,7 +30,7 @@ struct fake_hv_call {
 	void *host;
 	bool readonly;
 	u32 spi;             /* irq_line / irqfd_spi */
-	bool level;          /* irq_line */
+	bool level;          /* irq_line; irqfd_batch: begin */
 	u64 addr;            /* signal_msi / irqfd_msi */
 	u32 data, devid;
 	int eventfd, resamplefd, handle;
@@ -59,9 +60,10 @@ struct fake_hv {
 	unsigned int spi_raises[FAKE_HV_MAX_SPIS];  /* 0 -> 1 transitions */
 	struct fake_hv_map maps[FAKE_HV_MAX_MAPS];
 	struct fake_hv_irqfd irqfds[FAKE_HV_MAX_IRQFDS];
+	int batch_depth;              /* irqfd_batch nesting (begin - end) */
 	/* One-shot failure injection. */
 	int fail_mem_map, fail_mem_unmap, fail_irq_line, fail_signal_msi, fail_irqfd_msi, fail_irqfd_spi,
-		fail_irqfd_release;
+		fail_irqfd_release, fail_irqfd_batch;
 };
 
 void fake_hv_init(struct fake_hv *f);

@@ -1,0 +1,105 @@
+/* kvm_routes.c: the KVM backend's irqfd route table and the GSI routing table built from it (see kvm.h). Kept
+ * apart from kvm_arm64.c, with the KVM_SET_GSI_ROUTING call behind kvm->set_gsi_routing, so that growth, the
+ * GSI limit, batching and the table contents are unit-tested on any host. Callers hold kvm->lock. */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include "vmm/kvm.h"
+
+unsigned int kvm_routes_limit(const struct kvm *kvm)
+{
+	return kvm->max_gsis > kvm->nr_spis ? kvm->max_gsis - kvm->nr_spis : 0;
+}
+
+int kvm_routes_slot(struct kvm *kvm)
+{
+	unsigned int old = kvm->nroutes, cap;
+	struct kvm_irqfd_route *nr;
+
+	for (unsigned int h = 0; h < old; h++) {
+		if (!kvm->routes[h].used)
+			return (int)h;
+	}
+	if (old >= kvm_routes_limit(kvm))
+		return -ENOSPC;
+	cap = MIN(MAX(old * 2, 64u), kvm_routes_limit(kvm));
+	nr = realloc(kvm->routes, cap * sizeof(*nr));
+	if (!nr)
+		return -ENOMEM;
+	memset(&nr[old], 0, (cap - old) * sizeof(*nr));
+	kvm->routes = nr;
+	kvm->nroutes = cap;
+	return (int)old;
+}
+
+int kvm_routes_commit(struct kvm *kvm)
+{
+	struct kvm_irq_routing *tbl;
+	size_t want = kvm->nr_spis + kvm->nroutes;
+	unsigned int n = 0;
+
+	if (kvm->route_batch) {
+		kvm->routes_dirty = true;
+		return 0;
+	}
+	if (want > kvm->route_tbl_cap || !kvm->route_tbl) {
+		tbl = realloc(kvm->route_tbl, sizeof(*tbl) + want * sizeof(tbl->entries[0]));
+		if (!tbl)
+			return -ENOMEM;
+		kvm->route_tbl = tbl;
+		kvm->route_tbl_cap = want;
+	}
+	tbl = kvm->route_tbl;
+	memset(tbl, 0, sizeof(*tbl) + want * sizeof(tbl->entries[0]));
+	/* Identity routes for the wired SPIs: what KVM installs by default at vGIC init. */
+	for (u32 spi = 0; spi < kvm->nr_spis; spi++) {
+		tbl->entries[n].gsi = spi;
+		tbl->entries[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		tbl->entries[n].u.irqchip.irqchip = 0;
+		tbl->entries[n].u.irqchip.pin = spi;
+		n++;
+	}
+	for (unsigned int i = 0; i < kvm->nroutes; i++) {
+		const struct kvm_irqfd_route *r = &kvm->routes[i];
+
+		if (!r->used || !r->msi)
+			continue;
+		tbl->entries[n].gsi = r->gsi;
+		tbl->entries[n].type = KVM_IRQ_ROUTING_MSI;
+		tbl->entries[n].flags = KVM_MSI_VALID_DEVID;
+		tbl->entries[n].u.msi.address_lo = (u32)r->addr;
+		tbl->entries[n].u.msi.address_hi = (u32)(r->addr >> 32);
+		tbl->entries[n].u.msi.data = r->data;
+		tbl->entries[n].u.msi.devid = r->devid;
+		n++;
+	}
+	tbl->nr = n;
+	kvm->routes_dirty = false;
+	return kvm->set_gsi_routing(kvm, tbl);
+}
+
+int kvm_routes_batch(struct kvm *kvm, bool begin)
+{
+	if (begin) {
+		kvm->route_batch++;
+		return 0;
+	}
+	if (!kvm->route_batch)
+		return -EINVAL;
+	if (--kvm->route_batch || !kvm->routes_dirty)
+		return 0;
+	return kvm_routes_commit(kvm);
+}
+
+void kvm_routes_free(struct kvm *kvm)
+{
+	free(kvm->routes);
+	free(kvm->route_tbl);
+	kvm->routes = NULL;
+	kvm->route_tbl = NULL;
+	kvm->nroutes = 0;
+	kvm->route_tbl_cap = 0;
+	kvm->route_batch = 0;
+	kvm->routes_dirty = false;
+}
