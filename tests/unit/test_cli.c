@@ -287,6 +287,9 @@ Test(cli, help_and_version)
 			cr_expect(strstr(out, line), "help lacks exit code %d", code);
 		}
 		cr_expect(strstr(out, "128+N"));
+		/* The console escape keys (vmm/console.h). */
+		cr_expect(strstr(out, "\n  Ctrl-A x        quit ivmm"), "%s", out);
+		cr_expect(strstr(out, "\n  Ctrl-A h        list these keys"), "%s", out);
 		/* How to write a long cmdline in the file, and what --device does to the file's devices. */
 		cr_expect(strstr(out, "goes on over indented lines"), "%s", out);
 		cr_expect(strstr(out, "devices\n                       given on the command line add to the file's; "
