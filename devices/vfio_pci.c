@@ -127,34 +127,39 @@ static void bar_map(struct vfio_pci *vp, struct vfio_pci_bar *b, u64 gpa)
 	}
 }
 
-/* Make BAR idx decode where the guest wants it (lock held). */
-static void bar_update(struct vfio_pci *vp, unsigned int idx)
+/* Where BAR idx should decode now, or VFIO_PCI_NO_ADDR (lock held). report: say why an address is refused. */
+static u64 bar_want(struct vfio_pci *vp, unsigned int idx, bool report)
 {
 	struct vfio_pci_bar *b = &vp->bars[idx];
-	u64 want = VFIO_PCI_NO_ADDR;
+	u64 a;
 
-	if (!b->info.size)
-		return;
-	if (pci_cfg_get(&vp->cfg, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY) {
-		u64 a = pci_cfg_bar_addr(&vp->cfg, idx, &b->info);
-
-		if (pci_host_window_ok(vp->host, a, b->info.size))
-			want = a;
-		else
-			log_guest("%s: BAR%u at 0x%llx (0x%llx bytes) is outside the host bridge windows: not decoding",
-				  vp->name, idx, (unsigned long long)a, (unsigned long long)b->info.size);
-	}
-	if (want == b->gpa)
-		return;
-	bar_unmap(vp, b);
-	if (want != VFIO_PCI_NO_ADDR)
-		bar_map(vp, b, want);
+	if (!b->info.size || !(pci_cfg_get(&vp->cfg, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY))
+		return VFIO_PCI_NO_ADDR;
+	a = pci_cfg_bar_addr(&vp->cfg, idx, &b->info);
+	if (pci_host_window_ok(vp->host, a, b->info.size))
+		return a;
+	if (report)
+		log_guest("%s: BAR%u at 0x%llx (0x%llx bytes) is outside the host bridge windows: not decoding", vp->name,
+			  idx, (unsigned long long)a, (unsigned long long)b->info.size);
+	return VFIO_PCI_NO_ADDR;
 }
 
-static void bars_update(struct vfio_pci *vp)
+/* Make every BAR decode where the guest wants it (lock held); written is the BAR whose register the guest
+ * wrote (-1: the command register). First every BAR that moves or stops decoding leaves, then the others are
+ * placed: a BAR that was refused because it overlapped another one is retried on every update, so it decodes
+ * again as soon as the other one moves away (as on hardware), not only when the guest rewrites it. */
+static void bars_update(struct vfio_pci *vp, int written)
 {
+	u64 want[PCI_NUM_BARS];
+
 	for (unsigned int i = 0; i < PCI_NUM_BARS; i++)
-		bar_update(vp, i);
+		want[i] = bar_want(vp, i, written < 0 || (int)i == written);
+	for (unsigned int i = 0; i < PCI_NUM_BARS; i++)
+		if (vp->bars[i].info.size && want[i] != vp->bars[i].gpa)
+			bar_unmap(vp, &vp->bars[i]);
+	for (unsigned int i = 0; i < PCI_NUM_BARS; i++)
+		if (vp->bars[i].info.size && want[i] != VFIO_PCI_NO_ADDR && want[i] != vp->bars[i].gpa)
+			bar_map(vp, &vp->bars[i], want[i]);
 }
 
 /* Pass memory decode / bus mastering / INTx disable to the device, ordered so that no memslot is live
@@ -167,7 +172,7 @@ static void cmd_update(struct vfio_pci *vp, u16 old)
 	if (!((old ^ cmd) & CMD_PASSTHROUGH))
 		return;
 	if (!(cmd & PCI_COMMAND_MEMORY))
-		bars_update(vp);
+		bars_update(vp, -1);
 	/* Guest-driven: failures are reported rate-limited, not by the wrappers. */
 	if (vfio_dev_cfg_read_quiet(vp->vdev, PCI_COMMAND, 2, &real) == 0) {
 		real = (real & ~(u32)CMD_PASSTHROUGH) | (cmd & CMD_PASSTHROUGH);
@@ -178,7 +183,7 @@ static void cmd_update(struct vfio_pci *vp, u16 old)
 		log_guest("%s: could not read the device's command register: %s", vp->name, vp->vdev->last_err);
 	}
 	if (cmd & PCI_COMMAND_MEMORY)
-		bars_update(vp);
+		bars_update(vp, -1);
 }
 
 /* ---- config space ---- */
@@ -298,8 +303,10 @@ void vfio_pci_cfg_write(struct vfio_pci *vp, u32 off, u32 size, u32 val)
 	for (unsigned int i = 0; i < PCI_NUM_BARS; i++) {
 		const struct vfio_pci_bar *b = &vp->bars[i];
 
-		if (b->info.size && pci_cfg_overlaps(off, size, PCI_BASE_ADDRESS_0 + 4 * i, b->info.is64 ? 8 : 4))
-			bar_update(vp, i);
+		if (b->info.size && pci_cfg_overlaps(off, size, PCI_BASE_ADDRESS_0 + 4 * i, b->info.is64 ? 8 : 4)) {
+			bars_update(vp, (int)i);
+			break;
+		}
 	}
 	if ((vp->msi_present && pci_cfg_overlaps(off, size, vp->msi_cap, pci_msi_cap_len(vp->msi_flags))) ||
 	    (vp->msix_present && pci_cfg_overlaps(off, size, vp->msix_cap + PCI_MSIX_FLAGS, 2)))

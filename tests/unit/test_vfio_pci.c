@@ -832,3 +832,22 @@ Test(vfio_pci, safe_writes_to_live_registers_reach_the_device, .init = cr_redire
 	rig_down();
 	cr_assert(stderr_has("guest: edu0: config write at 0x5c"));
 }
+
+Test(vfio_pci, bar_refused_for_overlap_decodes_once_the_other_moves, .init = cr_redirect_stderr)
+{
+	rig_up();
+	cfgw(PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	/* BAR2 moved onto BAR0: refused. */
+	cfgw(PCI_BASE_ADDRESS_3, 4, 0);
+	cfgw(PCI_BASE_ADDRESS_2, 4, (u32)LAYOUT_PCI_MMIO32_BASE);
+	cr_assert_eq(live_maps(), 1);
+	/* BAR0 moves away: BAR2 decodes where the guest put it, without being rewritten (as on hardware). */
+	cfgw(PCI_BASE_ADDRESS_0, 4, (u32)(LAYOUT_PCI_MMIO32_BASE + 0x1000000));
+	cr_assert_not_null(map_at(LAYOUT_PCI_MMIO32_BASE + 0x1000000));
+	cr_assert_not_null(map_at(LAYOUT_PCI_MMIO32_BASE + 0x1000));
+	cr_assert_not_null(map_at(LAYOUT_PCI_MMIO32_BASE + 0x9000));
+	cr_assert_eq(live_maps(), 3);
+	rig.fv.regions[VFIO_PCI_BAR2_REGION_INDEX].data[0x1004] = 0x5a;
+	cr_assert_eq(mmio_read(LAYOUT_PCI_MMIO32_BASE + 0x1004, 1), 0x5a);
+	rig_down();
+}
