@@ -284,11 +284,13 @@ static int f_mmap(struct vfio_dev *dev, u64 fd_off, size_t len, int prot, void *
 	if (!f->bound || !p)
 		return -EINVAL;
 	*out = p;
+	f->live_mmaps++;
 	return 0;
 }
 
 static int f_munmap(struct vfio_dev *dev, void *addr, size_t len)
 {
+	F(dev)->live_mmaps--;
 	return 0;
 }
 

@@ -3,7 +3,7 @@
  * index << 40 (as vfio-pci lays them out): pread/pwrite copy, mmap returns a pointer into the buffer;
  * GET_REGION_INFO builds a real capability chain (sparse mmap areas, an optional unknown capability of
  * extra_cap_len bytes, MSI-X mappable) and answers a too-small buffer like the kernel: argsz raised, no chain. SET_IRQS is decoded into
- * per-vector state (trigger eventfd, masked) and logged. Attach/detach update a linked fake_iommufd's
+ * per-vector state (trigger eventfd, masked) and logged. Live mmaps are counted (mmap +1, munmap -1). Attach/detach update a linked fake_iommufd's
  * attachment table so HWPT destruction order is checked end to end.
  * One-shot failure injection: set fail_<op> = -errno; the next call of that op returns it and clears it. */
 #ifndef IVMM_TEST_FAKE_VFIO_H
@@ -45,6 +45,7 @@ struct fake_vfio {
 	u32 dev_id;
 	u32 attached_pt;      /* 0 = detached */
 	unsigned int attach_calls, detach_calls, resets, region_info_calls;
+	int live_mmaps;       /* successful mmaps not yet munmapped (a leak check) */
 	u32 extra_cap_len;    /* >= 8: insert an unknown capability (id 0x7f) of this many bytes in every chain */
 	int trigger_fd[FAKE_VFIO_NR_IRQS][FAKE_VFIO_MAX_VECTORS];  /* -1 = none */
 	bool masked[FAKE_VFIO_NR_IRQS][FAKE_VFIO_MAX_VECTORS];
