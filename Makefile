@@ -120,6 +120,26 @@ demo:
 bench: lab
 	@bash tests/lab/bench.sh
 
+# libFuzzer over the guest-garbage rig (tests/unit/guest_garbage.h): the fuzzer input is the guest. Its own
+# clang build of the library (ASan/UBSan runtimes cannot mix with gcc's); runs FUZZ_TIME seconds (default 60)
+# on the corpus in build/fuzz/corpus.
+.PHONY: fuzz
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 60
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := $(COMMON) -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-link -isystem $(UAPI) \
+	-isystem $(UAPI)/$(HOST_TRIPLET)
+FUZZ_OBJS := $(patsubst %.c,$(B)/fuzz/%.o,$(HOST_LIB_SRCS) tests/unit/guest_garbage.c tests/unit/fake_hv.c \
+	tests/unit/fake_vfio.c tests/fuzz/guest_garbage_fuzz.c)
+$(B)/fuzz/%.o: %.c | $(B)/.uapi-ok deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+$(B)/fuzz/guest-garbage: $(FUZZ_OBJS)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(HOST_LIBS)
+fuzz: $(B)/fuzz/guest-garbage
+	@mkdir -p $(B)/fuzz/corpus
+	ASAN_OPTIONS=detect_leaks=1 $< -max_total_time=$(FUZZ_TIME) -max_len=16384 $(B)/fuzz/corpus
+
 clean:
 	rm -rf $(B)
 distclean: clean
