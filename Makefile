@@ -7,6 +7,7 @@
 #   make lab-shell  interactive L1 console (edu bound to vfio-pci, ivmm installed)
 #   make demo       x86: boot the lab and run an ivmm guest with edu passed through; arm64: ivmm run with configs/demo.ini
 #   make bench      lab benchmarks (boot time, VMM start, RSS, MMIO cost)
+#   make fuzz       libFuzzer over the guest-garbage rig (clang; FUZZ_TIME seconds, default 60)
 # Sources are found by wildcard: vmm/ devices/ iommu/ boot/ *.c; files ending in _arm64.c are built only for
 # arm64, files ending in _other.c only elsewhere. tests/unit/*.c form one Criterion binary; tests/lab/progs/*.c
 # are static arm64 programs for the lab (L1 and L2).
