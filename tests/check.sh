@@ -19,7 +19,8 @@ strip() { sed 's/\x1b\[[0-9;]*m//g'; }
 
 # ---- unit tests ----
 echo "check: unit tests (make unit)"
-$MAKE --no-print-directory unit 2>&1 | tee "$tmp/unit.log"
+# stdin is /dev/null for every part: a test that reads stdin must see EOF, never wait on a terminal or pipe.
+$MAKE --no-print-directory unit < /dev/null 2>&1 | tee "$tmp/unit.log"
 urc=${PIPESTATUS[0]}
 syn=$(strip < "$tmp/unit.log" | grep -o 'Synthesis: Tested: [0-9]* | Passing: [0-9]* | Failing: [0-9]* | Crashing: [0-9]*' | tail -n1)
 if [ -n "$syn" ]; then
@@ -38,7 +39,7 @@ t_unit=$((SECONDS - t0))
 
 # ---- lab scenarios ----
 echo "check: lab scenarios (make check-lab)"
-$MAKE --no-print-directory check-lab 2>&1 | tee "$tmp/lab.log"
+$MAKE --no-print-directory check-lab < /dev/null 2>&1 | tee "$tmp/lab.log"
 lrc=${PIPESTATUS[0]}
 last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$tmp/lab.log" | tail -n1)
 if [ -n "$last" ]; then
@@ -53,7 +54,7 @@ t_lab=$((SECONDS - t0 - t_unit))
 
 # ---- the runner's own failure handling ----
 echo "check: lab runner self-test (tests/lab/selftest.sh)"
-if bash tests/lab/selftest.sh; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+if bash tests/lab/selftest.sh < /dev/null; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
 t_self=$((SECONDS - t0 - t_unit - t_lab))
 
 for n in "${notes[@]}"; do echo "check: $n"; done
