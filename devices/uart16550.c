@@ -336,7 +336,9 @@ static bool reg_write(struct uart16550 *u, unsigned int reg, u8 v)
 			u->dlm = v;
 			return false;
 		}
-		if ((v & UART_IER_ETBEI) && !(u->ier & UART_IER_ETBEI))
+		/* Enabling ETBEI raises THRE at once only if THR really is empty; otherwise the flush path
+		 * raises it when room comes back (IIR must never claim THRE while LSR.THRE reads 0). */
+		if ((v & UART_IER_ETBEI) && !(u->ier & UART_IER_ETBEI) && tx_thre(u))
 			u->thri_pending = true;
 		u->ier = v & (UART_IER_ERBFI | UART_IER_ETBEI | UART_IER_ELSI | UART_IER_EDSSI);
 		return false;

@@ -591,6 +591,8 @@ static bool uart_seen_read(struct gg *g, unsigned int r, u8 v, bool dlab, bool l
 				  id == UART_IIR_ID_THRI ? UART_IER_ETBEI : UART_IER_EDSSI;
 
 			REQUIRE(id != UART_IIR_ID_CTI || g->us.fifo, "character timeout with the FIFO off");
+			REQUIRE(id != UART_IIR_ID_THRI || UART_TX_BUF_SIZE - uart16550_tx_pending(g->uart) >= UART_FIFO_SIZE,
+				"IIR says THR empty while %zu bytes are queued (LSR.THRE reads 0)", uart16550_tx_pending(g->uart));
 			REQUIRE(g->us.ier & need, "IIR reports source %u that IER 0x%x does not enable", id, g->us.ier);
 		}
 		break;
