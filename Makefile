@@ -96,7 +96,7 @@ $(B)/test/unit-tests: $(TEST_OBJS) $(B)/test/libivmm.a
 arm64: $(B)/arm64/ivmm $(PROGS)
 
 unit test: $(B)/test/unit-tests $(B)/host/ivmm
-	IVMM_BIN=$(abspath $(B)/host/ivmm) IVMM_TOP=$(CURDIR) ASAN_OPTIONS=detect_leaks=1 $(B)/test/unit-tests --jobs 2 --timeout 60
+	IVMM_BIN=$(abspath $(B)/host/ivmm) IVMM_TOP=$(CURDIR) ASAN_OPTIONS=detect_leaks=1 $(B)/test/unit-tests --jobs 2 --timeout 60 </dev/null
 
 # A failed arm64 build does not stop the lab: the image is built without the out-of-date binaries, so the
 # scenarios that need them fail with "... not built" and the others still run.
