@@ -38,11 +38,13 @@ int kvm_routes_commit(struct kvm *kvm)
 	struct kvm_irq_routing *tbl;
 	size_t want = kvm->nr_spis + kvm->nroutes;
 	unsigned int n = 0;
+	int ret;
 
-	if (kvm->route_batch) {
-		kvm->routes_dirty = true;
+	/* Dirty until KVM takes the table, so a commit that fails (here or in KVM) is retried by the next
+	 * batch end even if that batch changed nothing. */
+	kvm->routes_dirty = true;
+	if (kvm->route_batch)
 		return 0;
-	}
 	if (want > kvm->route_tbl_cap || !kvm->route_tbl) {
 		tbl = realloc(kvm->route_tbl, sizeof(*tbl) + want * sizeof(tbl->entries[0]));
 		if (!tbl)
@@ -75,8 +77,10 @@ int kvm_routes_commit(struct kvm *kvm)
 		n++;
 	}
 	tbl->nr = n;
-	kvm->routes_dirty = false;
-	return kvm->set_gsi_routing(kvm, tbl);
+	ret = kvm->set_gsi_routing(kvm, tbl);
+	if (!ret)
+		kvm->routes_dirty = false;
+	return ret;
 }
 
 int kvm_routes_batch(struct kvm *kvm, bool begin)

@@ -162,3 +162,41 @@ Test(kvm_routes, a_small_gsi_limit_is_respected)
 	cr_assert_eq(kvm_routes_slot(&r->kvm), -ENOSPC);
 	free(r);
 }
+
+Test(kvm_routes, a_failed_commit_stays_dirty_and_the_next_batch_end_retries)
+{
+	struct rec *r = calloc(1, sizeof(*r));
+	int s;
+
+	rec_init(r, 4096);
+	s = kvm_routes_slot(&r->kvm);
+	cr_assert_eq(s, 0);
+	r->kvm.routes[s] = (struct kvm_irqfd_route){ .used = true, .msi = true, .gsi = NR_SPIS, .eventfd = 7,
+						     .resamplefd = -1, .addr = 0x8090040, .data = 1, .devid = 8 };
+	r->fail = -ENOMEM;
+	cr_assert_eq(kvm_routes_commit(&r->kvm), -ENOMEM, "KVM refused the table");
+	cr_assert_eq(r->commits, 1);
+	cr_assert(r->kvm.routes_dirty, "the refused table is still owed to KVM");
+	/* A batch that changes nothing must still hand KVM the table it never took. */
+	r->fail = 0;
+	cr_assert_eq(kvm_routes_batch(&r->kvm, true), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, false), 0);
+	cr_assert_eq(r->commits, 2, "the batch end retried the failed commit");
+	cr_assert_eq(r->last_nr, NR_SPIS + 1);
+	cr_assert_eq(r->last[NR_SPIS].u.msi.data, 1);
+	cr_assert_not(r->kvm.routes_dirty);
+	/* Failing at a batch end leaves it dirty too. */
+	cr_assert_eq(kvm_routes_batch(&r->kvm, true), 0);
+	r->kvm.routes[s].data = 2;
+	cr_assert_eq(kvm_routes_commit(&r->kvm), 0);
+	r->fail = -EINVAL;
+	cr_assert_eq(kvm_routes_batch(&r->kvm, false), -EINVAL);
+	cr_assert(r->kvm.routes_dirty);
+	r->fail = 0;
+	cr_assert_eq(kvm_routes_batch(&r->kvm, true), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, false), 0);
+	cr_assert_eq(r->commits, 4);
+	cr_assert_eq(r->last[NR_SPIS].u.msi.data, 2);
+	kvm_routes_free(&r->kvm);
+	free(r);
+}
