@@ -76,10 +76,14 @@ void kvm_vcpu_destroy(struct kvm *kvm, struct kvm_vcpu *vcpu);
 int __must_check kvm_vcpu_set_boot_regs(struct kvm_vcpu *vcpu, u64 entry, u64 dtb);
 /* The optional capabilities passthrough devices need: KVM_CAP_MSI_DEVID (MSIs carry the requester id to the
  * vITS; KVM reports it only once the ITS exists, so call this after gic_create) and KVM_CAP_IRQFD_RESAMPLE
- * (INTx). vm_create checks them only when devices are configured, and fails early with a message naming the
- * missing capability; a VM without passthrough devices runs without them. Returns 0 or -EOPNOTSUPP. */
+ * (INTx). Both are required as soon as any device is passed through, even one that only ever uses MSI or
+ * MSI-X: every guest driver may fall back to INTx (and does until it enables MSI), so a VM that could not
+ * route INTx would lose interrupts at run time instead of failing here. vm_create checks them only when
+ * devices are configured, and fails early with a message naming the missing capability; a VM without
+ * passthrough devices runs without them. Returns 0 or -EOPNOTSUPP. */
 int __must_check kvm_check_passthrough_caps(struct kvm *kvm);
-/* Test whether a VM capability is present (KVM_CHECK_EXTENSION on the VM fd). */
+/* Test whether a VM capability is present (KVM_CHECK_EXTENSION on the VM fd): > 0 present (some caps answer
+ * a value), 0 absent or the ioctl failed. Callers test <= 0 for "missing". */
 int kvm_vm_check_cap(struct kvm *kvm, long cap);
 
 /* The irqfd route table (vmm/kvm_routes.c, host independent). Callers hold kvm->lock.

@@ -288,7 +288,7 @@ static const struct {
 int kvm_check_passthrough_caps(struct kvm *kvm)
 {
 	/* KVM reports KVM_CAP_MSI_DEVID only once the VM has an ITS (it is what needs device ids). */
-	if (!kvm_vm_check_cap(kvm, KVM_CAP_MSI_DEVID)) {
+	if (kvm_vm_check_cap(kvm, KVM_CAP_MSI_DEVID) <= 0) {
 		pr_err("/dev/kvm: KVM lacks KVM_CAP_MSI_DEVID (needed for the MSIs of passthrough devices through "
 		       "the vITS)");
 		return -EOPNOTSUPP;
@@ -363,7 +363,7 @@ int kvm_open(struct kvm *kvm, u64 ipa_end)
 		goto err;
 	}
 	for (unsigned int i = 0; i < ARRAY_SIZE(required_caps); i++) {
-		if (!kvm_vm_check_cap(kvm, required_caps[i].cap)) {
+		if (kvm_vm_check_cap(kvm, required_caps[i].cap) <= 0) {
 			pr_err("/dev/kvm: KVM lacks %s (needed for %s)", required_caps[i].name, required_caps[i].why);
 			ret = -EOPNOTSUPP;
 			goto err;
