@@ -140,6 +140,13 @@ int console_out_open(struct console_out *o, int fd)
 	if (fstat(fd, &st) < 0) {
 		int ret = -errno;
 
+		if (errno == EBADF) {
+			/* Started with stdout closed (ivmm ... >&-): nowhere to write, like an unplugged cable. The
+			 * UART sees fd -1, its first write fails and it discards guest output from then on. */
+			pr_info("console: stdout (fd %d) is closed: guest output is discarded", fd);
+			return 0;
+		}
+
 		pr_err("console: stdout (fd %d): %s", fd, strerror(errno));
 		return ret;
 	}

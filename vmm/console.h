@@ -40,7 +40,8 @@ struct console_out {
 	int saved_flags;
 };
 
-/* Returns 0 or -errno (with a message). */
+/* Returns 0 or -errno (with a message). A closed fd (EBADF) is not an error: o->fd is -1 and the guest's
+ * output is discarded (the UART treats the failing writes as a dead console). */
 int __must_check console_out_open(struct console_out *o, int fd);
 /* Safe on a closed or zeroed-and-fd=-1 struct, and more than once. */
 void console_out_close(struct console_out *o);

@@ -320,3 +320,43 @@ Test(console, drain_of_a_full_console_ends_on_timeout_or_signal)
 		close(abort_ev[i]);
 	}
 }
+
+/* ivmm started with stdout closed (ivmm ... >&-): the VM still starts, output is discarded like on an
+ * unplugged cable, and nothing blocks or waits at the end of the run. */
+Test(console, closed_stdout_discards_output_instead_of_failing)
+{
+	struct fake_hv fhv;
+	struct uart16550 *u;
+	struct mmio_region *r;
+	struct console c;
+	struct console_out o;
+	struct pollfd pfd[2];
+	int in[2], abort_ev[2], closed;
+
+	fake_hv_init(&fhv);
+	cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(abort_ev, O_CLOEXEC), 0);
+	closed = dup(in[0]);
+	cr_assert_geq(closed, 0);
+	close(closed); /* a descriptor number that is surely not open */
+	cr_assert_eq(console_out_open(&o, closed), 0, "a closed stdout is not a setup error");
+	cr_assert_eq(o.fd, -1);
+	cr_assert_eq(o.shared_fd, -1);
+	cr_assert_eq(uart16550_create(&fhv.hv, 0, 1, o.fd, &u), 0);
+	r = uart16550_region(u);
+	cr_assert_eq(console_init(&c, in[0], u), 0);
+	for (int i = 0; i < 100; i++)
+		r->ops->write(r->opaque, UART_THR, 'g', 1);
+	cr_assert_eq(uart16550_tx_pending(u), 0, "output to a closed stdout is dropped, not queued");
+	console_out_pollfds(&c, pfd);
+	cr_assert_eq(pfd[1].fd, -1, "the event loop never waits for room on it");
+	cr_assert_eq(console_out_drain(&c, abort_ev[0], 60000), 0);
+	console_fini(&c);
+	uart16550_device(u)->ops->destroy(uart16550_device(u));
+	console_out_close(&o);
+	console_out_close(&o);
+	for (int i = 0; i < 2; i++) {
+		close(in[i]);
+		close(abort_ev[i]);
+	}
+}
