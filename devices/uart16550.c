@@ -214,9 +214,14 @@ static int tx_flush_locked(struct uart16550 *u)
 		/* Only the tx_lock holder consumes, so tx[tail .. tail + len) is stable while unlocked. */
 		n = write(u->out_fd, &u->tx[tail], len);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+			bool was_blocked;
+
 			pthread_mutex_lock(&u->lock);
+			was_blocked = u->tx_blocked;
 			u->tx_blocked = true;
 			pthread_mutex_unlock(&u->lock);
+			if (!was_blocked)
+				pr_debug("uart: console output blocked (stdout full); buffering guest output");
 			return -EAGAIN;
 		}
 		pthread_mutex_lock(&u->lock);
