@@ -39,12 +39,13 @@ static int kvm_mem_map(struct hv *hv, u64 gpa, u64 size, void *host, bool readon
 	/* KVM wants memslots aligned to the host's page size (4, 16 or 64 KiB), not the guest's. */
 	if (!size || !IS_ALIGNED(gpa, kvm->page_size) || !IS_ALIGNED(size, kvm->page_size) ||
 	    !IS_ALIGNED((uintptr_t)host, kvm->page_size)) {
-		pr_err("kvm: memslot at 0x%llx size 0x%llx: not aligned to the host page size (%zu KiB)",
-		       (unsigned long long)gpa, (unsigned long long)size, kvm->page_size / 1024);
+		pr_err_ratelimited("kvm: memslot at 0x%llx size 0x%llx: not aligned to the host page size (%zu KiB)",
+				   (unsigned long long)gpa, (unsigned long long)size, kvm->page_size / 1024);
 		return -EINVAL;
 	}
 	if (readonly && !kvm->have_readonly_mem) {
-		pr_err("kvm: read-only memslot at 0x%llx: KVM lacks KVM_CAP_READONLY_MEM", (unsigned long long)gpa);
+		pr_err_ratelimited("kvm: read-only memslot at 0x%llx: KVM lacks KVM_CAP_READONLY_MEM",
+				   (unsigned long long)gpa);
 		return -EOPNOTSUPP;
 	}
 	pthread_mutex_lock(&kvm->lock);
@@ -59,8 +60,8 @@ static int kvm_mem_map(struct hv *hv, u64 gpa, u64 size, void *host, bool readon
 	}
 	pthread_mutex_unlock(&kvm->lock);
 	if (ret)
-		pr_err("kvm: memslot at 0x%llx size 0x%llx: %s", (unsigned long long)gpa, (unsigned long long)size,
-		       ret == -ENOSPC ? "no free slot" : strerror(-ret));
+		pr_err_ratelimited("kvm: memslot at 0x%llx size 0x%llx: %s", (unsigned long long)gpa,
+				   (unsigned long long)size, ret == -ENOSPC ? "no free slot" : strerror(-ret));
 	return ret;
 }
 
@@ -80,8 +81,8 @@ static int kvm_mem_unmap(struct hv *hv, u64 gpa)
 	}
 	pthread_mutex_unlock(&kvm->lock);
 	if (ret)
-		pr_err("kvm: removing the memslot at 0x%llx: %s", (unsigned long long)gpa,
-		       ret == -ENOENT ? "no such slot" : strerror(-ret));
+		pr_err_ratelimited("kvm: removing the memslot at 0x%llx: %s", (unsigned long long)gpa,
+				   ret == -ENOENT ? "no such slot" : strerror(-ret));
 	return ret;
 }
 
@@ -136,10 +137,10 @@ static int kvm_irqfd_batch(struct hv *hv, bool begin)
 	ret = kvm_routes_batch(kvm, begin);
 	pthread_mutex_unlock(&kvm->lock);
 	if (ret == -EINVAL)
-		pr_err("kvm: irqfd batch end without a begin");
+		pr_err_ratelimited("kvm: irqfd batch end without a begin");
 	else if (ret)
-		pr_err("kvm: committing the GSI routing table (%u SPIs + irqfd routes): %s", kvm->nr_spis,
-		       strerror(-ret));
+		pr_err_ratelimited("kvm: committing the GSI routing table (%u SPIs + irqfd routes): %s",
+				   kvm->nr_spis, strerror(-ret));
 	return ret;
 }
 
@@ -188,15 +189,16 @@ static int kvm_irqfd_add(struct kvm *kvm, struct kvm_irqfd_route *tmpl)
 err_unuse:
 	kvm->routes[h].used = false;
 	if (tmpl->msi && ret != -ENOMEM && kvm_routes_commit(kvm))
-		pr_warn("kvm: the GSI table still lists the failed route (GSI %u)", tmpl->gsi);
+		pr_err_ratelimited("kvm: the GSI table still lists the failed route (GSI %u)", tmpl->gsi);
 out:
 	pthread_mutex_unlock(&kvm->lock);
 	if (ret == -ENOSPC)
-		pr_err("kvm: irqfd %d -> %s: no free route: all %u irqfd routes KVM allows are in use (KVM caps GSIs "
-		       "at %u, the first %u are the wired SPIs)", tmpl->eventfd, tmpl->msi ? "MSI" : "SPI",
-		       kvm_routes_limit(kvm), kvm->max_gsis, kvm->nr_spis);
+		pr_err_ratelimited("kvm: irqfd %d -> %s: no free route: all %u irqfd routes KVM allows are in use "
+				   "(KVM caps GSIs at %u, the first %u are the wired SPIs)", tmpl->eventfd,
+				   tmpl->msi ? "MSI" : "SPI", kvm_routes_limit(kvm), kvm->max_gsis, kvm->nr_spis);
 	else
-		pr_err("kvm: irqfd %d -> %s: %s", tmpl->eventfd, tmpl->msi ? "MSI" : "SPI", strerror(-ret));
+		pr_err_ratelimited("kvm: irqfd %d -> %s: %s", tmpl->eventfd, tmpl->msi ? "MSI" : "SPI",
+				   strerror(-ret));
 	return ret;
 }
 
@@ -217,7 +219,8 @@ static int kvm_irqfd_spi(struct hv *hv, int eventfd, int resamplefd, u32 spi)
 	if (spi >= kvm->nr_spis)
 		return -EINVAL;
 	if (resamplefd >= 0 && !kvm->have_irqfd_resample) {
-		pr_err("kvm: irqfd %d -> SPI %u: KVM lacks KVM_CAP_IRQFD_RESAMPLE (needed for INTx)", eventfd, spi);
+		pr_err_ratelimited("kvm: irqfd %d -> SPI %u: KVM lacks KVM_CAP_IRQFD_RESAMPLE (needed for INTx)",
+				   eventfd, spi);
 		return -EOPNOTSUPP;
 	}
 	return kvm_irqfd_add(kvm, &r);
@@ -247,7 +250,7 @@ static int kvm_irqfd_release(struct hv *hv, int handle)
 	}
 	pthread_mutex_unlock(&kvm->lock);
 	if (ret)
-		pr_err("kvm: releasing irqfd %d: %s", eventfd, strerror(-ret));
+		pr_err_ratelimited("kvm: releasing irqfd %d: %s", eventfd, strerror(-ret));
 	return ret;
 }
 

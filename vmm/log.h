@@ -43,4 +43,14 @@ bool ratelimit_ok(struct ratelimit *rl, unsigned int burst, unsigned int interva
 			log_msg(LOG_WARN, "guest: " __VA_ARGS__); \
 	} while (0)
 
+/* A host-side failure on a path the guest can drive (memslots for BARs the guest moves, irqfd routes for the
+ * vectors it programs): an error line like pr_err, but rate-limited per call site like log_guest, so the
+ * first failures (those at VM setup included) print in full and a guest cannot flood stderr. */
+#define pr_err_ratelimited(...)                         \
+	do {                                            \
+		static __thread struct ratelimit rl__;  \
+		if (ratelimit_ok(&rl__, 10, 5))         \
+			log_msg(LOG_ERR, __VA_ARGS__);  \
+	} while (0)
+
 #endif
