@@ -65,6 +65,13 @@ $(B)/.uapi-ok: | deps
 	@grep -q IOMMU_VEVENTQ_ALLOC $(UAPI)/linux/iommufd.h || { echo "error: $(UAPI)/linux/iommufd.h predates vEVENTQ"; exit 1; }
 	@mkdir -p $(B) && touch $@
 
+# --version must name the commit the binary was built from: files that use IVMM_VERSION are rebuilt when it
+# changes (the stamp is rewritten only then).
+.PHONY: FORCE
+$(B)/.version: FORCE
+	@mkdir -p $(B); echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+$(B)/host/vmm/cli.o $(B)/test/vmm/cli.o $(B)/arm64/vmm/cli.o $(B)/test/tests/unit/test_cli.o: $(B)/.version
+
 $(B)/host/%.o: %.c | $(B)/.uapi-ok deps
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -c $< -o $@
@@ -132,7 +139,10 @@ FUZZ_CFLAGS := $(COMMON) -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzz
 	-isystem $(UAPI)/$(HOST_TRIPLET)
 FUZZ_OBJS := $(patsubst %.c,$(B)/fuzz/%.o,$(HOST_LIB_SRCS) tests/unit/guest_garbage.c tests/unit/fake_hv.c \
 	tests/unit/fake_vfio.c tests/fuzz/guest_garbage_fuzz.c)
-$(B)/fuzz/%.o: %.c | $(B)/.uapi-ok deps
+.PHONY: deps-fuzz
+deps-fuzz:
+	@bash scripts/deps.sh fuzz >/dev/null
+$(B)/fuzz/%.o: %.c | $(B)/.uapi-ok deps-fuzz
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 $(B)/fuzz/guest-garbage: $(FUZZ_OBJS)

@@ -8,9 +8,10 @@
 #   - nothing from trixie/sid is ever installed: newer files (uAPI headers, kernel source) and arm64
 #     static libraries are fetched with a private apt state under the cache dir and unpacked with dpkg -x.
 #
-# Usage: scripts/deps.sh [host|lab|all]   (default all)
+# Usage: scripts/deps.sh [host|lab|fuzz|all]   (default all)
 #   host: native build + unit tests (gcc, libfdt, libinih, criterion, current uAPI headers)
 #   lab:  cross toolchain, arm64 sysroot, qemu 10, kernel source and build tools
+#   fuzz: host + clang with libFuzzer (make fuzz only; not part of all)
 # Prints the sysroot it prepared (uapi/, arm64/, ksrc/). Exit 0 on success, 1 when something is missing and cannot be installed.
 set -euo pipefail
 
@@ -28,6 +29,7 @@ HOST_PKGS=(gcc make libc6-dev pkg-config libfdt-dev libinih-dev libcriterion-dev
            valgrind xz-utils ca-certificates)
 LAB_PKGS=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross flex bison bc libssl-dev libelf-dev cpio rsync
           xz-utils kmod)
+FUZZ_PKGS=(clang libclang-rt-dev)
 QEMU_MIN=10
 
 log() { printf 'deps: %s\n' "$*" >&2; }
@@ -75,7 +77,7 @@ EOT
 install_system() {
 	local want=("$@") miss need_qemu=0
 	mapfile -t miss < <(missing_pkgs "${want[@]}")
-	if [ "$what" != host ] && ! qemu_ok; then need_qemu=1; fi
+	if [ "$what" != host ] && [ "$what" != fuzz ] && ! qemu_ok; then need_qemu=1; fi
 	[ ${#miss[@]} -eq 0 ] && [ $need_qemu = 0 ] && return 0
 	if [ "$(id -u)" != 0 ] || ! is_debian12; then
 		log "missing: ${miss[*]:-} $([ $need_qemu = 1 ] && echo "qemu-system-arm>=$QEMU_MIN")"
@@ -189,6 +191,7 @@ case "$what" in
 	host) install_system "${HOST_PKGS[@]}"; prepare_uapi ;;
 	lab)  install_system "${HOST_PKGS[@]}" "${LAB_PKGS[@]}"; prepare_uapi; prepare_arm64_sysroot; prepare_kernel_source ;;
 	all)  install_system "${HOST_PKGS[@]}" "${LAB_PKGS[@]}"; prepare_uapi; prepare_arm64_sysroot; prepare_kernel_source ;;
-	*) die "usage: $0 [host|lab|all]" ;;
+	fuzz) install_system "${HOST_PKGS[@]}" "${FUZZ_PKGS[@]}"; prepare_uapi ;;
+	*) die "usage: $0 [host|lab|fuzz|all]" ;;
 esac
 echo "$SYS"

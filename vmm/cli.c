@@ -95,7 +95,7 @@ static const char help_text[] =
 	"  2    bad command line or config file (the message names the option or FILE:LINE)\n"
 	"  3    the guest asked for a reset (ivmm does not reboot it)\n"
 	"  4    the guest reported a crash\n"
-	"  128+N  ended by signal N (SIGINT, SIGTERM)\n";
+	"  128+N  ended by signal N (SIGINT, SIGTERM, SIGHUP)\n";
 
 struct cli_opt {
 	int id;
