@@ -26,7 +26,9 @@ struct hv_ops {
 	/* Optional (may be NULL): bracket many irqfd_msi/irqfd_release calls (begin = true, then false) so the
 	 * backend rewrites its routing table once at the end instead of once per call (KVM re-submits the whole
 	 * GSI table on every change: O(n^2) for n MSI-X vectors otherwise). Calls nest; inside a batch a new
-	 * route takes effect at the outermost end. Returns 0 or -errno (end: the table could not be committed). */
+	 * route takes effect at the outermost end, and an event already waiting in its eventfd is delivered
+	 * then (not lost). Returns 0 or -errno (end: the table could not be committed or a route not
+	 * activated; the backend said so and retries at its next batch end). */
 	int (*irqfd_batch)(struct hv *hv, bool begin);
 };
 

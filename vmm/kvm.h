@@ -29,6 +29,7 @@ struct kvm_irqfd_route {
 	int eventfd, resamplefd;
 	u64 addr;
 	u32 data, devid;
+	bool assigned;             /* KVM_IRQFD done; an MSI route added inside a batch waits for its end */
 };
 
 struct kvm {
@@ -52,8 +53,9 @@ struct kvm {
 	size_t route_tbl_cap;      /* entries route_tbl has room for */
 	unsigned int route_batch;  /* irqfd_batch nesting: commits deferred while > 0 */
 	bool routes_dirty;         /* a deferred commit is due at the batch's end */
-	/* KVM_SET_GSI_ROUTING (kvm_arm64.c); unit tests put a recorder here. Returns 0 or -errno. */
+	/* KVM_SET_GSI_ROUTING and KVM_IRQFD (kvm_arm64.c); unit tests put recorders here. Return 0 or -errno. */
 	int (*set_gsi_routing)(struct kvm *kvm, const struct kvm_irq_routing *tbl);
+	int (*irqfd_assign)(struct kvm *kvm, const struct kvm_irqfd_route *r, bool assign);
 };
 
 struct kvm_vcpu {
@@ -92,12 +94,24 @@ int kvm_vm_check_cap(struct kvm *kvm, long cap);
  *   the limit, -ENOMEM. The caller fills kvm->routes[index].
  * kvm_routes_commit: hand KVM the whole GSI table (SPI identity routes + one MSI route per used MSI entry);
  *   inside a batch only marks it dirty.
- * kvm_routes_batch: begin (nests) / end; the outermost end commits if anything changed; -EINVAL for an end
- *   without a begin. */
+ *   Dirty until KVM took a table: a failed commit is retried by the next batch end.
+ * kvm_routes_batch: begin (nests) / end; the outermost end commits if anything changed, then assigns the
+ *   irqfds of the MSI routes added inside the batch; -EINVAL for an end without a begin. An irqfd whose
+ *   assign or commit failed stays pending and is retried at the next outermost end.
+ * kvm_routes_add: a new route from *tmpl (eventfd, resamplefd, msi and its addr/data/devid, or the SPI in
+ *   gsi); an MSI route gets GSI nr_spis + index. Returns the index (the hv handle) or -errno, undone on
+ *   failure. Outside a batch the route is committed and its irqfd assigned at once. Inside one, an MSI
+ *   route's irqfd is assigned only at the batch end, after the commit that gives its GSI a route: KVM
+ *   injects an event already pending on the eventfd when the irqfd is assigned, through the GSI's route at
+ *   that moment, so assigning first would drop an event the device raised while the vector was masked.
+ * kvm_routes_release: deassign (if assigned) and free index h, committing the table for an MSI route.
+ *   Returns 0, -ENOENT for a handle not in use, or the first -errno (the slot is freed anyway). */
 unsigned int kvm_routes_limit(const struct kvm *kvm);
 int __must_check kvm_routes_slot(struct kvm *kvm);
 int __must_check kvm_routes_commit(struct kvm *kvm);
 int __must_check kvm_routes_batch(struct kvm *kvm, bool begin);
+int __must_check kvm_routes_add(struct kvm *kvm, struct kvm_irqfd_route *tmpl);
+int __must_check kvm_routes_release(struct kvm *kvm, int h);
 void kvm_routes_free(struct kvm *kvm);
 
 static inline struct kvm *hv_to_kvm(struct hv *hv)

@@ -131,15 +131,18 @@ static int kvm_set_gsi_routing(struct kvm *kvm, const struct kvm_irq_routing *tb
 static int kvm_irqfd_batch(struct hv *hv, bool begin)
 {
 	struct kvm *kvm = hv_to_kvm(hv);
-	int ret = 0;
+	bool unbalanced;
+	int ret;
 
 	pthread_mutex_lock(&kvm->lock);
+	unbalanced = !begin && !kvm->route_batch;
 	ret = kvm_routes_batch(kvm, begin);
 	pthread_mutex_unlock(&kvm->lock);
-	if (ret == -EINVAL)
+	if (unbalanced)
 		pr_err_ratelimited("kvm: irqfd batch end without a begin");
 	else if (ret)
-		pr_err_ratelimited("kvm: committing the GSI routing table (%u SPIs + irqfd routes): %s",
+		pr_err_ratelimited("kvm: irqfd batch end: committing the GSI routing table (%u SPIs + irqfd routes) "
+				   "or assigning the batch's irqfds: %s (retried at the next batch end)",
 				   kvm->nr_spis, strerror(-ret));
 	return ret;
 }
@@ -163,35 +166,13 @@ static int kvm_irqfd_assign(struct kvm *kvm, const struct kvm_irqfd_route *r, bo
 
 static int kvm_irqfd_add(struct kvm *kvm, struct kvm_irqfd_route *tmpl)
 {
-	int ret, h;
+	int ret;
 
 	pthread_mutex_lock(&kvm->lock);
-	h = kvm_routes_slot(kvm);
-	if (h < 0) {
-		ret = h;
-		goto out;
-	}
-	if (tmpl->msi)
-		tmpl->gsi = kvm->nr_spis + (u32)h;
-	tmpl->used = true;
-	kvm->routes[h] = *tmpl;
-	if (tmpl->msi) {
-		ret = kvm_routes_commit(kvm);
-		if (ret)
-			goto err_unuse;
-	}
-	ret = kvm_irqfd_assign(kvm, tmpl, true);
-	if (ret)
-		goto err_unuse;
+	ret = kvm_routes_add(kvm, tmpl);
 	pthread_mutex_unlock(&kvm->lock);
-	return h;
-
-err_unuse:
-	kvm->routes[h].used = false;
-	if (tmpl->msi && ret != -ENOMEM && kvm_routes_commit(kvm))
-		pr_err_ratelimited("kvm: the GSI table still lists the failed route (GSI %u)", tmpl->gsi);
-out:
-	pthread_mutex_unlock(&kvm->lock);
+	if (ret >= 0)
+		return ret;
 	if (ret == -ENOSPC)
 		pr_err_ratelimited("kvm: irqfd %d -> %s: no free route: all %u irqfd routes KVM allows are in use "
 				   "(KVM caps GSIs at %u, the first %u are the wired SPIs)", tmpl->eventfd,
@@ -229,27 +210,14 @@ static int kvm_irqfd_spi(struct hv *hv, int eventfd, int resamplefd, u32 spi)
 static int kvm_irqfd_release(struct hv *hv, int handle)
 {
 	struct kvm *kvm = hv_to_kvm(hv);
-	struct kvm_irqfd_route *r;
-	int ret, eventfd;
+	int ret, eventfd = -1;
 
-	if (handle < 0)
-		return -EINVAL;
 	pthread_mutex_lock(&kvm->lock);
-	if ((unsigned int)handle >= kvm->nroutes || !kvm->routes[handle].used) {
-		pthread_mutex_unlock(&kvm->lock);
-		return -ENOENT;
-	}
-	r = &kvm->routes[handle];
-	eventfd = r->eventfd; /* the slot may be reused as soon as the lock is dropped */
-	ret = kvm_irqfd_assign(kvm, r, false);
-	r->used = false;
-	if (r->msi) {
-		int ret2 = kvm_routes_commit(kvm);
-
-		ret = ret ? ret : ret2;
-	}
+	if (handle >= 0 && (unsigned int)handle < kvm->nroutes)
+		eventfd = kvm->routes[handle].eventfd; /* the slot may be reused as soon as the lock is dropped */
+	ret = kvm_routes_release(kvm, handle);
 	pthread_mutex_unlock(&kvm->lock);
-	if (ret)
+	if (ret && ret != -ENOENT)
 		pr_err_ratelimited("kvm: releasing irqfd %d: %s", eventfd, strerror(-ret));
 	return ret;
 }
@@ -323,6 +291,7 @@ int kvm_open(struct kvm *kvm, u64 ipa_end)
 	kvm->sys_fd = kvm->vm_fd = -1;
 	kvm->page_size = (size_t)sysconf(_SC_PAGESIZE);
 	kvm->set_gsi_routing = kvm_set_gsi_routing;
+	kvm->irqfd_assign = kvm_irqfd_assign;
 	ret = -pthread_mutex_init(&kvm->lock, NULL);
 	if (ret) {
 		pr_err("kvm: memslot/route table mutex init: %s", strerror(-ret));

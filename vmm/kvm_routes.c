@@ -83,17 +83,100 @@ int kvm_routes_commit(struct kvm *kvm)
 	return ret;
 }
 
+/* At the outermost batch end, once KVM has the table: the irqfds of the MSI routes added in the batch. */
+static int assign_pending(struct kvm *kvm)
+{
+	int ret = 0;
+
+	for (unsigned int i = 0; i < kvm->nroutes; i++) {
+		struct kvm_irqfd_route *r = &kvm->routes[i];
+
+		if (!r->used || r->assigned)
+			continue;
+		int err = kvm->irqfd_assign(kvm, r, true);
+
+		if (err) {
+			ret = ret ? ret : err; /* stays pending: the next batch end tries again */
+			continue;
+		}
+		r->assigned = true;
+	}
+	return ret;
+}
+
 int kvm_routes_batch(struct kvm *kvm, bool begin)
 {
+	int ret;
+
 	if (begin) {
 		kvm->route_batch++;
 		return 0;
 	}
 	if (!kvm->route_batch)
 		return -EINVAL;
-	if (--kvm->route_batch || !kvm->routes_dirty)
+	if (--kvm->route_batch)
 		return 0;
-	return kvm_routes_commit(kvm);
+	if (kvm->routes_dirty) {
+		ret = kvm_routes_commit(kvm);
+		if (ret)
+			return ret; /* no irqfd without its route: they wait for a commit that works */
+	}
+	return assign_pending(kvm);
+}
+
+int kvm_routes_add(struct kvm *kvm, struct kvm_irqfd_route *tmpl)
+{
+	int h = kvm_routes_slot(kvm), ret;
+	struct kvm_irqfd_route *r;
+
+	if (h < 0)
+		return h;
+	if (tmpl->msi)
+		tmpl->gsi = kvm->nr_spis + (u32)h;
+	tmpl->used = true;
+	tmpl->assigned = false;
+	r = &kvm->routes[h];
+	*r = *tmpl;
+	if (r->msi) {
+		ret = kvm_routes_commit(kvm);
+		if (ret)
+			goto err_unuse;
+		if (kvm->route_batch)
+			return h; /* assigned at the batch end, after the commit (see kvm.h) */
+	}
+	ret = kvm->irqfd_assign(kvm, r, true);
+	if (ret)
+		goto err_unuse;
+	r->assigned = true;
+	return h;
+
+err_unuse:
+	r->used = false;
+	if (r->msi && kvm_routes_commit(kvm)) {
+		/* Still in KVM's table: it stays dirty and the next commit drops the route (inert meanwhile:
+		 * no irqfd feeds its GSI). */
+	}
+	return ret;
+}
+
+int kvm_routes_release(struct kvm *kvm, int h)
+{
+	struct kvm_irqfd_route *r;
+	int ret = 0;
+
+	if (h < 0 || (unsigned int)h >= kvm->nroutes || !kvm->routes[h].used)
+		return -ENOENT;
+	r = &kvm->routes[h];
+	if (r->assigned)
+		ret = kvm->irqfd_assign(kvm, r, false);
+	r->used = false;
+	r->assigned = false;
+	if (r->msi) {
+		int ret2 = kvm_routes_commit(kvm);
+
+		ret = ret ? ret : ret2;
+	}
+	return ret;
 }
 
 void kvm_routes_free(struct kvm *kvm)

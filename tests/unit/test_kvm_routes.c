@@ -11,12 +11,24 @@
 
 #define NR_SPIS 96
 
+enum ev_kind { EV_COMMIT, EV_ASSIGN, EV_DEASSIGN };
+
+struct ev {
+	enum ev_kind kind;
+	int eventfd;           /* assign/deassign */
+	u32 gsi;
+	bool gsi_routed;       /* assign: KVM's committed table routes this GSI at that moment */
+};
+
 struct rec {
 	struct kvm kvm;        /* first: the callback gets &rec->kvm */
 	unsigned int commits;
 	unsigned int last_nr;
 	struct kvm_irq_routing_entry last[4096];
 	int fail;
+	int fail_assign;       /* the next irqfd assign fails with this */
+	struct ev ev[256];
+	unsigned int nev;
 };
 
 static int record_routing(struct kvm *kvm, const struct kvm_irq_routing *tbl)
@@ -32,12 +44,46 @@ static int record_routing(struct kvm *kvm, const struct kvm_irq_routing *tbl)
 	return 0;
 }
 
+static bool committed_routes(const struct rec *r, u32 gsi)
+{
+	for (unsigned int i = 0; i < r->last_nr; i++)
+		if (r->last[i].gsi == gsi)
+			return true;
+	return false;
+}
+
+/* KVM_IRQFD: records the order against commits, and whether the GSI had a route in KVM when the irqfd was
+ * assigned (KVM injects an already pending event through the route of that moment). */
+static int record_irqfd(struct kvm *kvm, const struct kvm_irqfd_route *route, bool assign)
+{
+	struct rec *r = (struct rec *)kvm;
+	int ret = assign ? r->fail_assign : 0;
+
+	if (assign)
+		r->fail_assign = 0;
+	if (!ret && r->nev < ARRAY_SIZE(r->ev))
+		r->ev[r->nev++] = (struct ev){ assign ? EV_ASSIGN : EV_DEASSIGN, route->eventfd, route->gsi,
+					       committed_routes(r, route->gsi) };
+	return ret;
+}
+
+static int record_commit(struct kvm *kvm, const struct kvm_irq_routing *tbl)
+{
+	struct rec *r = (struct rec *)kvm;
+	int ret = record_routing(kvm, tbl);
+
+	if (!ret && r->nev < ARRAY_SIZE(r->ev))
+		r->ev[r->nev++] = (struct ev){ .kind = EV_COMMIT };
+	return ret;
+}
+
 static void rec_init(struct rec *r, unsigned int max_gsis)
 {
 	memset(r, 0, sizeof(*r));
 	r->kvm.nr_spis = NR_SPIS;
 	r->kvm.max_gsis = max_gsis;
-	r->kvm.set_gsi_routing = record_routing;
+	r->kvm.set_gsi_routing = record_commit;
+	r->kvm.irqfd_assign = record_irqfd;
 }
 
 /* What kvm_irqfd_add does for an MSI, minus the irqfd ioctl. */
@@ -197,6 +243,123 @@ Test(kvm_routes, a_failed_commit_stays_dirty_and_the_next_batch_end_retries)
 	cr_assert_eq(kvm_routes_batch(&r->kvm, false), 0);
 	cr_assert_eq(r->commits, 4);
 	cr_assert_eq(r->last[NR_SPIS].u.msi.data, 2);
+	kvm_routes_free(&r->kvm);
+	free(r);
+}
+
+static int route_msi(struct rec *r, int eventfd, u32 data)
+{
+	struct kvm_irqfd_route t = { .msi = true, .eventfd = eventfd, .resamplefd = -1, .addr = 0x8090040,
+				     .data = data, .devid = 0x8 };
+
+	return kvm_routes_add(&r->kvm, &t);
+}
+
+Test(kvm_routes, outside_a_batch_an_msi_irqfd_is_assigned_after_its_route_is_committed)
+{
+	struct rec *r = calloc(1, sizeof(*r));
+	struct kvm_irqfd_route spi = { .msi = false, .gsi = 5, .eventfd = 50, .resamplefd = 51 };
+	int h, s;
+
+	rec_init(r, 4096);
+	h = route_msi(r, 40, 1);
+	cr_assert_eq(h, 0);
+	cr_assert_eq(r->nev, 2);
+	cr_assert_eq(r->ev[0].kind, EV_COMMIT);
+	cr_assert_eq(r->ev[1].kind, EV_ASSIGN);
+	cr_assert_eq(r->ev[1].gsi, NR_SPIS);
+	cr_assert(r->ev[1].gsi_routed, "the GSI was routed when its irqfd was assigned");
+	/* A wired SPI needs no commit (identity route). */
+	s = kvm_routes_add(&r->kvm, &spi);
+	cr_assert_eq(s, 1);
+	cr_assert_eq(r->nev, 3);
+	cr_assert_eq(r->ev[2].kind, EV_ASSIGN);
+	cr_assert_eq(r->ev[2].gsi, 5);
+	/* A failing KVM_IRQFD undoes the route: slot free again, table without it. */
+	r->fail_assign = -EBADF;
+	cr_assert_eq(route_msi(r, 41, 2), -EBADF);
+	cr_assert_not(r->kvm.routes[2].used);
+	cr_assert_eq(r->last_nr, NR_SPIS + 1, "the failed route left KVM's table again");
+	cr_assert_eq(kvm_routes_release(&r->kvm, h), 0);
+	cr_assert_eq(r->ev[r->nev - 2].kind, EV_DEASSIGN);
+	cr_assert_eq(r->ev[r->nev - 1].kind, EV_COMMIT);
+	cr_assert_eq(r->last_nr, NR_SPIS);
+	cr_assert_eq(kvm_routes_release(&r->kvm, h), -ENOENT, "released twice");
+	cr_assert_eq(kvm_routes_release(&r->kvm, -1), -ENOENT);
+	kvm_routes_free(&r->kvm);
+	free(r);
+}
+
+/* The batch case behind item "pending interrupts": a vector unmasked inside a batch may already have an
+ * event in its eventfd; KVM injects it when the irqfd is assigned, through the GSI's route at that moment.
+ * So inside a batch no MSI irqfd may be assigned before the one commit at the end. */
+Test(kvm_routes, inside_a_batch_msi_irqfds_are_assigned_only_after_the_final_commit)
+{
+	struct rec *r = calloc(1, sizeof(*r));
+	int h[8];
+
+	rec_init(r, 4096);
+	h[0] = route_msi(r, 30, 0);
+	r->nev = 0;
+	cr_assert_eq(kvm_routes_batch(&r->kvm, true), 0);
+	cr_assert_eq(kvm_routes_release(&r->kvm, h[0]), 0, "a vector's target changes: release ...");
+	for (int i = 0; i < 8; i++)
+		h[i] = route_msi(r, 60 + i, (u32)i);
+	cr_assert_eq(h[0], 0, "... and re-add in the same slot (same GSI, new route)");
+	cr_assert_eq(r->nev, 1, "only the old irqfd's deassign so far");
+	cr_assert_eq(r->ev[0].kind, EV_DEASSIGN);
+	cr_assert_eq(r->ev[0].eventfd, 30);
+	/* Releasing a route whose irqfd was never assigned issues no deassign. */
+	cr_assert_eq(kvm_routes_release(&r->kvm, h[7]), 0);
+	cr_assert_eq(r->nev, 1);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, false), 0);
+	cr_assert_eq(r->commits, 2, "one commit before the batch, one for the whole batch");
+	cr_assert_eq(r->nev, 1 + 1 + 7);
+	cr_assert_eq(r->ev[1].kind, EV_COMMIT, "the commit comes first");
+	for (int i = 0; i < 7; i++) {
+		cr_assert_eq(r->ev[2 + i].kind, EV_ASSIGN);
+		cr_assert_eq(r->ev[2 + i].eventfd, 60 + i);
+		cr_assert(r->ev[2 + i].gsi_routed, "irqfd %d assigned while its GSI %u had a route", 60 + i,
+			  r->ev[2 + i].gsi);
+		cr_assert(r->kvm.routes[h[i]].assigned);
+	}
+	cr_assert_eq(r->last[NR_SPIS].u.msi.data, 0, "slot 0's new route is in the table");
+	kvm_routes_free(&r->kvm);
+	free(r);
+}
+
+Test(kvm_routes, a_failed_batch_end_keeps_irqfds_pending_until_a_later_end_succeeds)
+{
+	struct rec *r = calloc(1, sizeof(*r));
+	int a, b;
+
+	rec_init(r, 4096);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, true), 0);
+	a = route_msi(r, 70, 1);
+	b = route_msi(r, 71, 2);
+	r->fail = -ENOMEM;
+	cr_assert_eq(kvm_routes_batch(&r->kvm, false), -ENOMEM);
+	cr_assert_eq(r->nev, 0, "no irqfd without its route");
+	r->fail = 0;
+	/* Nested batches: only the outermost end commits and assigns. */
+	cr_assert_eq(kvm_routes_batch(&r->kvm, true), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, true), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, false), 0);
+	cr_assert_eq(r->nev, 0);
+	r->fail_assign = -EINVAL; /* the first irqfd fails, the second still goes in */
+	cr_assert_eq(kvm_routes_batch(&r->kvm, false), -EINVAL);
+	cr_assert_eq(r->nev, 2);
+	cr_assert_eq(r->ev[0].kind, EV_COMMIT);
+	cr_assert_eq(r->ev[1].eventfd, 71);
+	cr_assert_not(r->kvm.routes[a].assigned);
+	cr_assert(r->kvm.routes[b].assigned);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, true), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, false), 0);
+	cr_assert_eq(r->nev, 3, "nothing to commit; the pending irqfd is retried");
+	cr_assert_eq(r->ev[2].kind, EV_ASSIGN);
+	cr_assert_eq(r->ev[2].eventfd, 70);
+	cr_assert(r->ev[2].gsi_routed);
+	cr_assert(r->kvm.routes[a].assigned);
 	kvm_routes_free(&r->kvm);
 	free(r);
 }
