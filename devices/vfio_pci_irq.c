@@ -181,8 +181,19 @@ static void vector_target(const struct vfio_pci *vp, unsigned int i, u64 *addr, 
 		  (cfg32(vp, c + (is64 ? PCI_MSI_MASK_64 : PCI_MSI_MASK_32)) & BIT(i));
 }
 
+/* Many route changes as one for the hypervisor (one GSI table submission instead of one per vector, see
+ * hv.h irqfd_batch); a backend without batching just applies each change at once. A failed end is the
+ * backend's host error: it said so and retries at its next batch end. */
+static void routes_batch(struct vfio_pci *vp, bool begin)
+{
+	if (vp->hv->ops->irqfd_batch && vp->hv->ops->irqfd_batch(vp->hv, begin) && begin)
+		log_guest("%s: irqfd batch begin failed: routes are changed one by one", vp->name);
+}
+
 /* Routes follow the virtual state: unmasked vectors routed to their (addr, data), masked ones unrouted.
- * Runs on every MSI-X table write, so failures are summed into one rate-limited line. */
+ * Runs on every MSI-X table write, so failures are summed into one rate-limited line. Batched: a vector
+ * unmasked here with an event already waiting in its eventfd still gets it, because the backend assigns
+ * a batched irqfd only once its route is committed (vmm/kvm.h, kvm_routes_add). */
 static void routes_sync(struct vfio_pci *vp)
 {
 	if (vp->mode != VFIO_PCI_IRQ_MSI && vp->mode != VFIO_PCI_IRQ_MSIX)
@@ -193,6 +204,7 @@ static void routes_sync(struct vfio_pci *vp)
 	u32 first_data = 0;
 	int first_err = 0;
 
+	routes_batch(vp, true);
 	for (unsigned int i = 0; i < vp->nvecs; i++) {
 		struct vfio_pci_vec *v = &vp->vecs[i];
 		u64 addr;
@@ -219,6 +231,7 @@ static void routes_sync(struct vfio_pci *vp)
 		v->addr = addr;
 		v->data = data;
 	}
+	routes_batch(vp, false);
 	if (nfail)
 		log_guest("%s: %u vector(s) unrouted, first %u (addr 0x%llx data 0x%x devid 0x%x): %s", vp->name,
 			  nfail, first, (unsigned long long)first_addr, first_data, devid, strerror(-first_err));
@@ -254,8 +267,10 @@ static void mode_teardown(struct vfio_pci *vp)
 {
 	if (vp->mode == VFIO_PCI_IRQ_NONE)
 		return;
+	routes_batch(vp, true);
 	for (unsigned int i = 0; i < vp->nvecs; i++)
 		route_release(vp, &vp->vecs[i]);
+	routes_batch(vp, false);
 	if (vfio_dev_irq_disable_quiet(vp->vdev, mode_index(vp->mode)))
 		log_guest("%s: disabling %s in VFIO failed: %s", vp->name, mode_name(vp->mode), vp->vdev->last_err);
 	for (unsigned int i = 0; i < vp->nvecs; i++)

@@ -851,3 +851,45 @@ Test(vfio_pci, bar_refused_for_overlap_decodes_once_the_other_moves, .init = cr_
 	cr_assert_eq(mmio_read(LAYOUT_PCI_MMIO32_BASE + 0x1004, 1), 0x5a);
 	rig_down();
 }
+
+/* Every irqfd route change of an MSI-X table write, a function unmask or a mode teardown happens inside an
+ * irqfd_batch bracket (one GSI table submission per guest action, not one per vector), and the brackets
+ * balance. */
+Test(vfio_pci, route_changes_are_batched, .init = cr_redirect_stderr)
+{
+	int depth = 0;
+	unsigned int in_bracket = 0, most = 0, changes = 0;
+
+	rig_up();
+	cfgw(PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	cfgw(MSIX_CAP + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+	for (unsigned int i = 0; i < 8; i++)
+		msix_entry(i, DOORBELL, 0x100 + i, 0);
+	cfgw(MSIX_CAP + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE); /* 8 routes at once */
+	cr_assert_eq(live_routes(), 8);
+	msix_entry(2, DOORBELL, 0x122, 0);                         /* one route moves */
+	cfgw(MSIX_CAP + PCI_MSIX_FLAGS, 2, 0);                     /* teardown: 8 releases, INTx back */
+	cr_assert_eq(live_routes(), 1);
+	cr_assert_leq(rig.fh.ncalls, FAKE_HV_MAX_CALLS);
+	for (unsigned int i = 0; i < rig.fh.ncalls; i++) {
+		const struct fake_hv_call *c = &rig.fh.calls[i];
+
+		if (c->op == FAKE_IRQFD_BATCH) {
+			depth += c->level ? 1 : -1;
+			cr_assert_geq(depth, 0, "call %u: batch end without a begin", i);
+			if (!depth) {
+				most = MAX(most, in_bracket);
+				in_bracket = 0;
+			}
+		} else if (c->op == FAKE_IRQFD_MSI || c->op == FAKE_IRQFD_RELEASE) {
+			changes++;
+			in_bracket++;
+			cr_assert_gt(depth, 0, "call %u (op %d): route change outside a batch", i, c->op);
+		}
+	}
+	cr_assert_eq(depth, 0, "brackets balance");
+	cr_assert_eq(rig.fh.batch_depth, 0);
+	cr_assert_geq(changes, 8 + 2 + 8);
+	cr_assert_eq(most, 8, "the function unmask and the teardown each change 8 routes in one batch");
+	rig_down();
+}
