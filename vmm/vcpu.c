@@ -45,8 +45,7 @@ static void handle_system_event(struct vcpu *vcpu, const struct kvm_run *run)
 	}
 }
 
-/* Returns false when the thread must end. */
-static bool handle_exit(struct vcpu *vcpu, struct kvm_run *run)
+bool vcpu_handle_exit(struct vcpu *vcpu, struct kvm_run *run)
 {
 	struct vm *vm = vcpu->vm;
 	unsigned int id = vcpu->kvcpu.id;
@@ -101,7 +100,7 @@ void *vcpu_thread(void *arg)
 			vm_stop(vm, IVMM_EXIT_RUNTIME);
 			break;
 		}
-		if (!handle_exit(vcpu, run))
+		if (!vcpu_handle_exit(vcpu, run))
 			break;
 	}
 	return NULL;

@@ -107,6 +107,10 @@ void vm_stats_first_run(struct vm *vm);
 
 /* vcpu.c: the per-vCPU thread running KVM_RUN and dispatching exits. */
 void *vcpu_thread(void *arg);
+/* The exit dispatch of vcpu_thread for one KVM_RUN exit in run (host independent, so unit tests drive it
+ * with a fake struct kvm_run): MMIO to the bus, system events and failures end the VM through vm_stop with
+ * their exit status. Returns false when the vCPU thread must end. */
+bool vcpu_handle_exit(struct vcpu *vcpu, struct kvm_run *run);
 /* Kick a running vCPU out of KVM_RUN (immediate_exit + signal). */
 void vcpu_kick(struct vcpu *vcpu);
 /* The passthrough phase of vm_create (see vm.c): set up cfg->devices. */
