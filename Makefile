@@ -19,7 +19,8 @@ UAPI := $(SYS)/uapi/usr/include
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 HOST_ARCH := $(shell uname -m)
-HOST_TRIPLET := $(shell $(CC) -dumpmachine 2>/dev/null)
+# Before deps.sh has installed gcc (a minimal image) -dumpmachine says nothing: fall back on the machine name.
+HOST_TRIPLET := $(or $(shell $(CC) -dumpmachine 2>/dev/null),$(HOST_ARCH)-linux-gnu)
 CROSS ?= aarch64-linux-gnu-
 
 SRCS := $(sort $(wildcard vmm/*.c devices/*.c iommu/*.c boot/*.c))

@@ -25,10 +25,10 @@ SYS=$CACHE/sysroot         # unpacked packages: uapi-amd64/, uapi-arm64/, arm64/
 KVER_PIN=${IVMM_KERNEL_PKG_VERSION:-7.3.4-1~bpo13+1}
 KSRC_PKG=linux-source-7.3
 
-HOST_PKGS=(gcc make libc6-dev pkg-config libfdt-dev libinih-dev libcriterion-dev device-tree-compiler
+HOST_PKGS=(gcc make git libc6-dev pkg-config libfdt-dev libinih-dev libcriterion-dev device-tree-compiler
            valgrind xz-utils ca-certificates)
 LAB_PKGS=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross flex bison bc libssl-dev libelf-dev cpio rsync
-          xz-utils kmod)
+          xz-utils kmod patch)
 FUZZ_PKGS=(clang libclang-rt-dev)
 QEMU_MIN=10
 
@@ -107,7 +107,7 @@ papt() {
 		-o Dir::Cache="$PAPT/cache" -o Dir::Etc::SourceList="$PAPT/sources.list" \
 		-o Dir::Etc::SourceParts="$PAPT/empty" -o Dir::Etc::Preferences="$PAPT/prefs" \
 		-o Dir::Etc::PreferencesParts="$PAPT/empty" -o APT::Architecture=amd64 \
-		-o APT::Architectures::=amd64 -o APT::Architectures::=arm64 "$@"
+		-o APT::Architectures::=amd64 -o APT::Architectures::=arm64 -o APT::Sandbox::User=root "$@"
 }
 papt_cache() {
 	apt-cache -o Dir::State="$PAPT" -o Dir::State::Lists="$PAPT/lists" -o Dir::State::status="$PAPT/status" \
