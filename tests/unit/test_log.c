@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "vmm/log.h"
+#include "tests/unit/cr_stderr.h"
 
 static int __printf(5, 6) fmt_line(char *buf, size_t len, int rc, const char *hint, const char *fmt, ...)
 {
@@ -48,10 +49,5 @@ Test(log, fail_into_prints_the_same_line, .init = cr_redirect_stderr)
 
 	cr_assert_eq(print_line(buf, sizeof(buf), -ENOENT, "IOAS_ALLOC"), -ENOENT);
 	cr_assert_str_eq(buf, "iommufd: IOAS_ALLOC: No such file or directory");
-	fflush(stderr);
-	FILE *f = cr_get_redirected_stderr();
-	size_t n = fread(out, 1, sizeof(out) - 1, f);
-
-	out[n] = '\0';
-	cr_assert_str_eq(out, "ivmm: error: iommufd: IOAS_ALLOC: No such file or directory\n");
+	cr_assert_str_eq(cr_stderr_read(out, sizeof(out)), "ivmm: error: iommufd: IOAS_ALLOC: No such file or directory\n");
 }

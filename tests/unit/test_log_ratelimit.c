@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "vmm/log.h"
+#include "tests/unit/cr_stderr.h"
 
 static void site_a(unsigned int i)
 {
@@ -26,11 +27,7 @@ Test(log_ratelimit, a_flood_from_one_site_stops_at_the_burst, .init = cr_redirec
 	for (unsigned int i = 0; i < 1000; i++)
 		site_a(i);
 	site_b();
-	fflush(stderr);
-	FILE *f = cr_get_redirected_stderr();
-	size_t n = fread(out, 1, sizeof(out) - 1, f);
-
-	out[n] = '\0';
+	cr_stderr_read(out, sizeof(out));
 	cr_assert(strstr(out, "ivmm: error: kvm: site a 0\n"), "the first failure prints in full as an error:\n%s",
 		  out);
 	for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {

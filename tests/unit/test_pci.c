@@ -11,6 +11,7 @@
 #include "devices/pci_cfg.h"
 #include "devices/pci_host.h"
 #include "vmm/bus.h"
+#include "tests/unit/cr_stderr.h"
 
 static struct pci_cfg cfg;
 
@@ -429,10 +430,8 @@ Test(pci_host, full_bus, .init = cr_redirect_stderr)
 	cr_assert_eq(pci_host_add(&h, &fns[0].pdev, PCI_HOST_SLOTS), -EINVAL);
 	pci_host_destroy(&h);
 	cr_assert_eq(pci_host_init(&h, NULL, LAYOUT_ECAM_BASE, SZ_1M + 4096), -EINVAL);
-	fflush(stderr);
 	char out[2048];
-	size_t n = fread(out, 1, sizeof(out) - 1, cr_get_redirected_stderr());
 
-	out[n] = 0;
+	cr_stderr_read(out, sizeof(out));
 	cr_assert(strstr(out, "pci: slot 32 for extra is beyond the last slot (31)") != NULL, "%s", out);
 }

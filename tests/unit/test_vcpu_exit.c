@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "vmm/config.h"
 #include "vmm/vm.h"
+#include "tests/unit/cr_stderr.h"
 
 struct rig {
 	struct vm *vm;
@@ -115,7 +116,6 @@ Test(vcpu_exit, unknown_exit_reason_is_a_named_failure, .init = cr_redirect_stde
 {
 	struct rig r;
 	char out[1024];
-	size_t n;
 
 	rig_up(&r);
 	r.run->exit_reason = 0x4242;
@@ -123,8 +123,6 @@ Test(vcpu_exit, unknown_exit_reason_is_a_named_failure, .init = cr_redirect_stde
 	cr_assert_eq(r.vm->exit_code, IVMM_EXIT_RUNTIME);
 	cr_assert(main_loop_told(&r));
 	rig_down(&r);
-	fflush(stderr);
-	n = fread(out, 1, sizeof(out) - 1, cr_get_redirected_stderr());
-	out[n] = '\0';
+	cr_stderr_read(out, sizeof(out));
 	cr_assert(strstr(out, "ivmm: error: vcpu2: unexpected KVM exit reason 16962\n"), "stderr:\n%s", out);
 }

@@ -18,6 +18,7 @@
 #include "tests/unit/fake_hv.h"
 #include "tests/unit/fake_vfio.h"
 #include "vmm/bus.h"
+#include "tests/unit/cr_stderr.h"
 
 #define RW (VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE)
 #define RWM (RW | VFIO_REGION_INFO_FLAG_MMAP)
@@ -200,28 +201,12 @@ static void kick(int efd)
 	cr_assert_eq(write(efd, &one, 8), 8);
 }
 
-/* Does the redirected stderr contain this text? */
-static bool stderr_has(const char *text)
-{
-	static char buf[16384];
-	size_t n;
-
-	fflush(stderr);
-	n = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stderr());
-	buf[n] = 0;
-	return strstr(buf, text) != NULL;
-}
-
 /* All of the redirected stderr written so far (consumed: call once per test, after the actions). */
 static const char *stderr_text(void)
 {
 	static char buf[65536];
-	size_t len;
 
-	fflush(stderr);
-	len = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stderr());
-	buf[len] = 0;
-	return buf;
+	return cr_stderr_read(buf, sizeof(buf));
 }
 
 static unsigned int count_of(const char *text, const char *needle)
@@ -438,7 +423,7 @@ Test(vfio_pci, bar_that_cannot_be_placed, .init = cr_redirect_stderr)
 	cr_assert_eq(live_routes(), 0);
 	cr_assert_eq(live_maps(), 0);
 	rig_down();
-	cr_assert(stderr_has("ivmm: error: edu0 (0000:00:01.0): BAR0 (32-bit, 0x40000000 bytes) cannot be placed in "
+	cr_assert(cr_stderr_has("ivmm: error: edu0 (0000:00:01.0): BAR0 (32-bit, 0x40000000 bytes) cannot be placed in "
 			     "the 32-bit MMIO window [0x20000000-0x3fffffff] (0x20000000 bytes free)\n"));
 }
 
@@ -629,7 +614,7 @@ Test(vfio_pci, irq_failures_do_not_crash, .init = cr_redirect_stderr)
 	msi_program(DOORBELL, 0x20, PCI_MSI_FLAGS_ENABLE);
 	cr_assert_eq(rig.vp->mode, VFIO_PCI_IRQ_NONE);
 	cr_assert_eq(live_routes(), 0);
-	cr_assert(stderr_has("edu0: could not switch interrupts to MSI"));
+	cr_assert(cr_stderr_has("edu0: could not switch interrupts to MSI"));
 	rig.fv.irqs[VFIO_PCI_MSI_IRQ_INDEX].count = 4;
 	/* The hypervisor refuses a route: vector left unrouted, retried on the next change. */
 	cfgw(MSI_CAP + PCI_MSI_FLAGS, 2, 0);
@@ -692,7 +677,7 @@ Test(vfio_pci, no_mmap_knob_traps_everything, .init = cr_redirect_stderr)
 	cr_assert_eq(mmio_read(LAYOUT_PCI_MMIO32_BASE + 8, 4), 0x12345678);
 	rig_down();
 	unsetenv("IVMM_VFIO_NO_MMAP");
-	cr_assert(stderr_has("edu0: IVMM_VFIO_NO_MMAP=1: every BAR access is trapped"));
+	cr_assert(cr_stderr_has("edu0: IVMM_VFIO_NO_MMAP=1: every BAR access is trapped"));
 }
 
 Test(vfio_pci, overlapping_bars_do_not_decode_twice, .init = cr_redirect_stderr)
@@ -713,7 +698,7 @@ Test(vfio_pci, overlapping_bars_do_not_decode_twice, .init = cr_redirect_stderr)
 	cr_assert_eq(live_maps(), 3);
 	cr_assert_not_null(map_at(LAYOUT_PCI_MMIO32_BASE + 0x1000000 + 0x1000));
 	rig_down();
-	cr_assert(stderr_has("BAR2 at 0x20000000 overlaps another region: not decoding"));
+	cr_assert(cr_stderr_has("BAR2 at 0x20000000 overlaps another region: not decoding"));
 }
 
 Test(vfio_pci, guest_driven_device_failures_are_rate_limited, .init = cr_redirect_stderr)
@@ -830,7 +815,7 @@ Test(vfio_pci, safe_writes_to_live_registers_reach_the_device, .init = cr_redire
 	cfgw(PM_CAP + PCI_PM_CTRL, 2, 0);
 	cr_assert_eq(real_cfg(PM_CAP + PCI_PM_CTRL, 2), PCI_PM_CTRL_NO_SOFT_RESET | 3);
 	rig_down();
-	cr_assert(stderr_has("guest: edu0: config write at 0x5c"));
+	cr_assert(cr_stderr_has("guest: edu0: config write at 0x5c"));
 }
 
 Test(vfio_pci, bar_refused_for_overlap_decodes_once_the_other_moves, .init = cr_redirect_stderr)

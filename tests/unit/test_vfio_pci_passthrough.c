@@ -13,6 +13,7 @@
 #include "tests/unit/fake_hv.h"
 #include "tests/unit/fake_iommufd.h"
 #include "tests/unit/fake_vfio.h"
+#include "tests/unit/cr_stderr.h"
 
 #define RW (VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE)
 #define NDEV 2
@@ -123,17 +124,6 @@ static void env_down(void)
 static int create(void)
 {
 	return passthrough_create(&env.pt, &env.cfg, &env.ram, &env.fh.hv, &env.bus, &backend);
-}
-
-static bool stderr_has(const char *text)
-{
-	static char buf[16384];
-	size_t n;
-
-	fflush(stderr);
-	n = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stderr());
-	buf[n] = 0;
-	return strstr(buf, text) != NULL;
 }
 
 /* Nothing left: no live iommufd object, devices closed, no IOAS mapping, ECAM and BARs off the bus. */
@@ -258,7 +248,7 @@ Test(passthrough, ram_in_reserved_window, .init = cr_redirect_stderr)
 	cr_assert_eq(create(), -ERANGE);
 	assert_all_undone();
 	env_down();
-	cr_assert(stderr_has("passthrough: guest RAM [0x40000000-0x403fffff] cannot be mapped for DMA at IOVA = GPA"));
+	cr_assert(cr_stderr_has("passthrough: guest RAM [0x40000000-0x403fffff] cannot be mapped for DMA at IOVA = GPA"));
 }
 
 Test(passthrough, same_host_device_twice, .init = cr_redirect_stderr)
@@ -268,7 +258,7 @@ Test(passthrough, same_host_device_twice, .init = cr_redirect_stderr)
 	cr_assert_eq(create(), -EBUSY);
 	assert_all_undone();
 	env_down();
-	cr_assert(stderr_has("passthrough: device edu1: host 0000:00:01.0 is already given to device edu0"));
+	cr_assert(cr_stderr_has("passthrough: device edu1: host 0000:00:01.0 is already given to device edu0"));
 }
 
 Test(passthrough, bar_that_cannot_be_placed_unwinds, .init = cr_redirect_stderr)
@@ -280,7 +270,7 @@ Test(passthrough, bar_that_cannot_be_placed_unwinds, .init = cr_redirect_stderr)
 	assert_all_undone();
 	cr_assert_eq(env.fv[0].resets, 2); /* the first device was built, then reset on the way out */
 	env_down();
-	cr_assert(stderr_has("edu1 (0000:00:02.0): BAR0 (32-bit, 0x20000000 bytes) cannot be placed"));
+	cr_assert(cr_stderr_has("edu1 (0000:00:02.0): BAR0 (32-bit, 0x20000000 bytes) cannot be placed"));
 }
 
 Test(passthrough, ram_map_failure_unwinds, .init = cr_redirect_stderr)
