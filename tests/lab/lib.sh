@@ -16,6 +16,12 @@
 #   lab_expect FILE REGEX WHAT  fail with "WHAT (no /REGEX/ in FILE)" unless FILE has a line matching REGEX
 #   lab_tail FILE [N]           print the last N (default 20) lines of FILE, indented (for diagnostics)
 #   lab_uptime                  print L1 uptime in seconds (e.g. 12.34)
+#   lab_wait_for FILE REGEX TENTHS
+#                               wait until FILE has a line matching REGEX, at most TENTHS tenths of a second
+#                               (returns 1 on time-out, saying so on stderr)
+#   lab_feed_hold               for a console feeder piped into ivmm: keep ivmm's stdin open (the guest must
+#                               power off because it was told to, not because input ended) until ivmm has
+#                               exited (a write fails), at most 30 s
 
 LAB_IVMM=${LAB_IVMM:-/usr/bin/ivmm}
 LAB_L2_KERNEL=/l2/Image
@@ -169,4 +175,22 @@ lab_run_edu_l2() {
 	grep -E "^(ivmm:|$prog:|L2-RESULT)" "$out"
 	[ $rc = 0 ] || { lab_tail "$out" 30; lab_fail "ivmm exited with status $rc"; }
 	lab_expect "$out" "L2-RESULT $prog PASS" "$prog did not pass"
+}
+
+lab_wait_for() {
+	local i=0
+	while ! grep -q -- "$2" "$1" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt "$3" ] || { echo "gave up waiting for /$2/ in $1" >&2; return 1; }
+		usleep 100000
+	done
+}
+
+lab_feed_hold() {
+	local i=0
+	while [ $i -lt 30 ]; do
+		sleep 1
+		printf '\n' 2>/dev/null || return 0
+		i=$((i + 1))
+	done
 }

@@ -10,27 +10,17 @@ lab_need_ivmm
 out=/tmp/console.out
 feed=/tmp/console-feed.sh
 cat > "$feed" <<'FEED'
+. /lab/lib.sh
 out=$1
-wait_for() {
-	i=0
-	while ! grep -q "$1" "$out" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -lt "$2" ] || { echo "feeder: gave up waiting for '$1'" >&2; return 1; }
-		usleep 100000
-	done
-}
-wait_for 'L2: shell ready' 1200 || exit 1
+lab_wait_for "$out" 'L2: shell ready' 1200 || exit 1
 sleep 1
 printf 'echo hello-$((6*7))\n'
-wait_for '^hello-42' 300
+lab_wait_for "$out" '^hello-42' 300
 # The UART interrupt (SPI 1 = INTID 33) fired in the guest: RX and TX are interrupt driven.
 printf 'awk "/ttyS0/ { print \\"uart-irqs\\", \\$2 }" /proc/interrupts\n'
-wait_for '^uart-irqs' 300
+lab_wait_for "$out" '^uart-irqs' 300
 printf 'poweroff -f\n'
-# Keep stdin open (the guest must power off because it was told to, not because input ended) until ivmm has
-# exited: then the next write fails and the feeder ends.
-i=0
-while [ $i -lt 30 ]; do sleep 1; printf '\n' 2>/dev/null || exit 0; i=$((i + 1)); done
+lab_feed_hold
 FEED
 lab_run_timeout 150 "$out" sh -c "sh $feed $out | $LAB_IVMM run --kernel $LAB_L2_KERNEL --initrd $LAB_L2_INITRD --cpus 1 --memory 256M"
 rc=$?

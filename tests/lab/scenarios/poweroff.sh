@@ -6,16 +6,12 @@ lab_need_ivmm
 out=/tmp/poweroff.out
 feed=/tmp/poweroff-feed.sh
 cat > "$feed" <<'FEED'
+. /lab/lib.sh
 out=$1
-i=0
-while ! grep -q 'L2: shell ready' "$out" 2>/dev/null; do
-	i=$((i + 1)); [ $i -lt 1200 ] || exit 1; usleep 100000
-done
+lab_wait_for "$out" 'L2: shell ready' 1200 || exit 1
 sleep 1
 printf 'poweroff -f\n'
-# Keep stdin open until ivmm has exited: then the next write fails and the feeder ends.
-i=0
-while [ $i -lt 30 ]; do sleep 1; printf '\n' 2>/dev/null || exit 0; i=$((i + 1)); done
+lab_feed_hold
 FEED
 lab_run_timeout 100 "$out" sh -c "sh $feed $out | $LAB_IVMM run --kernel $LAB_L2_KERNEL --initrd $LAB_L2_INITRD --memory 256M"
 rc=$?
@@ -42,12 +38,8 @@ lab_info "reboot -f: exit 3, no ivmm left"
 out2=/tmp/poweroff-term.out
 "$LAB_IVMM" run --kernel "$LAB_L2_KERNEL" --initrd "$LAB_L2_INITRD" --memory 256M > "$out2" 2>&1 < /dev/null &
 pid=$!
-i=0
-while ! grep -q 'L2: shell ready' "$out2" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -lt 1000 ] || { kill -KILL $pid; lab_tail "$out2"; lab_fail "the L2 shell did not start (SIGTERM case)"; }
-	usleep 100000
-done
+lab_wait_for "$out2" 'L2: shell ready' 1000 ||
+	{ kill -KILL $pid; lab_tail "$out2"; lab_fail "the L2 shell did not start (SIGTERM case)"; }
 kill -TERM $pid
 i=0
 while kill -0 $pid 2>/dev/null; do
