@@ -238,17 +238,27 @@ int vfio_dev_bind(struct vfio_dev *dev, int iommufd)
 	return 0;
 }
 
-int vfio_dev_attach(struct vfio_dev *dev, u32 pt_id)
+static int attach(struct vfio_dev *dev, u32 pt_id, bool quiet)
 {
 	u32 pt = pt_id;
 	int rc = dev->ops->attach_pt(dev, &pt);
 
 	if (rc)
-		return fail(dev, rc, "VFIO_DEVICE_ATTACH_IOMMUFD_PT (dev %u, pt %u%s)", dev->dev_id, pt_id,
-			    dev->attached ? ", replacing the current one" : "");
+		return failq(dev, quiet, rc, NULL, "VFIO_DEVICE_ATTACH_IOMMUFD_PT (dev %u, pt %u%s)", dev->dev_id,
+			     pt_id, dev->attached ? ", replacing the current one" : "");
 	dev->attached = true;
 	dev->pt_id = pt;
 	return 0;
+}
+
+int vfio_dev_attach(struct vfio_dev *dev, u32 pt_id)
+{
+	return attach(dev, pt_id, false);
+}
+
+int vfio_dev_attach_quiet(struct vfio_dev *dev, u32 pt_id)
+{
+	return attach(dev, pt_id, true);
 }
 
 int vfio_dev_detach(struct vfio_dev *dev)

@@ -102,6 +102,9 @@ void vfio_dev_close(struct vfio_dev *dev);
 int __must_check vfio_dev_bind(struct vfio_dev *dev, int iommufd);
 /* Attach or replace: pt_id is an IOAS or HWPT id. dev->pt_id = the HWPT the kernel reports. */
 int __must_check vfio_dev_attach(struct vfio_dev *dev, u32 pt_id);
+/* The same, recording a failure in dev->last_err without printing it (a replacement the guest drove through
+ * the vSMMU; the caller reports it rate-limited). */
+int __must_check vfio_dev_attach_quiet(struct vfio_dev *dev, u32 pt_id);
 int __must_check vfio_dev_detach(struct vfio_dev *dev);
 
 int __must_check vfio_dev_get_info(struct vfio_dev *dev, struct vfio_device_info *info);

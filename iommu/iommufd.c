@@ -25,14 +25,17 @@ const char *iommufd_obj_type_name(enum iommufd_obj_type type)
 	return (unsigned int)type < IOMMUFD_OBJ_NR ? type_names[type] : "object";
 }
 
-/* Record and print one failure line "iommufd: WHAT: strerror[ (hint)]"; returns rc so callers can
- * `return fail(...)`. */
+/* Record and print (unless ictx->quiet) one failure line "iommufd: WHAT: strerror[ (hint)]"; returns rc so
+ * callers can `return fail(...)`. */
 static int __printf(4, 5) failh(struct iommufd *ictx, int rc, const char *hint, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_fail_into(ictx->last_err, sizeof(ictx->last_err), "iommufd", rc, hint, fmt, ap);
+	if (ictx->quiet)
+		log_fail_format(ictx->last_err, sizeof(ictx->last_err), "iommufd", rc, hint, fmt, ap);
+	else
+		log_fail_into(ictx->last_err, sizeof(ictx->last_err), "iommufd", rc, hint, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -363,6 +366,18 @@ ssize_t iommufd_veventq_read(struct iommufd *ictx, int fd, void *buf, size_t len
 }
 
 /* ---- HWPT_INVALIDATE ---- */
+
+int iommufd_hwpt_invalidate_smmuv3(struct iommufd *ictx, u32 viommu_id,
+				   const struct iommu_viommu_arm_smmuv3_invalidate *cmds, u32 n, u32 *done)
+{
+	*done = n;
+	if (n > IOMMUFD_INV_MAX_ENTRIES) {
+		*done = 0;
+		return fail(ictx, -E2BIG, "HWPT_INVALIDATE viommu %u: %u commands (the kernel takes at most %u)",
+			    viommu_id, n, IOMMUFD_INV_MAX_ENTRIES);
+	}
+	return n ? iommufd_invalidate_raw(ictx, viommu_id, cmds, done) : 0;
+}
 
 int iommufd_invalidate_raw(struct iommufd *ictx, u32 viommu_id, const struct iommu_viommu_arm_smmuv3_invalidate *cmds,
 			   u32 *num)

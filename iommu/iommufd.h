@@ -95,6 +95,8 @@ struct iommufd {
 	size_t nr_objs, cap_objs;
 	u64 next_seq;
 	char last_err[256];     /* the last failure line printed, for callers and tests */
+	bool quiet;             /* record failures in last_err without printing them: set by a caller that
+				 * reports them itself, rate-limited, because a guest drove the call */
 };
 
 /* Open /dev/iommu (path NULL = "/dev/iommu") with the real ops. A missing node is reported as
@@ -199,6 +201,15 @@ ssize_t iommufd_veventq_read(struct iommufd *ictx, int fd, void *buf, size_t len
 /* ---- HWPT_INVALIDATE (ARM SMMUv3 commands, on a vIOMMU id) ---- */
 
 #define IOMMUFD_INV_BATCH_MAX 64
+/* The kernel's limit on entry_num for one IOMMU_HWPT_INVALIDATE. */
+#define IOMMUFD_INV_MAX_ENTRIES (1u << 19)
+
+/* ONE IOMMU_HWPT_INVALIDATE of n commands (already in the kernel's little-endian format) on a vIOMMU;
+ * n <= IOMMUFD_INV_MAX_ENTRIES (else -E2BIG, nothing sent). *done = commands the kernel handled, also on
+ * failure (then the command at index *done is the one it refused). */
+int __must_check iommufd_hwpt_invalidate_smmuv3(struct iommufd *ictx, u32 viommu_id,
+						const struct iommu_viommu_arm_smmuv3_invalidate *cmds, u32 n,
+						u32 *done);
 
 /* Commands gathered until flush (e.g. at the guest's CMD_SYNC) or until the batch is full. */
 struct iommufd_inv_batch {
