@@ -1,0 +1,460 @@
+/* vsmmu.c: the vSMMU's glue (see vsmmu.h): creation and teardown of its iommufd objects in the order the
+ * kernel enforces, the lock every register access takes, the MMIO entry points, putting each stream on the
+ * HWPT its STE (or GBPA) asks for, the one-ioctl invalidation flush, interrupts and MSI writes, the event
+ * hook and the counters. Registers are in vsmmu_regs.c, the command queue in vsmmu_cmdq.c, the stream table
+ * in vsmmu_ste.c. */
+#include <endian.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "devices/vfio_dev.h"
+#include "iommu/vsmmu_internal.h"
+#include "vmm/log.h"
+
+/* ---- MMIO ---- */
+
+static u64 mmio_read(void *opaque, u64 off, unsigned int size)
+{
+	struct vsmmu *vs = opaque;
+	u64 v;
+
+	pthread_mutex_lock(&vs->lock);
+	v = vsmmu_reg_read(vs, off, size);
+	pthread_mutex_unlock(&vs->lock);
+	return v;
+}
+
+static void mmio_write(void *opaque, u64 off, u64 val, unsigned int size)
+{
+	struct vsmmu *vs = opaque;
+
+	pthread_mutex_lock(&vs->lock);
+	vsmmu_reg_write(vs, off, val, size);
+	pthread_mutex_unlock(&vs->lock);
+}
+
+static const struct mmio_ops vsmmu_mmio_ops = {
+	.read = mmio_read,
+	.write = mmio_write,
+};
+
+struct mmio_region *vsmmu_region(struct vsmmu *vs)
+{
+	return &vs->region;
+}
+
+/* ---- interrupts and MSI writes ---- */
+
+void vsmmu_irq_pulse(struct vsmmu *vs, u32 spi)
+{
+	struct hv *hv = vs->cfg.hv;
+
+	/* The SMMU's wired interrupts are edge-triggered (the device tree says so). */
+	if (hv->ops->irq_line(hv, spi, true) || hv->ops->irq_line(hv, spi, false))
+		pr_err_ratelimited("%s: cannot pulse SPI %u", vs->name, spi);
+}
+
+int vsmmu_msi_write(struct vsmmu *vs, u64 addr, u32 data)
+{
+	struct hv *hv = vs->cfg.hv;
+	u32 le = htole32(data);
+
+	if (vs->cfg.msi_doorbell && addr == vs->cfg.msi_doorbell) {
+		if (hv->ops->signal_msi(hv, addr, data, vs->cfg.msi_devid))
+			pr_err_ratelimited("%s: MSI 0x%x to the ITS (device id 0x%x) failed", vs->name, data,
+					   vs->cfg.msi_devid);
+		return 0;
+	}
+	return gmem_write(vs->cfg.mem, addr, &le, sizeof(le));
+}
+
+/* ---- events ---- */
+
+static const char *event_name(u8 id)
+{
+	switch (id) {
+	case EVT_ID_BAD_STREAMID: return "C_BAD_STREAMID";
+	case EVT_ID_F_STE_FETCH: return "F_STE_FETCH";
+	case EVT_ID_C_BAD_STE: return "C_BAD_STE";
+	case EVT_ID_F_CD_FETCH: return "F_CD_FETCH";
+	}
+	return "event";
+}
+
+void vsmmu_event(struct vsmmu *vs, u8 id, u32 sid, u64 addr)
+{
+	/* The seam for the event queue: today the event is counted and logged; the EVTQ path records it. */
+	vs->stats.events++;
+	log_guest("%s: %s (0x%02x) for StreamID 0x%x (address 0x%llx): stream aborted", vs->name, event_name(id), id,
+		  sid, (unsigned long long)addr);
+}
+
+/* ---- streams ---- */
+
+struct vsmmu_stream *vsmmu_stream_find(struct vsmmu *vs, u32 vsid)
+{
+	for (unsigned int i = 0; i < vs->nstreams; i++)
+		if (vs->streams[i].vsid == vsid)
+			return &vs->streams[i];
+	return NULL;
+}
+
+static void ictx_lock(struct vsmmu *vs)
+{
+	pthread_mutex_lock(vs->cfg.ictx_lock);
+	vs->cfg.ictx->quiet = true;
+}
+
+static void ictx_unlock(struct vsmmu *vs)
+{
+	vs->cfg.ictx->quiet = false;
+	pthread_mutex_unlock(vs->cfg.ictx_lock);
+}
+
+static void free_nested(struct vsmmu *vs, u32 id)
+{
+	if (!id)
+		return;
+	if (iommufd_destroy(vs->cfg.ictx, id))
+		pr_err_ratelimited("%s: %s", vs->name, vs->cfg.ictx->last_err);
+}
+
+/* Put s on target (a nested HWPT for NESTED, from vste). Called with vs->lock held. */
+static void stream_apply(struct vsmmu *vs, struct vsmmu_stream *s, enum vsmmu_target target, const u64 vste[2])
+{
+	u32 new_id = 0, old = s->nested_id;
+	int rc;
+
+	if (target == VSMMU_T_NESTED && s->target == VSMMU_T_NESTED && s->ste[0] == vste[0] && s->ste[1] == vste[1])
+		return; /* the same STE again (the guest re-validates it often): nothing changes */
+	if (target != VSMMU_T_NESTED && s->target == target)
+		return;
+	ictx_lock(vs);
+	if (target == VSMMU_T_NESTED) {
+		rc = iommufd_hwpt_alloc_nested_smmuv3(vs->cfg.ictx, s->vdev->dev_id, vs->viommu_id, vste, &new_id);
+		if (rc) {
+			/* The host refused the STE: the stream aborts, as for an STE the vSMMU itself refuses. */
+			log_guest("%s: %s: STE for StreamID 0x%x refused by the host: %s", vs->name, s->name, s->vsid,
+				  vs->cfg.ictx->last_err);
+			vs->stats.ste_errors++;
+			vsmmu_event(vs, EVT_ID_C_BAD_STE, s->vsid, 0);
+			target = VSMMU_T_ABORT;
+			if (s->target == target) {
+				ictx_unlock(vs);
+				return;
+			}
+		} else {
+			vs->stats.nested_allocs++;
+		}
+	}
+	/* Make before break: the device moves to the new HWPT in one replace, then the old one goes. */
+	rc = vfio_dev_attach_quiet(s->vdev, target == VSMMU_T_NESTED ? new_id
+					    : target == VSMMU_T_BYPASS ? vs->bypass_id : vs->abort_id);
+	if (rc) {
+		pr_err_ratelimited("%s: %s: %s", vs->name, s->name, s->vdev->last_err);
+		free_nested(vs, new_id);
+		ictx_unlock(vs);
+		return;
+	}
+	vs->stats.attaches++;
+	s->target = target;
+	s->nested_id = new_id;
+	if (new_id) {
+		s->ste[0] = vste[0];
+		s->ste[1] = vste[1];
+	}
+	free_nested(vs, old);
+	ictx_unlock(vs);
+}
+
+void vsmmu_stream_update(struct vsmmu *vs, struct vsmmu_stream *s)
+{
+	struct vsmmu_ste_result r;
+
+	memset(&r, 0, sizeof(r));
+	if (!(vs->cr0 & CR0_SMMUEN)) {
+		r.target = (vs->gbpa & GBPA_ABORT) ? VSMMU_T_ABORT : VSMMU_T_BYPASS;
+	} else {
+		vsmmu_ste_read(vs, s->vsid, &r);
+		if (r.event) {
+			vs->stats.ste_errors++;
+			vsmmu_event(vs, r.event, s->vsid, r.fetch_addr);
+		}
+	}
+	stream_apply(vs, s, r.target, r.vste);
+}
+
+void vsmmu_streams_update(struct vsmmu *vs)
+{
+	for (unsigned int i = 0; i < vs->nstreams; i++)
+		vsmmu_stream_update(vs, &vs->streams[i]);
+}
+
+void vsmmu_streams_update_range(struct vsmmu *vs, u32 sid, u64 n)
+{
+	for (unsigned int i = 0; i < vs->nstreams; i++)
+		if (vs->streams[i].vsid >= sid && vs->streams[i].vsid - (u64)sid < n)
+			vsmmu_stream_update(vs, &vs->streams[i]);
+}
+
+/* ---- invalidation ---- */
+
+int vsmmu_inv_flush(struct vsmmu *vs, u32 *bad_qidx)
+{
+	struct vsmmu_inv *b = &vs->inv;
+	u32 n = b->nr, done = 0;
+	int rc;
+
+	if (!n)
+		return 0;
+	ictx_lock(vs);
+	rc = iommufd_hwpt_invalidate_smmuv3(vs->cfg.ictx, vs->viommu_id, b->cmds, n, &done);
+	if (rc)
+		log_guest("%s: %s", vs->name, vs->cfg.ictx->last_err);
+	ictx_unlock(vs);
+	b->nr = 0;
+	vs->stats.inv_ioctls++;
+	vs->stats.inv_cmds += MIN(done, n);
+	if (n > vs->stats.inv_max_batch)
+		vs->stats.inv_max_batch = n;
+	if (!rc && done >= n)
+		return 0;
+	*bad_qidx = b->qidx[MIN(done, n - 1)];
+	return rc ? rc : -EIO;
+}
+
+/* ---- create / destroy ---- */
+
+static int check_config(const struct vsmmu_config *cfg)
+{
+	if (!cfg->nstreams || cfg->nstreams > VSMMU_MAX_STREAMS) {
+		pr_err("%s: %u devices (1 to %u can sit behind one vSMMU)", cfg->name, cfg->nstreams,
+		       VSMMU_MAX_STREAMS);
+		return -EINVAL;
+	}
+	for (unsigned int i = 0; i < cfg->nstreams; i++) {
+		if (cfg->streams[i].vsid >> VSMMU_SIDSIZE) {
+			pr_err("%s: device %s: StreamID 0x%x does not fit %u bits", cfg->name, cfg->streams[i].name,
+			       cfg->streams[i].vsid, VSMMU_SIDSIZE);
+			return -EINVAL;
+		}
+		for (unsigned int j = 0; j < i; j++)
+			if (cfg->streams[j].vsid == cfg->streams[i].vsid) {
+				pr_err("%s: devices %s and %s both have StreamID 0x%x", cfg->name, cfg->streams[j].name,
+				       cfg->streams[i].name, cfg->streams[i].vsid);
+				return -EINVAL;
+			}
+	}
+	return 0;
+}
+
+/* The host SMMU's registers, through the first device. */
+static int host_info(struct vsmmu *vs, struct iommufd_hw_info *hw)
+{
+	struct vsmmu_stream *s0 = &vs->streams[0];
+	int rc = iommufd_get_hw_info(vs->cfg.ictx, s0->vdev->dev_id, hw);
+
+	if (rc) {
+		pr_err("%s: device %s: cannot read its IOMMU's capabilities", vs->name, s0->name);
+		return rc;
+	}
+	if (hw->type != IOMMU_HW_INFO_TYPE_ARM_SMMUV3) {
+		pr_err("%s: device %s is not behind an Arm SMMUv3 (iommufd hw_info type %u): a vSMMU needs one",
+		       vs->name, s0->name, hw->type);
+		return -EOPNOTSUPP;
+	}
+	if (!(hw->smmu.idr[0] & IDR0_S2P) || !(hw->smmu.idr[0] & IDR0_S1P)) {
+		pr_err("%s: device %s: its SMMU (IDR0 0x%08x) cannot nest (needs stage 1 and stage 2)", vs->name,
+		       s0->name, hw->smmu.idr[0]);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+static void log_created(const struct vsmmu *vs)
+{
+	pr_debug("%s: at 0x%llx, IDR0 0x%08x IDR1 0x%08x IDR3 0x%08x IDR5 0x%08x, S2 HWPT %u, vIOMMU %u, "
+		 "%u device(s)", vs->name, (unsigned long long)vs->cfg.base, vs->idr[0], vs->idr[1], vs->idr[3],
+		 vs->idr[5], vs->s2_id, vs->viommu_id, vs->nstreams);
+	for (unsigned int i = 0; i < vs->nstreams; i++)
+		pr_debug("%s: %s has StreamID 0x%x (vDEVICE %u)", vs->name, vs->streams[i].name, vs->streams[i].vsid,
+			 vs->streams[i].vdevice_id);
+}
+
+int vsmmu_create(const struct vsmmu_config *cfg, struct vsmmu **out)
+{
+	static const u64 abort_ste[2] = { STE_0_V | FIELD_PREP(STE_0_CFG, STE_CFG_ABORT), 0 };
+	static const u64 bypass_ste[2] = { STE_0_V | FIELD_PREP(STE_0_CFG, STE_CFG_BYPASS), 0 };
+	struct iommufd *ictx = cfg->ictx;
+	struct iommufd_hw_info hw;
+	struct vsmmu *vs;
+	u32 dev0;
+	int rc;
+
+	rc = check_config(cfg);
+	if (rc)
+		return rc;
+	vs = calloc(1, sizeof(*vs));
+	if (!vs) {
+		pr_err("%s: out of memory", cfg->name);
+		return -ENOMEM;
+	}
+	vs->cfg = *cfg;
+	snprintf(vs->name, sizeof(vs->name), "%s", cfg->name);
+	rc = -pthread_mutex_init(&vs->lock, NULL);
+	if (rc) {
+		pr_err("%s: mutex init: %s", vs->name, strerror(-rc));
+		free(vs);
+		return rc;
+	}
+	vs->nstreams = cfg->nstreams;
+	for (unsigned int i = 0; i < vs->nstreams; i++) {
+		vs->streams[i].name = cfg->streams[i].name;
+		vs->streams[i].vdev = cfg->streams[i].vdev;
+		vs->streams[i].vsid = cfg->streams[i].vsid;
+	}
+	dev0 = vs->streams[0].vdev->dev_id;
+
+	pthread_mutex_lock(cfg->ictx_lock);
+	rc = host_info(vs, &hw);
+	if (rc)
+		goto err;
+	vsmmu_derive_idr(&hw.smmu, vs->idr);
+	vs->iidr = 0;
+	vs->aidr = hw.smmu.aidr & 0xff;
+	vs->asid16 = vs->idr[0] & IDR0_ASID16;
+	vs->ril = vs->idr[3] & IDR3_RIL;
+	vs->ds = vs->idr[5] & IDR5_DS;
+
+	/* One nest parent per vSMMU: two vIOMMUs on one S2 would share its VMID, and the guest's ASIDs of the
+	 * two vSMMUs would alias in the TLB. */
+	rc = iommufd_hwpt_alloc_nest_parent(ictx, dev0, cfg->ioas_id, &vs->s2_id);
+	if (rc)
+		goto err;
+	rc = iommufd_viommu_alloc_smmuv3(ictx, dev0, vs->s2_id, &vs->viommu_id);
+	if (rc)
+		goto err;
+	/* vDEVICEs before any STE can be attached: the kernel refuses a translating nested attach without one. */
+	for (unsigned int i = 0; i < vs->nstreams; i++) {
+		struct vsmmu_stream *s = &vs->streams[i];
+
+		rc = iommufd_vdevice_alloc(ictx, vs->viommu_id, s->vdev->dev_id, s->vsid, &s->vdevice_id);
+		if (rc) {
+			pr_err("%s: device %s: cannot give it StreamID 0x%x", vs->name, s->name, s->vsid);
+			goto err;
+		}
+	}
+	rc = iommufd_hwpt_alloc_nested_smmuv3(ictx, dev0, vs->viommu_id, abort_ste, &vs->abort_id);
+	if (rc)
+		goto err;
+	rc = iommufd_hwpt_alloc_nested_smmuv3(ictx, dev0, vs->viommu_id, bypass_ste, &vs->bypass_id);
+	if (rc)
+		goto err;
+	/* At reset SMMUEN = 0 and GBPA says bypass: devices see guest physical addresses. */
+	for (unsigned int i = 0; i < vs->nstreams; i++) {
+		struct vsmmu_stream *s = &vs->streams[i];
+
+		rc = vfio_dev_attach(s->vdev, vs->bypass_id);
+		if (rc) {
+			pr_err("%s: device %s: cannot attach it behind the vSMMU (is it behind the same host SMMU as %s?)",
+			       vs->name, s->name, vs->streams[0].name);
+			goto err;
+		}
+		s->target = VSMMU_T_BYPASS;
+	}
+	pthread_mutex_unlock(cfg->ictx_lock);
+
+	vsmmu_regs_reset(vs);
+	vs->region = (struct mmio_region){
+		.name = vs->name,
+		.base = cfg->base,
+		.len = SMMU_FRAME_SIZE,
+		.sizes = MMIO_SZ_4 | MMIO_SZ_8,
+		.ops = &vsmmu_mmio_ops,
+		.opaque = vs,
+	};
+	log_created(vs);
+	*out = vs;
+	return 0;
+
+err:
+	pthread_mutex_unlock(cfg->ictx_lock);
+	vsmmu_destroy(vs);
+	return rc;
+}
+
+void vsmmu_destroy(struct vsmmu *vs)
+{
+	struct iommufd *ictx;
+
+	if (!vs)
+		return;
+	ictx = vs->cfg.ictx;
+	pthread_mutex_lock(vs->cfg.ictx_lock);
+	/* Devices leave the vSMMU's HWPTs first (blocked until their owner closes them). */
+	for (unsigned int i = 0; i < vs->nstreams; i++) {
+		struct vsmmu_stream *s = &vs->streams[i];
+
+		if (s->target != VSMMU_T_NONE && vfio_dev_detach(s->vdev))
+			pr_warn("%s: device %s: detach failed; its HWPT stays until the device is closed", vs->name,
+				s->name);
+		s->target = VSMMU_T_NONE;
+		if (s->nested_id && iommufd_destroy(ictx, s->nested_id))
+			pr_warn("%s: device %s: nested HWPT %u not destroyed", vs->name, s->name, s->nested_id);
+		s->nested_id = 0;
+	}
+	if (vs->bypass_id && iommufd_destroy(ictx, vs->bypass_id))
+		pr_warn("%s: bypass HWPT %u not destroyed", vs->name, vs->bypass_id);
+	if (vs->abort_id && iommufd_destroy(ictx, vs->abort_id))
+		pr_warn("%s: abort HWPT %u not destroyed", vs->name, vs->abort_id);
+	for (unsigned int i = vs->nstreams; i-- > 0;)
+		if (vs->streams[i].vdevice_id && iommufd_destroy(ictx, vs->streams[i].vdevice_id))
+			pr_warn("%s: vDEVICE %u not destroyed", vs->name, vs->streams[i].vdevice_id);
+	if (vs->viommu_id && iommufd_destroy(ictx, vs->viommu_id))
+		pr_warn("%s: vIOMMU %u not destroyed", vs->name, vs->viommu_id);
+	if (vs->s2_id && iommufd_destroy(ictx, vs->s2_id))
+		pr_warn("%s: S2 HWPT %u not destroyed", vs->name, vs->s2_id);
+	pthread_mutex_unlock(vs->cfg.ictx_lock);
+	vsmmu_inv_free(&vs->inv);
+	pthread_mutex_destroy(&vs->lock);
+	free(vs);
+}
+
+/* ---- stats ---- */
+
+void vsmmu_stats_get(struct vsmmu *vs, struct vsmmu_stats *out)
+{
+	pthread_mutex_lock(&vs->lock);
+	*out = vs->stats;
+	pthread_mutex_unlock(&vs->lock);
+}
+
+void vsmmu_stats_print(struct vsmmu *vs)
+{
+	struct vsmmu_stats st;
+	char ops[1024];
+	size_t len = 0;
+	u64 total = 0;
+
+	vsmmu_stats_get(vs, &st);
+	ops[0] = 0;
+	for (unsigned int op = 0; op < 256; op++) {
+		if (!st.cmds[op])
+			continue;
+		total += st.cmds[op];
+		if (len < sizeof(ops))
+			len += (size_t)snprintf(ops + len, sizeof(ops) - len, " %s=%llu",
+						vsmmu_cmd_name((u8)op) ? vsmmu_cmd_name((u8)op) : "?",
+						(unsigned long long)st.cmds[op]);
+	}
+	pr_info("stats: %s commands %llu inval-cmds %llu inval-ioctls %llu cmds-per-ioctl %.1f max-batch %llu "
+		"inval-dropped %llu nested-hwpts %llu attaches %llu ste-errors %llu cmd-errors %llu events %llu "
+		"sync-msis %llu sync-irqs %llu", vs->name, (unsigned long long)total,
+		(unsigned long long)st.inv_cmds, (unsigned long long)st.inv_ioctls,
+		st.inv_ioctls ? (double)st.inv_cmds / (double)st.inv_ioctls : 0.0,
+		(unsigned long long)st.inv_max_batch, (unsigned long long)st.inv_dropped,
+		(unsigned long long)st.nested_allocs, (unsigned long long)st.attaches,
+		(unsigned long long)st.ste_errors, (unsigned long long)st.cmd_errors, (unsigned long long)st.events,
+		(unsigned long long)st.sync_msis, (unsigned long long)st.sync_irqs);
+	pr_info("stats: %s opcodes%s", vs->name, ops[0] ? ops : " none");
+}

@@ -1,0 +1,101 @@
+/* vsmmu.h: the emulated SMMUv3 (vSMMU) a guest drives with its own arm-smmu-v3 driver, backed by an iommufd
+ * vIOMMU so that the physical SMMU translates the guest's passthrough devices in two stages: the guest's
+ * stage 1 (its context descriptors and page tables) over ivmm's stage 2 (the IOAS holding guest RAM).
+ *
+ * What the guest sees: one SMMUv3 MMIO frame (page 0 + page 1) with stage 1 only, AArch64 tables,
+ * little-endian, linear and 2-level stream tables, no stall, no substreams, no ATS, MSIs; its ID registers
+ * are the host SMMU's (the fields the iommufd uAPI lets a VMM read) masked to that. What ivmm does with what
+ * the guest programs (docs/vsmmu.md has the full mapping):
+ *   - an STE (read from the guest's stream table at CFGI_STE/CFGI_STE_RANGE/CFGI_ALL, and at SMMUEN 0->1)
+ *     becomes the device's HWPT: abort and bypass map to two preallocated nested HWPTs, a stage-1 STE to a
+ *     nested HWPT of its own (IOMMU_HWPT_ALLOC with the STE fields the kernel accepts), attached
+ *     make-before-break; while SMMUEN=0, GBPA decides between abort and bypass;
+ *   - invalidations (CFGI_CD*, TLBI_NH_*, TLBI_NSNH_ALL) are checked as the kernel would check them and
+ *     gathered; everything up to a CMD_SYNC, a configuration command or the end of the queue goes to the
+ *     kernel in ONE IOMMU_HWPT_INVALIDATE on the vIOMMU;
+ *   - an illegal command sets CMDQ_CONS.ERR = CERROR_ILL at its index and GERROR.CMDQ_ERR, and the queue stops
+ *     until the guest acknowledges through GERRORN, as the architecture says; a queue in memory the guest
+ *     does not have gives CERROR_ABT;
+ *   - CMD_SYNC completes with SEV, a wired interrupt, or its MSI write (a 32-bit write into guest RAM, or an
+ *     MSI to the vITS when MSIAddress is its doorbell).
+ * Objects (all through iommu/iommufd.h, in this order): a nest-parent stage-2 HWPT on the IOAS, a vIOMMU on it,
+ * a vDEVICE per stream (virt_id = the guest StreamID) before any STE can be attached, the abort and bypass
+ * nested HWPTs. vsmmu_destroy() detaches every device and frees them in reverse.
+ *
+ * Threading: every register access and everything it triggers runs under the vSMMU's own lock; calls on the
+ * iommufd context, which several vSMMUs share, also take the caller's ictx_lock. Guest mistakes never fail
+ * the VMM: they become the architected error plus a rate-limited log_guest() line. */
+#ifndef IVMM_IOMMU_VSMMU_H
+#define IVMM_IOMMU_VSMMU_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include "iommu/iommufd.h"
+#include "vmm/bus.h"
+#include "vmm/compiler.h"
+#include "vmm/guest_mem.h"
+#include "vmm/hv.h"
+
+struct vsmmu;
+struct vfio_dev;
+
+#define VSMMU_MAX_STREAMS 16
+
+/* One passthrough device behind the vSMMU: bound to the iommufd (vdev->dev_id valid), not attached. */
+struct vsmmu_stream_config {
+	const char *name;          /* device name for messages */
+	struct vfio_dev *vdev;     /* not owned */
+	u32 vsid;                  /* the StreamID the guest sees (the device tree's iommu-map) */
+};
+
+struct vsmmu_config {
+	const char *name;          /* "vsmmu0", for messages and --stats */
+	u64 base;                  /* guest physical base of the frame (SMMU_FRAME_SIZE bytes) */
+	u32 spi_evtq, spi_gerror, spi_sync; /* wired interrupts (GIC SPI numbers) */
+	u32 msi_devid;             /* the vSMMU's own ITS device id (its msi-parent specifier) */
+	u64 msi_doorbell;          /* GPA of the vITS GITS_TRANSLATER: MSI writes there become hv MSIs */
+	struct iommufd *ictx;      /* the VM's iommufd context (not owned) */
+	pthread_mutex_t *ictx_lock; /* serialises calls on ictx among the vSMMUs that share it */
+	u32 ioas_id;               /* IOAS holding guest RAM at IOVA = GPA */
+	const struct guest_mem *mem;
+	struct hv *hv;
+	unsigned int nstreams;     /* 1..VSMMU_MAX_STREAMS, all behind one host SMMU */
+	struct vsmmu_stream_config streams[VSMMU_MAX_STREAMS];
+};
+
+/* Counters for --stats (vsmmu_stats_print). */
+struct vsmmu_stats {
+	u64 cmds[256];             /* commands consumed, by opcode */
+	u64 cmd_errors;            /* CERROR_ILL/ABT raised */
+	u64 inv_cmds;              /* invalidation commands handed to the kernel */
+	u64 inv_ioctls;            /* IOMMU_HWPT_INVALIDATE calls */
+	u64 inv_max_batch;         /* most commands in one call */
+	u64 inv_dropped;           /* SID-carrying invalidations for a StreamID with no device (no-op) */
+	u64 nested_allocs;         /* nested HWPTs allocated for stage-1 STEs */
+	u64 attaches;              /* HWPT replacements */
+	u64 ste_errors;            /* STEs that could not be fetched or were refused (stream aborted) */
+	u64 events;                /* events raised by ivmm itself (C_BAD_STE, F_STE_FETCH ...) */
+	u64 sync_msis;             /* CMD_SYNC MSI writes (to memory or to the vITS) */
+	u64 sync_irqs;             /* CMD_SYNC wired interrupts */
+};
+
+/* Build the vSMMU and its iommufd objects, attach every stream as GBPA says at reset (bypass). On failure
+ * everything done is undone and one message names the step and the device. Returns 0 or -errno. */
+int __must_check vsmmu_create(const struct vsmmu_config *cfg, struct vsmmu **out);
+/* Detach the devices and free the iommufd objects in reverse order; NULL is fine. The region must be off
+ * the bus (or the vCPUs stopped). */
+void vsmmu_destroy(struct vsmmu *vs);
+/* The MMIO region (page 0 + page 1) to register on the bus. */
+struct mmio_region *vsmmu_region(struct vsmmu *vs);
+/* A consistent copy of the counters. */
+void vsmmu_stats_get(struct vsmmu *vs, struct vsmmu_stats *out);
+/* Print the counters as "stats: NAME ..." lines (info level). */
+void vsmmu_stats_print(struct vsmmu *vs);
+/* Name of a command opcode ("CFGI_STE"), or NULL for one ivmm has no name for. */
+const char *vsmmu_cmd_name(u8 op);
+
+/* ID registers for the guest from the host SMMU's GET_HW_INFO (pure, for tests): only the fields the uAPI
+ * says a VMM may read, masked to what the vSMMU emulates. idr[0..5]. */
+void vsmmu_derive_idr(const struct iommu_hw_info_arm_smmuv3 *host, u32 idr[6]);
+
+#endif
