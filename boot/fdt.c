@@ -192,7 +192,30 @@ static void node_uart(struct fdtb *b)
 	end(b);
 }
 
-static void node_pcie(struct fdtb *b)
+/* One SMMUv3 per vSMMU (Documentation/devicetree/bindings/iommu/arm,smmu-v3.yaml). */
+static void node_vsmmu(struct fdtb *b, unsigned int n)
+{
+	const u64 reg[] = { LAYOUT_VSMMU_FRAME(n), LAYOUT_VSMMU_SIZE };
+	const u32 irqs[] = {
+		GIC_SPI, LAYOUT_SPI_VSMMU(n, LAYOUT_VSMMU_SPI_EVTQ), IRQ_TYPE_EDGE_RISING,
+		GIC_SPI, LAYOUT_SPI_VSMMU(n, LAYOUT_VSMMU_SPI_GERROR), IRQ_TYPE_EDGE_RISING,
+		GIC_SPI, LAYOUT_SPI_VSMMU(n, LAYOUT_VSMMU_SPI_SYNC), IRQ_TYPE_EDGE_RISING,
+	};
+	const u32 msi_parent[] = { FDT_PHANDLE_ITS, LAYOUT_VSMMU_DEVID(n) };
+
+	begin(b, "smmuv3@%llx", LAYOUT_VSMMU_FRAME(n));
+	prop_str(b, "compatible", "arm,smmu-v3");
+	prop_reg2(b, reg, 1);
+	prop_cells(b, "interrupts", irqs, ARRAY_SIZE(irqs));
+	PROP_STRLIST(b, "interrupt-names", "eventq\0gerror\0cmdq-sync");
+	prop_cells(b, "msi-parent", msi_parent, ARRAY_SIZE(msi_parent));
+	prop_u32(b, "#iommu-cells", 1);
+	prop_empty(b, "dma-coherent");
+	prop_u32(b, "phandle", FDT_PHANDLE_VSMMU(n));
+	end(b);
+}
+
+static void node_pcie(struct fdtb *b, const struct vm_config *cfg)
 {
 	const u64 reg[] = { LAYOUT_ECAM_BASE, LAYOUT_ECAM_SIZE };
 	const u32 bus_range[] = { 0, FDT_PCI_BUSES - 1 };
@@ -205,7 +228,10 @@ static void node_pcie(struct fdtb *b)
 		(u32)(LAYOUT_PCI_MMIO64_BASE >> 32), (u32)LAYOUT_PCI_MMIO64_BASE,
 		(u32)(LAYOUT_PCI_MMIO64_SIZE >> 32), (u32)LAYOUT_PCI_MMIO64_SIZE,
 	};
-	const u32 msi_map[] = { 0, FDT_PHANDLE_ITS, 0, 0x10000 };
+	/* Requester IDs of buses 0..254 are ITS device ids; the vSMMUs' own ids sit above (layout.h). */
+	const u32 msi_map[] = { 0, FDT_PHANDLE_ITS, 0, LAYOUT_PCI_MSI_RIDS };
+	u32 iommu_map[4 * IVMM_MAX_DEVICES];
+	size_t niommu = 0;
 	const u32 map_mask[] = { FDT_PCI_IMAP_SLOT_MASK, 0, 0, 7 };
 	/* The mask keeps slot bits 0-1 only: 4 slot classes x 4 pins cover every slot (the swizzle repeats
 	 * every 4 slots). Each entry: child addr (3), pin (1), GIC phandle (1), GIC addr (2), spec (3). */
@@ -231,6 +257,21 @@ static void node_pcie(struct fdtb *b)
 	prop_u32(b, "#interrupt-cells", 1);
 	prop_cells(b, "ranges", ranges, ARRAY_SIZE(ranges));
 	prop_cells(b, "msi-map", msi_map, ARRAY_SIZE(msi_map));
+	/* Each device behind a vSMMU: its requester ID -> its StreamID there. A RID without an entry has no
+	 * IOMMU in the guest (viommu=off). */
+	for (unsigned int i = 0; i < cfg->ndevices; i++) {
+		const struct vm_device_config *d = &cfg->devices[i];
+		int k = vm_device_vsmmu(cfg, d);
+
+		if (k < 0)
+			continue;
+		iommu_map[niommu++] = d->guest_rid;
+		iommu_map[niommu++] = FDT_PHANDLE_VSMMU((unsigned int)k);
+		iommu_map[niommu++] = d->vsid;
+		iommu_map[niommu++] = 1;
+	}
+	if (niommu)
+		prop_cells(b, "iommu-map", iommu_map, niommu);
 	prop_cells(b, "interrupt-map-mask", map_mask, ARRAY_SIZE(map_mask));
 	prop_cells(b, "interrupt-map", imap, ARRAY_SIZE(imap));
 	prop_empty(b, "dma-coherent");
@@ -293,8 +334,10 @@ int fdt_build(const struct vm_config *cfg, const struct boot_plan *plan, void *b
 	node_timer(&b);
 	node_intc(&b, cfg);
 	node_uart(&b);
+	for (unsigned int n = 0; n < cfg->nvsmmus; n++)
+		node_vsmmu(&b, n);
 	if (cfg->ndevices)
-		node_pcie(&b);
+		node_pcie(&b, cfg);
 	end(&b);
 	if (!b.err)
 		chk(&b, fdt_finish(buf));

@@ -1,7 +1,9 @@
 /* fdt.h: device tree generation (libfdt). The DTB is a pure function of the validated config and the boot
  * plan: cpus (psci), memory, psci (hvc), arch timer, GICv3 + ITS (msi-controller), 16550A UART, chosen
  * (bootargs, stdout-path, initrd), aliases, and, when the config has passthrough devices, the PCIe ECAM host
- * bridge (msi-map to the ITS). Every address comes from boot/layout.h, so `ivmm run --dump-dtb` writes exactly
+ * bridge (msi-map to the ITS) and, for devices behind vSMMUs, one arm,smmu-v3 node per vSMMU (wired interrupts,
+ * msi-parent to the ITS with the vSMMU's own device id) and the bridge's iommu-map (requester ID -> StreamID).
+ * Every address comes from boot/layout.h, so `ivmm run --dump-dtb` writes exactly
  * what the guest gets without needing KVM. */
 #ifndef IVMM_FDT_H
 #define IVMM_FDT_H
@@ -17,6 +19,7 @@ struct boot_plan;
 #define FDT_PHANDLE_GIC 1
 #define FDT_PHANDLE_ITS 2
 #define FDT_PHANDLE_CLK 3
+#define FDT_PHANDLE_VSMMU(n) (16 + (n))
 
 /* PCIe host bridge: buses 0..FDT_PCI_BUSES-1, 1 MiB of ECAM each; INTx through interrupt-map with the
  * standard swizzle. */

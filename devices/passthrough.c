@@ -44,12 +44,63 @@ static int check_ram_iova(struct passthrough *pt, const struct guest_mem *ram)
 	return ret;
 }
 
+/* One vSMMU per cfg->vsmmus entry, with the devices the config placed behind it. */
+static int create_vsmmus(struct passthrough *pt, const struct vm_config *cfg, const struct guest_mem *ram,
+			 struct hv *hv, struct bus *bus)
+{
+	for (unsigned int k = 0; k < cfg->nvsmmus; k++) {
+		struct vsmmu_config vc = {
+			.name = cfg->vsmmus[k].name,
+			.base = LAYOUT_VSMMU_FRAME(k),
+			.spi_evtq = LAYOUT_SPI_VSMMU(k, LAYOUT_VSMMU_SPI_EVTQ),
+			.spi_gerror = LAYOUT_SPI_VSMMU(k, LAYOUT_VSMMU_SPI_GERROR),
+			.spi_sync = LAYOUT_SPI_VSMMU(k, LAYOUT_VSMMU_SPI_SYNC),
+			.msi_devid = LAYOUT_VSMMU_DEVID(k),
+			.msi_doorbell = LAYOUT_ITS_DOORBELL,
+			.ictx = &pt->ictx,
+			.ictx_lock = &pt->ictx_lock,
+			.ioas_id = pt->ioas_id,
+			.mem = ram,
+			.hv = hv,
+		};
+		int ret;
+
+		for (unsigned int i = 0; i < pt->ndevs; i++) {
+			const struct vm_device_config *dc = pt->devs[i].cfg;
+
+			if (vm_device_vsmmu(cfg, dc) != (int)k)
+				continue;
+			vc.streams[vc.nstreams++] = (struct vsmmu_stream_config){
+				.name = dc->id, .vdev = &pt->devs[i].vdev, .vsid = dc->vsid };
+		}
+		ret = vsmmu_create(&vc, &pt->vsmmus[k]);
+		if (ret)
+			return ret;
+		pt->nvsmmus = k + 1;
+		ret = bus_register(bus, vsmmu_region(pt->vsmmus[k]));
+		if (ret)
+			return ret;
+		pt->vsmmu_on_bus[k] = true;
+	}
+	return 0;
+}
+
 void passthrough_destroy(struct passthrough *pt)
 {
+	for (unsigned int k = pt->nvsmmus; k-- > 0;) {
+		if (pt->vsmmu_on_bus[k])
+			bus_unregister(pt->bus, vsmmu_region(pt->vsmmus[k]));
+		pt->vsmmu_on_bus[k] = false;
+	}
 	for (unsigned int i = pt->ndevs; i-- > 0;) {
 		vfio_pci_destroy(pt->devs[i].pci);
 		pt->devs[i].pci = NULL;
 	}
+	for (unsigned int k = pt->nvsmmus; k-- > 0;) {
+		vsmmu_destroy(pt->vsmmus[k]);
+		pt->vsmmus[k] = NULL;
+	}
+	pt->nvsmmus = 0;
 	if (pt->ram_mapped) {
 		if (iommufd_ioas_unmap(&pt->ictx, pt->ioas_id, pt->ram_iova, pt->ram_size))
 			pr_warn("passthrough: unmapping guest RAM from the IOAS failed");
@@ -67,6 +118,9 @@ void passthrough_destroy(struct passthrough *pt)
 	if (pt->ictx_open)
 		iommufd_close(&pt->ictx); /* destroys the IOAS (and anything else still tracked), closes /dev/iommu */
 	pt->ictx_open = false;
+	if (pt->lock_init)
+		pthread_mutex_destroy(&pt->ictx_lock);
+	pt->lock_init = false;
 }
 
 int passthrough_create(struct passthrough *pt, const struct vm_config *cfg, const struct guest_mem *ram,
@@ -75,9 +129,16 @@ int passthrough_create(struct passthrough *pt, const struct vm_config *cfg, cons
 	int ret;
 
 	memset(pt, 0, sizeof(*pt));
+	pt->bus = bus;
+	ret = -pthread_mutex_init(&pt->ictx_lock, NULL);
+	if (ret) {
+		pr_err("passthrough: mutex init: %s", strerror(-ret));
+		return ret;
+	}
+	pt->lock_init = true;
 	ret = open_iommufd(be, &pt->ictx);
 	if (ret)
-		return ret;
+		goto err;
 	pt->ictx_open = true;
 	ret = iommufd_ioas_alloc(&pt->ictx, &pt->ioas_id);
 	if (ret)
@@ -113,10 +174,15 @@ int passthrough_create(struct passthrough *pt, const struct vm_config *cfg, cons
 		ret = vfio_dev_bind(&d->vdev, iommufd_fd(&pt->ictx));
 		if (ret)
 			goto err;
+		if (vm_device_vsmmu(cfg, dc) >= 0)
+			continue; /* its vSMMU attaches it */
 		ret = vfio_dev_attach(&d->vdev, pt->ioas_id);
 		if (ret)
 			goto err;
 	}
+	ret = create_vsmmus(pt, cfg, ram, hv, bus);
+	if (ret)
+		goto err;
 
 	ret = check_ram_iova(pt, ram);
 	if (ret)
@@ -131,9 +197,11 @@ int passthrough_create(struct passthrough *pt, const struct vm_config *cfg, cons
 	for (unsigned int i = 0; i < pt->ndevs; i++) {
 		struct passthrough_dev *d = &pt->devs[i];
 
-		ret = vfio_pci_create(&d->pci, d->cfg->id, &d->vdev, &pt->host, hv, bus, -1);
+		ret = vfio_pci_create(&d->pci, d->cfg->id, &d->vdev, &pt->host, hv, bus, (int)LAYOUT_PCI_SLOT(i));
 		if (ret)
 			goto err;
+		if (vm_device_vsmmu(cfg, d->cfg) >= 0)
+			d->pci->msi_doorbell = LAYOUT_ITS_DOORBELL;
 		pr_debug("passthrough: %s (%s) is guest 00:%02x.0", d->cfg->id, d->cfg->host, d->pci->pdev.devfn >> 3);
 	}
 	return 0;

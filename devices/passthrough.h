@@ -7,7 +7,9 @@
  * become known once devices are attached) -> IOAS_MAP guest RAM at IOVA = GPA -> per device: the vfio-pci
  * model (reset, config space, BARs placed in the windows, interrupts). Any failure prints one message (the
  * layer that failed names the device and the cause) and undoes everything in reverse; so does
- * passthrough_destroy(). A later vSMMU builds its nest-parent HWPT on ioas_id with these devices.
+ * passthrough_destroy(). Devices the config puts behind a vSMMU are not attached to the IOAS: each vSMMU
+ * (iommu/vsmmu.h) builds its nest-parent HWPT on ioas_id, its vIOMMU and a vDEVICE per device, attaches its
+ * devices itself and has its MMIO frame on the bus; their MSIs are routed to the vITS doorbell.
  *
  * RAM is mapped once: ivmm's guest RAM is one region fixed for the VM's life (no hotplug, no balloon, no
  * remapping), so the IOAS is never updated after create. Nothing here follows RAM layout changes; a feature
@@ -20,6 +22,7 @@
 #include "devices/vfio_dev.h"
 #include "devices/vfio_pci.h"
 #include "iommu/iommufd.h"
+#include "iommu/vsmmu.h"
 #include "vmm/bus.h"
 #include "vmm/compiler.h"
 #include "vmm/config.h"
@@ -44,6 +47,8 @@ struct passthrough_dev {
 struct passthrough {
 	struct iommufd ictx;
 	bool ictx_open;
+	pthread_mutex_t ictx_lock;     /* calls on ictx from vCPU threads (the vSMMUs) */
+	bool lock_init;
 	u32 ioas_id;
 	bool ram_mapped;
 	u64 ram_iova, ram_size;
@@ -51,14 +56,19 @@ struct passthrough {
 	bool host_up;
 	unsigned int ndevs;
 	struct passthrough_dev devs[IVMM_MAX_DEVICES];
+	unsigned int nvsmmus;          /* created so far (cfg->vsmmus order) */
+	struct vsmmu *vsmmus[IVMM_MAX_VSMMUS];
+	bool vsmmu_on_bus[IVMM_MAX_VSMMUS];
+	struct bus *bus;
 };
 
 /* Set up passthrough for cfg->devices (cfg->ndevices > 0). pt is owned by the caller (zeroed or not).
  * Returns 0 or -errno after one message; on error nothing is left behind. */
 int __must_check passthrough_create(struct passthrough *pt, const struct vm_config *cfg, const struct guest_mem *ram,
 				    struct hv *hv, struct bus *bus, const struct passthrough_backend *be);
-/* Undo passthrough_create() in reverse: device models (reset), RAM unmap, devices closed (unbound and
- * detached), bridge, iommufd objects, /dev/iommu. Safe on a zeroed or already destroyed context. */
+/* Undo passthrough_create() in reverse: vSMMU frames off the bus, device models (reset), vSMMUs (devices
+ * detached, their objects freed), RAM unmap, devices closed (unbound and detached), bridge, iommufd objects,
+ * /dev/iommu. Safe on a zeroed or already destroyed context. */
 void passthrough_destroy(struct passthrough *pt);
 
 #endif

@@ -107,6 +107,8 @@ struct vfio_pci {
 	struct vfio_pci_bar bars[PCI_NUM_BARS];
 	struct pci_windows win_before, win_after; /* host windows around our BAR placement, to give it back */
 	bool can_reset;
+	u64 msi_doorbell;              /* non-zero: MSI routes use this address (the vITS doorbell), not the
+					* guest's: behind a vSMMU the guest writes an IOVA of its stage 1 */
 
 	/* Interrupts. */
 	enum vfio_pci_irq_mode mode;

@@ -212,6 +212,9 @@ static void routes_sync(struct vfio_pci *vp)
 		bool masked;
 
 		vector_target(vp, i, &addr, &data, &masked);
+		/* Behind a vSMMU the guest's address is an IOVA of its own stage 1: KVM takes the doorbell GPA. */
+		if (vp->msi_doorbell)
+			addr = vp->msi_doorbell;
 		if (v->route >= 0 && (masked || v->addr != addr || v->data != data))
 			route_release(vp, v);
 		if (masked || v->route >= 0)

@@ -30,6 +30,8 @@ enum {
 	OPT_DUMP_DTB,
 	OPT_DEVICE,
 	OPT_HUGEPAGES,
+	OPT_VIOMMU,
+	OPT_STATS,
 	OPT_HELP = 'h',
 	OPT_VERSION = 'V',
 };
@@ -44,6 +46,8 @@ static const struct option long_opts[] = {
 	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
 	{ "device", required_argument, NULL, OPT_DEVICE },
 	{ "hugepages", optional_argument, NULL, OPT_HUGEPAGES },
+	{ "viommu", required_argument, NULL, OPT_VIOMMU },
+	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -64,13 +68,22 @@ static const char help_text[] =
 	"  --cpus N             number of vCPUs, 1 to 64 (default 1)\n"
 	"  --hugepages[=BOOL]   back guest RAM with huge pages (--hugepages=off undoes the\n"
 	"                       config file's hugepages = true)\n"
-	"  --device vfio-pci,host=DDDD:BB:DD.F[,id=NAME]\n"
-	"                       pass a host PCI device through (bound to vfio-pci; repeatable)\n"
+	"  --device vfio-pci,host=DDDD:BB:DD.F[,id=NAME][,viommu=NAME|off][,vsid=N]\n"
+	"                       pass a host PCI device through (bound to vfio-pci; repeatable);\n"
+	"                       viommu=NAME puts it behind that vSMMU (devices naming the same\n"
+	"                       one share it), viommu=off keeps it out; vsid= sets the StreamID\n"
+	"                       the guest sees (default: its requester ID)\n"
+	"  --viommu smmuv3|none emulate an SMMUv3 for the passthrough devices: the guest's own\n"
+	"                       arm-smmu-v3 driver programs nested translation (its stage 1\n"
+	"                       over ivmm's stage 2); one vSMMU per host SMMU the devices sit\n"
+	"                       behind (default none)\n"
+	"  --stats              print per-vSMMU counters when the VM ends (also on SIGUSR1)\n"
 	"  --config FILE        read a machine description first (INI; see configs/*.ini;\n"
 	"                       repeatable, files apply in order):\n"
-	"                         [machine] memory, cpus, hugepages\n"
+	"                         [machine] memory, cpus, hugepages, viommu\n"
 	"                         [boot]    kernel, initrd, cmdline (paths relative to FILE)\n"
-	"                         [device \"NAME\"] driver = vfio-pci, host = DDDD:BB:DD.F\n"
+	"                         [device \"NAME\"] driver = vfio-pci, host = DDDD:BB:DD.F,\n"
+	"                                  viommu = NAME|off, vsid = N\n"
 	"                       a line is at most 198 characters: a longer cmdline (up to\n"
 	"                       2047) goes on over indented lines, joined with spaces\n"
 	"                       options on the command line override the file; devices\n"
@@ -95,7 +108,9 @@ static const char help_text[] =
 	"  2    bad command line or config file (the message names the option or FILE:LINE)\n"
 	"  3    the guest asked for a reset (ivmm does not reboot it)\n"
 	"  4    the guest reported a crash\n"
-	"  128+N  ended by signal N (SIGINT, SIGTERM, SIGHUP)\n";
+	"  128+N  ended by signal N (SIGINT, SIGTERM, SIGHUP)\n"
+	"\n"
+	"Signals: SIGUSR1 prints the --stats counters without stopping the guest.\n";
 
 struct cli_opt {
 	int id;
@@ -154,10 +169,11 @@ static int set_path(char **field, const char *opt, const char *v)
 	return 0;
 }
 
-/* --device DRIVER,host=BDF[,id=NAME] */
+/* --device DRIVER,host=BDF[,id=NAME][,viommu=NAME|off][,vsid=N] */
 static int add_device(struct vm_config *cfg, const char *spec)
 {
-	char *copy = strdup(spec), *tok, *save = NULL, *host = NULL, *id = NULL;
+	char *copy = strdup(spec), *tok, *save = NULL, *host = NULL, *id = NULL, *viommu = NULL, *vsid = NULL;
+	u32 vsid_val = 0;
 	char why[160] = "", bdf[BDF_STR_LEN];
 	enum vm_device_driver drv = VM_DEV_VFIO_PCI;
 	const char *r;
@@ -187,8 +203,12 @@ static int add_device(struct vm_config *cfg, const char *spec)
 			slot = &host;
 		else if (!strcmp(tok, "id"))
 			slot = &id;
+		else if (!strcmp(tok, "viommu"))
+			slot = &viommu;
+		else if (!strcmp(tok, "vsid"))
+			slot = &vsid;
 		else {
-			snprintf(why, sizeof(why), "unknown parameter '%s' (known: host, id)", tok);
+			snprintf(why, sizeof(why), "unknown parameter '%s' (known: host, id, viommu, vsid)", tok);
 			goto bad;
 		}
 		if (!eq) {
@@ -210,6 +230,14 @@ static int add_device(struct vm_config *cfg, const char *spec)
 		snprintf(why, sizeof(why), "host '%s' is %s", host, r);
 		goto bad;
 	}
+	if (viommu && (r = check_device_viommu(viommu))) {
+		snprintf(why, sizeof(why), "viommu '%s' is %s", viommu, r);
+		goto bad;
+	}
+	if (vsid && (r = parse_vsid(vsid, &vsid_val))) {
+		snprintf(why, sizeof(why), "vsid '%s' is %s", vsid, r);
+		goto bad;
+	}
 	struct vm_device_config *d = NULL;
 
 	if (id) {
@@ -229,7 +257,8 @@ static int add_device(struct vm_config *cfg, const char *spec)
 		pr_debug("--device '%s' replaces device '%s' (%s)", spec, d->id, d->where);
 		free(d->host);
 		free(d->where);
-		d->host = d->where = NULL;
+		free(d->viommu);
+		d->host = d->where = d->viommu = NULL;
 	} else {
 		if (cfg->ndevices >= IVMM_MAX_DEVICES) {
 			snprintf(why, sizeof(why), "too many devices (at most %d)", IVMM_MAX_DEVICES);
@@ -244,7 +273,10 @@ static int add_device(struct vm_config *cfg, const char *spec)
 	d->from_cli = true;
 	d->host = strdup(bdf);
 	d->where = strdup("--device");
-	if (!d->host || !d->where || (id && !d->id)) {
+	d->viommu = viommu ? strdup(viommu) : NULL;
+	d->vsid_set = vsid != NULL;
+	d->vsid = vsid_val;
+	if (!d->host || !d->where || (id && !d->id) || (viommu && !d->viommu)) {
 		pr_err("out of memory");
 		ret = -ENOMEM;
 		goto out;
@@ -292,6 +324,12 @@ static int apply_option(struct vm_config *cfg, const struct cli_opt *o)
 		break;
 	case OPT_DEVICE:
 		return add_device(cfg, o->arg);
+	case OPT_VIOMMU:
+		why = parse_viommu(o->arg, &cfg->viommu);
+		break;
+	case OPT_STATS:
+		cfg->stats = true;
+		return 0;
 	}
 	if (why) {
 		pr_err("--%s '%s': %s", opt_name(o->id), o->arg, why);

@@ -5,6 +5,7 @@
 #define IVMM_CONFIG_H
 
 #include <stdbool.h>
+#include "boot/layout.h"
 #include "vmm/compiler.h"
 
 #define IVMM_MAX_DEVICES 16
@@ -35,12 +36,32 @@ enum vm_device_driver {
 	VM_DEV_VFIO_PCI,
 };
 
+/* The machine's vIOMMU for passthrough devices (--viommu, [machine] viommu). */
+enum vm_viommu {
+	VM_VIOMMU_NONE,
+	VM_VIOMMU_SMMUV3,
+};
+
+/* A vSMMU of the machine, as vm_config_finish() placed the devices (index n is at LAYOUT_VSMMU_BASE + n *
+ * LAYOUT_VSMMU_STRIDE, SPIs LAYOUT_SPI_VSMMU(n, ...), ITS device id LAYOUT_VSMMU_DEVID(n)). */
+struct vm_vsmmu_config {
+	char name[32];             /* user-given (viommu=NAME) or "vsmmuN" */
+	char host_iommu[64];       /* the host IOMMU its devices sit behind (sysfs), "" if unknown or named */
+	unsigned int ndevices;
+};
+
 struct vm_device_config {
 	char *id;                  /* user-given or generated name ("vfio0") */
 	enum vm_device_driver driver;
 	char *host;                /* vfio-pci: host BDF, normalised to DDDD:BB:DD.F */
 	char *where;               /* where it was given, for messages: "--device" or "file.ini:12" */
 	bool from_cli;             /* given by --device (which replaces a file's device of the same id) */
+	char *viommu;              /* viommu=: NULL = as the machine says, "off", or a vSMMU name */
+	bool vsid_set;             /* vsid= given */
+	u32 vsid;                  /* the StreamID the guest sees (vm_config_finish: default = guest_rid) */
+	/* Resolved by vm_config_finish(): */
+	int vsmmu;                 /* index into vm_config.vsmmus, -1 = not behind a vSMMU */
+	u32 guest_rid;             /* requester ID in the guest: bus 0, slot LAYOUT_PCI_SLOT(index) */
 };
 
 struct vm_config {
@@ -52,9 +73,19 @@ struct vm_config {
 	u64 mem_size;              /* bytes, multiple of 2 MiB */
 	unsigned int ncpus;        /* 1..IVMM_MAX_CPUS */
 	bool hugepages;            /* back RAM with MAP_HUGETLB */
+	enum vm_viommu viommu;     /* default for devices without viommu= */
+	bool stats;                /* --stats: print counters at the end (and on SIGUSR1) */
 	unsigned int ndevices;
 	struct vm_device_config devices[IVMM_MAX_DEVICES];
+	unsigned int nvsmmus;      /* set by vm_config_finish() */
+	struct vm_vsmmu_config vsmmus[IVMM_MAX_VSMMUS];
 };
+
+/* The vSMMU index of device d, or -1 (also for a config vm_config_finish() has not placed). */
+static inline int vm_device_vsmmu(const struct vm_config *cfg, const struct vm_device_config *d)
+{
+	return d->vsmmu >= 0 && (unsigned int)d->vsmmu < cfg->nvsmmus ? d->vsmmu : -1;
+}
 
 void vm_config_init(struct vm_config *cfg);   /* defaults */
 void vm_config_free(struct vm_config *cfg);
@@ -62,8 +93,13 @@ void vm_config_free(struct vm_config *cfg);
 /* The device named id, or NULL. */
 struct vm_device_config *vm_config_find_device(struct vm_config *cfg, const char *id);
 /* Last step of building a config (cli_parse calls it after merging file and options): a kernel is given,
- * every device has a host and an id (missing ids become "vfioN"), no host BDF is used twice.
- * Returns 0 or -EINVAL/-ENOMEM after printing one "ivmm: error: ..." line. */
+ * every device has a host and an id (missing ids become "vfioN"), no host BDF is used twice; then the
+ * devices are placed behind vSMMUs: viommu=NAME groups devices by name, viommu=off keeps a device out, and
+ * with the machine's viommu = smmuv3 the others get one vSMMU per host IOMMU they sit behind (read from
+ * SYSFS/bus/pci/devices/BDF/iommu; sysfs_root NULL = "/sys"; unknown counts as one). StreamIDs default to
+ * the guest requester ID and must differ within a vSMMU. Returns 0 or -EINVAL/-ENOMEM after printing one
+ * "ivmm: error: ..." line. */
 int __must_check vm_config_finish(struct vm_config *cfg);
+int __must_check vm_config_finish_at(struct vm_config *cfg, const char *sysfs_root);
 
 #endif

@@ -17,9 +17,9 @@
 enum section { SEC_NONE, SEC_MACHINE, SEC_BOOT, SEC_DEVICE };
 
 enum key {
-	K_MEMORY, K_CPUS, K_HUGEPAGES,   /* [machine] */
+	K_MEMORY, K_CPUS, K_HUGEPAGES, K_MVIOMMU, /* [machine] */
 	K_KERNEL, K_INITRD, K_CMDLINE,   /* [boot] */
-	K_DRIVER, K_HOST,                /* [device "NAME"] */
+	K_DRIVER, K_HOST, K_VIOMMU, K_VSID, /* [device "NAME"] */
 	K_COUNT,
 };
 
@@ -31,6 +31,8 @@ static const struct key_desc {
 	[K_HUGEPAGES] = { "hugepages", SEC_MACHINE }, [K_KERNEL] = { "kernel", SEC_BOOT },
 	[K_INITRD] = { "initrd", SEC_BOOT },      [K_CMDLINE] = { "cmdline", SEC_BOOT },
 	[K_DRIVER] = { "driver", SEC_DEVICE },    [K_HOST] = { "host", SEC_DEVICE },
+	[K_MVIOMMU] = { "viommu", SEC_MACHINE },  [K_VIOMMU] = { "viommu", SEC_DEVICE },
+	[K_VSID] = { "vsid", SEC_DEVICE },
 };
 
 struct cf_state {
@@ -291,9 +293,9 @@ static int cf_handler(void *user, const char *section, const char *name, const c
 			break;
 	if (k == K_COUNT) {
 		static const char *const known[] = {
-			[SEC_MACHINE] = "memory, cpus, hugepages",
+			[SEC_MACHINE] = "memory, cpus, hugepages, viommu",
 			[SEC_BOOT] = "kernel, initrd, cmdline",
-			[SEC_DEVICE] = "driver, host",
+			[SEC_DEVICE] = "driver, host, viommu, vsid",
 		};
 		cf_error(st, "unknown key '%s' in [%s] (known: %s)", name, st->sec_text, known[st->sec]);
 		return 0;
@@ -314,6 +316,18 @@ static int cf_handler(void *user, const char *section, const char *name, const c
 		break;
 	case K_HUGEPAGES:
 		why = parse_bool(vbuf, &cfg->hugepages);
+		break;
+	case K_MVIOMMU:
+		why = parse_viommu(vbuf, &cfg->viommu);
+		break;
+	case K_VIOMMU:
+		why = check_device_viommu(vbuf);
+		if (!why)
+			return set_string(st, &cfg->devices[st->dev].viommu, strdup(vbuf));
+		break;
+	case K_VSID:
+		why = parse_vsid(vbuf, &cfg->devices[st->dev].vsid);
+		cfg->devices[st->dev].vsid_set = !why;
 		break;
 	case K_KERNEL:
 	case K_INITRD:

@@ -173,3 +173,42 @@ const char *driver_name(enum vm_device_driver d)
 	}
 	return "?";
 }
+
+const char *parse_viommu(const char *s, enum vm_viommu *out)
+{
+	if (!strcmp(s, "smmuv3")) {
+		*out = VM_VIOMMU_SMMUV3;
+		return NULL;
+	}
+	if (!strcmp(s, "none") || !strcmp(s, "off")) {
+		*out = VM_VIOMMU_NONE;
+		return NULL;
+	}
+	return "unknown vIOMMU (supported: smmuv3, none)";
+}
+
+const char *check_device_viommu(const char *s)
+{
+	if (!strcmp(s, "off"))
+		return NULL;
+	return check_device_id(s) ? "not 'off' or a vSMMU name (1 to 31 letters, digits, '_', '.' or '-')" : NULL;
+}
+
+const char *parse_vsid(const char *s, u32 *out)
+{
+	static const char bad[] = "not a StreamID from 0 to 0xffff";
+	unsigned long v = 0;
+	const char *p = s;
+	bool hex = !strncmp(s, "0x", 2) || !strncmp(s, "0X", 2);
+
+	if (hex)
+		p += 2;
+	if (!*p || strlen(p) > (hex ? 4 : 5) || strspn(p, hex ? "0123456789abcdefABCDEF" : "0123456789") != strlen(p))
+		return bad;
+	for (; *p; p++)
+		v = v * (hex ? 16 : 10) + (unsigned long)(isdigit((unsigned char)*p) ? *p - '0' : tolower((unsigned char)*p) - 'a' + 10);
+	if (v > 0xffff)
+		return bad;
+	*out = (u32)v;
+	return NULL;
+}

@@ -30,5 +30,11 @@ const char *check_device_id(const char *s);
 /* Driver name -> enum ("vfio-pci"). */
 const char *parse_driver(const char *s, enum vm_device_driver *out);
 const char *driver_name(enum vm_device_driver d);
+/* The machine's vIOMMU: "smmuv3", or "none"/"off". */
+const char *parse_viommu(const char *s, enum vm_viommu *out);
+/* A device's viommu=: "off" or a vSMMU name (the device-name rules). */
+const char *check_device_viommu(const char *s);
+/* A StreamID: decimal or 0x-hex, 0..0xffff. */
+const char *parse_vsid(const char *s, u32 *out);
 
 #endif

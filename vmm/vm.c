@@ -8,9 +8,10 @@
  *   6. on-board devices: the 16550A UART on the bus
  *   7. passthrough devices (vm_setup_passthrough, vm_passthrough.c)
  *   8. kernel, initrd and DTB into RAM (boot_load), boot vCPU registers
- *   9. run state: the stop eventfd
+ *   9. run state: the stop eventfd, the event loop's watch table and its wake eventfd
  * vm_run() owns the console (raw terminal), the vCPU threads and the main thread's event loop (signals,
- * console input, the stop event), and always joins every thread and restores the terminal before returning. */
+ * console input and output, the stop event, and the fds devices register with vm_watch), and always joins
+ * every thread and restores the terminal before returning. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 #include "boot/boot.h"
 #include "boot/layout.h"
+#include "devices/passthrough.h"
 #include "devices/uart16550.h"
 #include "vmm/config.h"
 #include "vmm/log.h"
@@ -172,21 +174,90 @@ static int runstate_init(struct vm *vm)
 	int ret;
 
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->stop_fd < 0) {
+	vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0 || vm->wake_fd < 0) {
 		ret = -errno;
-		pr_err("vm: stop eventfd: %s", strerror(errno));
-		return ret;
+		pr_err("vm: stop/wake eventfd: %s", strerror(errno));
+		goto err_fds;
 	}
 	ret = -pthread_mutex_init(&vm->stop_lock, NULL);
 	if (ret) {
 		pr_err("vm: stop lock mutex init: %s", strerror(-ret));
-		close(vm->stop_fd);
-		vm->stop_fd = -1;
-		return ret;
+		goto err_fds;
 	}
+	ret = -pthread_mutex_init(&vm->watch_lock, NULL);
+	if (ret) {
+		pr_err("vm: watch lock mutex init: %s", strerror(-ret));
+		pthread_mutex_destroy(&vm->stop_lock);
+		goto err_fds;
+	}
+	for (unsigned int i = 0; i < VM_MAX_WATCHES; i++)
+		vm->watches[i].fd = -1;
 	atomic_store(&vm->stopping, false);
 	vm->exit_code = IVMM_EXIT_OK;
 	return 0;
+
+err_fds:
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	if (vm->wake_fd >= 0)
+		close(vm->wake_fd);
+	vm->stop_fd = vm->wake_fd = -1;
+	return ret;
+}
+
+/* ---- the event loop's watch table ---- */
+
+static void wake_loop(struct vm *vm)
+{
+	u64 one = 1;
+
+	if (write(vm->wake_fd, &one, sizeof(one)) != sizeof(one) && errno != EAGAIN)
+		pr_warn("vm: cannot wake the main loop: %s", strerror(errno));
+}
+
+int vm_watch(struct vm *vm, int fd, short events, vm_watch_fn fn, void *opaque)
+{
+	int ret = -ENOSPC;
+
+	pthread_mutex_lock(&vm->watch_lock);
+	for (unsigned int i = 0; i < VM_MAX_WATCHES; i++)
+		if (vm->watches[i].fd == fd) {
+			ret = -EEXIST;
+			goto out;
+		}
+	for (unsigned int i = 0; i < VM_MAX_WATCHES; i++) {
+		if (vm->watches[i].fd < 0) {
+			vm->watches[i] = (struct vm_watch){ .fd = fd, .events = events, .fn = fn, .opaque = opaque };
+			ret = 0;
+			break;
+		}
+	}
+out:
+	pthread_mutex_unlock(&vm->watch_lock);
+	if (!ret)
+		wake_loop(vm);
+	return ret;
+}
+
+void vm_unwatch(struct vm *vm, int fd)
+{
+	pthread_mutex_lock(&vm->watch_lock);
+	for (unsigned int i = 0; i < VM_MAX_WATCHES; i++)
+		if (vm->watches[i].fd == fd)
+			vm->watches[i].fd = -1;
+	pthread_mutex_unlock(&vm->watch_lock);
+	wake_loop(vm);
+}
+
+void vm_print_stats(struct vm *vm)
+{
+	if (!vm->pt || !vm->pt->nvsmmus) {
+		pr_info("stats: no vSMMU");
+		return;
+	}
+	for (unsigned int k = 0; k < vm->pt->nvsmmus; k++)
+		vsmmu_stats_print(vm->pt->vsmmus[k]);
 }
 
 /* IVMM_LOG=debug: how long each phase took (wall ms since the previous mark). */
@@ -214,7 +285,7 @@ int vm_create(const struct vm_config *cfg, struct boot_files *bf, struct vm **ou
 	}
 	vm->cfg = cfg;
 	vm->boot = bf;
-	vm->stop_fd = -1;
+	vm->stop_fd = vm->wake_fd = -1;
 	vm->out.fd = vm->out.shared_fd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &vm->stats.t_mark);
 
@@ -291,7 +362,9 @@ void vm_destroy(struct vm *vm)
 		return;
 	if (vm->phases & VM_PH_RUNSTATE) {
 		close(vm->stop_fd);
+		close(vm->wake_fd);
 		pthread_mutex_destroy(&vm->stop_lock);
+		pthread_mutex_destroy(&vm->watch_lock);
 	}
 	vm_teardown_passthrough(vm);
 	if (vm->uart)
@@ -345,10 +418,11 @@ int vm_block_signals(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, VM_STATS_SIGNAL);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	ret = pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (ret) {
-		pr_err("vm: blocking SIGINT/SIGTERM/SIGHUP/vCPU kick (pthread_sigmask): %s", strerror(ret));
+		pr_err("vm: blocking SIGINT/SIGTERM/SIGHUP/SIGUSR1/vCPU kick (pthread_sigmask): %s", strerror(ret));
 		return -ret;
 	}
 	/* A closed console (stdout pipe gone) must not kill ivmm: writes just fail. */
@@ -450,41 +524,80 @@ static void print_stats(struct vm *vm)
 		ru.ru_maxrss - (long)ram);
 }
 
-/* The main thread's loop: signals, console input and output, the stop event. Returns when the VM is stopping.
- * Nothing here blocks but poll(): console output goes to a non-blocking stdout (console_out_open). */
+/* A signal for the main loop: SIGUSR1 prints the counters, the others stop the guest. */
+static void handle_signal(struct vm *vm, int sig_fd)
+{
+	struct signalfd_siginfo si;
+
+	if (read(sig_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if ((int)si.ssi_signo == VM_STATS_SIGNAL) {
+		vm_print_stats(vm);
+		return;
+	}
+	pr_info("%s: stopping the guest", strsignal((int)si.ssi_signo));
+	vm_stop(vm, 128 + (int)si.ssi_signo);
+}
+
+/* Fixed slots of the loop, then one per registered watch. */
+enum { LOOP_SIG, LOOP_STOP, LOOP_WAKE, LOOP_CONSOLE, LOOP_OUT, LOOP_OUT2, LOOP_FIXED };
+
+/* Registered watches with revents from poll: call them (the table locked, so vm_unwatch waits). */
+static void dispatch_watches(struct vm *vm, const struct pollfd *pfd, unsigned int n)
+{
+	pthread_mutex_lock(&vm->watch_lock);
+	for (unsigned int i = 0; i < n; i++) {
+		if (!pfd[i].revents || pfd[i].fd < 0)
+			continue;
+		for (unsigned int w = 0; w < VM_MAX_WATCHES; w++)
+			if (vm->watches[w].fd == pfd[i].fd)
+				vm->watches[w].fn(vm->watches[w].opaque, pfd[i].fd, pfd[i].revents);
+	}
+	pthread_mutex_unlock(&vm->watch_lock);
+}
+
+/* The main thread's loop: signals, console input and output, the stop event, the registered watches.
+ * Returns when the VM is stopping. Nothing here blocks but poll(): console output goes to a non-blocking
+ * stdout (console_out_open). */
 static void event_loop(struct vm *vm, int sig_fd)
 {
 	while (!atomic_load(&vm->stopping)) {
-		struct pollfd pfd[5] = {
-			{ .fd = sig_fd, .events = POLLIN },
-			{ .fd = vm->stop_fd, .events = POLLIN },
-			{ .fd = console_poll_fd(&vm->console), .events = POLLIN },
+		struct pollfd pfd[LOOP_FIXED + VM_MAX_WATCHES] = {
+			[LOOP_SIG] = { .fd = sig_fd, .events = POLLIN },
+			[LOOP_STOP] = { .fd = vm->stop_fd, .events = POLLIN },
+			[LOOP_WAKE] = { .fd = vm->wake_fd, .events = POLLIN },
+			[LOOP_CONSOLE] = { .fd = console_poll_fd(&vm->console), .events = POLLIN },
 		};
+		unsigned int nw = 0;
+		u64 v;
 
-		console_out_pollfds(&vm->console, &pfd[3]);
-		if (poll(pfd, ARRAY_SIZE(pfd), -1) < 0) {
+		console_out_pollfds(&vm->console, &pfd[LOOP_OUT]);
+		pthread_mutex_lock(&vm->watch_lock);
+		for (unsigned int w = 0; w < VM_MAX_WATCHES; w++)
+			if (vm->watches[w].fd >= 0)
+				pfd[LOOP_FIXED + nw++] = (struct pollfd){ .fd = vm->watches[w].fd,
+									  .events = vm->watches[w].events };
+		pthread_mutex_unlock(&vm->watch_lock);
+		if (poll(pfd, LOOP_FIXED + nw, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			pr_err("vm: event loop poll: %s", strerror(errno));
 			vm_stop(vm, IVMM_EXIT_RUNTIME);
 			return;
 		}
-		if (pfd[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-
-			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
-				pr_info("%s: stopping the guest", strsignal((int)si.ssi_signo));
-				vm_stop(vm, 128 + (int)si.ssi_signo);
-			}
-		}
-		if (pfd[2].fd >= 0 && pfd[2].revents) {
-			if (console_handle(&vm->console, pfd[2].fd) == CONSOLE_QUIT) {
+		if (pfd[LOOP_SIG].revents & POLLIN)
+			handle_signal(vm, sig_fd);
+		if (pfd[LOOP_WAKE].revents & POLLIN)
+			(void)!read(vm->wake_fd, &v, sizeof(v)); /* the table changed: rebuilt next round */
+		if (pfd[LOOP_CONSOLE].fd >= 0 && pfd[LOOP_CONSOLE].revents) {
+			if (console_handle(&vm->console, pfd[LOOP_CONSOLE].fd) == CONSOLE_QUIT) {
 				pr_info("quit (Ctrl-A x)");
 				vm_stop(vm, IVMM_EXIT_OK);
 			}
 		}
-		console_out_handle(&vm->console, &pfd[3]);
-		/* pfd[1]: the stop event; the loop condition sees it. */
+		console_out_handle(&vm->console, &pfd[LOOP_OUT]);
+		dispatch_watches(vm, &pfd[LOOP_FIXED], nw);
+		/* LOOP_STOP: the stop event; the loop condition sees it. */
 	}
 }
 
@@ -497,9 +610,10 @@ int vm_run(struct vm *vm)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP); /* the terminal went away: same clean end */
+	sigaddset(&set, VM_STATS_SIGNAL);
 	sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sig_fd < 0) {
-		pr_err("vm: SIGINT/SIGTERM/SIGHUP signalfd: %s", strerror(errno));
+		pr_err("vm: SIGINT/SIGTERM/SIGHUP/SIGUSR1 signalfd: %s", strerror(errno));
 		return IVMM_EXIT_RUNTIME;
 	}
 	ret = console_init(&vm->console, STDIN_FILENO, vm->uart);
@@ -517,6 +631,8 @@ int vm_run(struct vm *vm)
 	(void)console_out_drain(&vm->console, sig_fd, 2000);
 	console_fini(&vm->console);
 	print_stats(vm);
+	if (vm->cfg->stats)
+		vm_print_stats(vm);
 	close(sig_fd);
 	return vm->exit_code;
 }

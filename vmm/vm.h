@@ -22,9 +22,22 @@
 struct vm_config;
 struct boot_files;
 struct uart16550;
+struct passthrough;
 
-/* Signal used to kick a vCPU thread out of KVM_RUN (its handler does nothing). */
-#define VCPU_KICK_SIGNAL SIGUSR1
+/* A file descriptor the main thread's event loop polls for a device (vm_watch). */
+typedef void (*vm_watch_fn)(void *opaque, int fd, short revents);
+#define VM_MAX_WATCHES 16
+
+struct vm_watch {
+	int fd;                      /* -1: free slot */
+	short events;
+	vm_watch_fn fn;
+	void *opaque;
+};
+
+/* Signal used to kick a vCPU thread out of KVM_RUN (its handler does nothing). SIGUSR1 prints --stats. */
+#define VCPU_KICK_SIGNAL SIGUSR2
+#define VM_STATS_SIGNAL SIGUSR1
 
 struct vcpu {
 	struct vm *vm;
@@ -58,7 +71,7 @@ struct vm {
 	struct device *devices;      /* creation order; destroyed in reverse */
 	struct uart16550 *uart;
 	struct console_out out;      /* non-blocking stdout the UART writes (closed after the devices) */
-	void *passthrough;           /* owned by the passthrough code (devices/passthrough.c) */
+	struct passthrough *pt;      /* passthrough devices and their vSMMUs (devices/passthrough.h), or NULL */
 
 	/* Run state. */
 	struct console console;
@@ -66,6 +79,10 @@ struct vm {
 	atomic_bool stopping;
 	int exit_code;               /* enum ivmm_exit or 128 + signal */
 	int stop_fd;                 /* eventfd: a vCPU ended the VM */
+	/* The event loop's registered fds (vm_watch); wake_fd makes a running poll() see a change. */
+	pthread_mutex_t watch_lock;
+	struct vm_watch watches[VM_MAX_WATCHES];
+	int wake_fd;
 
 	/* IVMM_STATS=1: start-up cost and memory figures printed when the VM ends (for make bench). */
 	struct {
@@ -92,6 +109,16 @@ void vm_destroy(struct vm *vm);
 
 /* End the VM with an exit status (the first caller wins); safe from any thread. */
 void vm_stop(struct vm *vm, int exit_code);
+/* Have the main thread's event loop call fn(opaque, fd, revents) when poll() reports one of events on fd.
+ * From any thread, once vm_create has finished (devices register in their realize or later, e.g. when a guest
+ * enables a queue). fn runs on the main thread with the watch table locked: it must not call vm_watch or
+ * vm_unwatch, and a thread calling vm_unwatch waits for it, so fn must not wait for that thread.
+ * Returns 0, -EEXIST (fd already watched) or -ENOSPC (VM_MAX_WATCHES). */
+int __must_check vm_watch(struct vm *vm, int fd, short events, vm_watch_fn fn, void *opaque);
+/* Stop watching fd; when it returns, fn is not running and will not run again for fd. */
+void vm_unwatch(struct vm *vm, int fd);
+/* Print the --stats counters (per vSMMU); what SIGUSR1 and the end of a --stats run do. */
+void vm_print_stats(struct vm *vm);
 /* Put a device on the VM's list (it is destroyed with the VM, in reverse order of addition). */
 void vm_add_device(struct vm *vm, struct device *dev);
 /* Block SIGINT, SIGTERM, SIGHUP and the vCPU kick signal in the calling thread (main does it first thing, so they are

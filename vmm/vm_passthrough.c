@@ -4,7 +4,7 @@
  *
  * The work is done by devices/passthrough.c (iommufd + IOAS with guest RAM at IOVA = GPA, the ECAM host bridge
  * on &vm->bus, one vfio-pci model per cfg->devices entry, memslots and irqfds through vm_hv()); the state lives
- * in vm->passthrough. The optional KVM capabilities devices need (MSI device ids, resampling irqfds for INTx)
+ * in vm->pt (with the vSMMUs the config asks for). The optional KVM capabilities devices need (MSI device ids, resampling irqfds for INTx)
  * are checked first, only when devices are configured. Every failure below that prints its own message (naming the device and the cause) and
  * undoes what was done; the FDT already describes the ECAM bridge whenever ndevices > 0 (boot/fdt.c). */
 #include <errno.h>
@@ -35,17 +35,17 @@ int vm_setup_passthrough(struct vm *vm)
 		free(pt);
 		return ret;
 	}
-	vm->passthrough = pt;
+	vm->pt = pt;
 	return 0;
 }
 
 void vm_teardown_passthrough(struct vm *vm)
 {
-	struct passthrough *pt = vm->passthrough;
+	struct passthrough *pt = vm->pt;
 
 	if (!pt)
 		return;
 	passthrough_destroy(pt);
 	free(pt);
-	vm->passthrough = NULL;
+	vm->pt = NULL;
 }

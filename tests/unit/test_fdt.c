@@ -228,12 +228,12 @@ Test(fdt, psci_timer_gic_its_uart)
 	EXPECT_CELLS(fdt, "/intc@2000000", "phandle", FDT_PHANDLE_GIC);
 	cr_expect_eq(fdt_node_offset_by_phandle(fdt, FDT_PHANDLE_GIC), node(fdt, "/intc@2000000"));
 
-	expect_str(fdt, "/intc@2000000/its@3000000", "compatible", "arm,gic-v3-its");
-	expect_empty(fdt, "/intc@2000000/its@3000000", "msi-controller");
-	EXPECT_CELLS(fdt, "/intc@2000000/its@3000000", "#msi-cells", 1);
-	EXPECT_CELLS(fdt, "/intc@2000000/its@3000000", "reg", 0, LO(LAYOUT_ITS_BASE), 0, LO(LAYOUT_ITS_SIZE));
-	EXPECT_CELLS(fdt, "/intc@2000000/its@3000000", "phandle", FDT_PHANDLE_ITS);
-	cr_expect_eq(fdt_node_offset_by_phandle(fdt, FDT_PHANDLE_ITS), node(fdt, "/intc@2000000/its@3000000"));
+	expect_str(fdt, "/intc@2000000/its@7ff0000", "compatible", "arm,gic-v3-its");
+	expect_empty(fdt, "/intc@2000000/its@7ff0000", "msi-controller");
+	EXPECT_CELLS(fdt, "/intc@2000000/its@7ff0000", "#msi-cells", 1);
+	EXPECT_CELLS(fdt, "/intc@2000000/its@7ff0000", "reg", 0, LO(LAYOUT_ITS_BASE), 0, LO(LAYOUT_ITS_SIZE));
+	EXPECT_CELLS(fdt, "/intc@2000000/its@7ff0000", "phandle", FDT_PHANDLE_ITS);
+	cr_expect_eq(fdt_node_offset_by_phandle(fdt, FDT_PHANDLE_ITS), node(fdt, "/intc@2000000/its@7ff0000"));
 
 	expect_str(fdt, "/uart@1000000", "compatible", "ns16550a");
 	EXPECT_CELLS(fdt, "/uart@1000000", "reg", 0, LO(LAYOUT_UART_BASE), 0, LO(LAYOUT_UART_SIZE));
@@ -273,7 +273,7 @@ Test(fdt, pcie_host_bridge)
 		     HI(LAYOUT_PCI_MMIO64_BASE), LO(LAYOUT_PCI_MMIO64_BASE),
 		     HI(LAYOUT_PCI_MMIO64_SIZE), LO(LAYOUT_PCI_MMIO64_SIZE));
 	/* Requester id -> ITS device id, identity, for the whole RID space. */
-	EXPECT_CELLS(fdt, pcie, "msi-map", 0, FDT_PHANDLE_ITS, 0, 0x10000);
+	EXPECT_CELLS(fdt, pcie, "msi-map", 0, FDT_PHANDLE_ITS, 0, 0xff00); /* buses 0..254: the vSMMU ids sit above */
 	expect_empty(fdt, pcie, "dma-coherent");
 	EXPECT_CELLS(fdt, pcie, "linux,pci-domain", 0);
 
