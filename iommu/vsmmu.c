@@ -167,7 +167,7 @@ static void stream_apply(struct vsmmu *vs, struct vsmmu_stream *s, enum vsmmu_ta
 	ictx_unlock(vs);
 }
 
-void vsmmu_stream_update(struct vsmmu *vs, struct vsmmu_stream *s)
+void vsmmu_stream_update(struct vsmmu *vs, struct vsmmu_stream *s, bool report)
 {
 	struct vsmmu_ste_result r;
 
@@ -176,7 +176,7 @@ void vsmmu_stream_update(struct vsmmu *vs, struct vsmmu_stream *s)
 		r.target = (vs->gbpa & GBPA_ABORT) ? VSMMU_T_ABORT : VSMMU_T_BYPASS;
 	} else {
 		vsmmu_ste_read(vs, s->vsid, &r);
-		if (r.event) {
+		if (r.event && report) {
 			vs->stats.ste_errors++;
 			vsmmu_event(vs, r.event, s->vsid, r.fetch_addr);
 		}
@@ -187,14 +187,14 @@ void vsmmu_stream_update(struct vsmmu *vs, struct vsmmu_stream *s)
 void vsmmu_streams_update(struct vsmmu *vs)
 {
 	for (unsigned int i = 0; i < vs->nstreams; i++)
-		vsmmu_stream_update(vs, &vs->streams[i]);
+		vsmmu_stream_update(vs, &vs->streams[i], false);
 }
 
 void vsmmu_streams_update_range(struct vsmmu *vs, u32 sid, u64 n)
 {
 	for (unsigned int i = 0; i < vs->nstreams; i++)
 		if (vs->streams[i].vsid >= sid && vs->streams[i].vsid - (u64)sid < n)
-			vsmmu_stream_update(vs, &vs->streams[i]);
+			vsmmu_stream_update(vs, &vs->streams[i], true);
 }
 
 /* ---- invalidation ---- */

@@ -151,10 +151,13 @@ void vsmmu_inv_free(struct vsmmu_inv *inv);
 void vsmmu_ste_read(const struct vsmmu *vs, u32 sid, struct vsmmu_ste_result *res);
 
 /* vsmmu.c */
-/* Re-evaluate what stream s must be attached to (SMMUEN, GBPA, its STE) and make it so. */
-void vsmmu_stream_update(struct vsmmu *vs, struct vsmmu_stream *s);
+/* Re-evaluate what stream s must be attached to (SMMUEN, GBPA, its STE) and make it so. report: a broken
+ * STE is an event (CFGI_* said it is ready); not when SMMUEN or GBPA change, as a guest then may not have
+ * populated the tables of streams it has not probed yet (Linux fills 2-level tables per device). */
+void vsmmu_stream_update(struct vsmmu *vs, struct vsmmu_stream *s, bool report);
+/* Every stream, after SMMUEN or GBPA changed (report false). */
 void vsmmu_streams_update(struct vsmmu *vs);
-/* The StreamID range [sid, sid + n) touched: update the streams inside it. */
+/* CFGI of the StreamID range [sid, sid + n): update the streams inside it (report true). */
 void vsmmu_streams_update_range(struct vsmmu *vs, u32 sid, u64 n);
 struct vsmmu_stream *vsmmu_stream_find(struct vsmmu *vs, u32 vsid);
 /* Hand batch commands to the kernel in one call; on failure *bad_qidx = the queue index of the failing
