@@ -46,7 +46,7 @@ static int check_ram_iova(struct passthrough *pt, const struct guest_mem *ram)
 
 /* One vSMMU per cfg->vsmmus entry, with the devices the config placed behind it. */
 static int create_vsmmus(struct passthrough *pt, const struct vm_config *cfg, const struct guest_mem *ram,
-			 struct hv *hv, struct bus *bus)
+			 struct hv *hv, struct bus *bus, const struct passthrough_loop *loop)
 {
 	for (unsigned int k = 0; k < cfg->nvsmmus; k++) {
 		struct vsmmu_config vc = {
@@ -62,6 +62,9 @@ static int create_vsmmus(struct passthrough *pt, const struct vm_config *cfg, co
 			.ioas_id = pt->ioas_id,
 			.mem = ram,
 			.hv = hv,
+			.watch = loop ? loop->watch : NULL,
+			.unwatch = loop ? loop->unwatch : NULL,
+			.watch_ctx = loop ? loop->ctx : NULL,
 		};
 		int ret;
 
@@ -124,7 +127,8 @@ void passthrough_destroy(struct passthrough *pt)
 }
 
 int passthrough_create(struct passthrough *pt, const struct vm_config *cfg, const struct guest_mem *ram,
-		       struct hv *hv, struct bus *bus, const struct passthrough_backend *be)
+		       struct hv *hv, struct bus *bus, const struct passthrough_backend *be,
+		       const struct passthrough_loop *loop)
 {
 	int ret;
 
@@ -180,7 +184,7 @@ int passthrough_create(struct passthrough *pt, const struct vm_config *cfg, cons
 		if (ret)
 			goto err;
 	}
-	ret = create_vsmmus(pt, cfg, ram, hv, bus);
+	ret = create_vsmmus(pt, cfg, ram, hv, bus, loop);
 	if (ret)
 		goto err;
 

@@ -62,10 +62,18 @@ struct passthrough {
 	struct bus *bus;
 };
 
+/* How the vSMMUs reach the VM's main loop (vm_watch/vm_unwatch); fn NULL: no vEVENTQs (unit tests). */
+struct passthrough_loop {
+	int (*watch)(void *ctx, int fd, void (*fn)(void *opaque, int fd, short revents), void *opaque);
+	void (*unwatch)(void *ctx, int fd);
+	void *ctx;
+};
+
 /* Set up passthrough for cfg->devices (cfg->ndevices > 0). pt is owned by the caller (zeroed or not).
  * Returns 0 or -errno after one message; on error nothing is left behind. */
 int __must_check passthrough_create(struct passthrough *pt, const struct vm_config *cfg, const struct guest_mem *ram,
-				    struct hv *hv, struct bus *bus, const struct passthrough_backend *be);
+				    struct hv *hv, struct bus *bus, const struct passthrough_backend *be,
+				    const struct passthrough_loop *loop);
 /* Undo passthrough_create() in reverse: vSMMU frames off the bus, device models (reset), vSMMUs (devices
  * detached, their objects freed), RAM unmap, devices closed (unbound and detached), bridge, iommufd objects,
  * /dev/iommu. Safe on a zeroed or already destroyed context. */

@@ -151,6 +151,8 @@ int __must_check iommufd_viommu_alloc_smmuv3(struct iommufd *ictx, u32 dev_id, u
 /* vDEVICE: dev_id seen by the guest as virt_id (its StreamID). */
 int __must_check iommufd_vdevice_alloc(struct iommufd *ictx, u32 viommu_id, u32 dev_id, u64 virt_id,
 				       u32 *out_vdevice_id);
+/* The kernel's limit on a vEVENTQ's depth. */
+#define IOMMUFD_VEVENTQ_MAX_DEPTH (1u << 19)
 /* vEVENTQ (IOMMU_VEVENTQ_TYPE_ARM_SMMUV3) of depth records. *out_fd is owned by the tracker: it is closed
  * when the vEVENTQ is destroyed (iommufd_destroy / teardown); the caller must not close it. */
 int __must_check iommufd_veventq_alloc_smmuv3(struct iommufd *ictx, u32 viommu_id, u32 depth, u32 *out_veventq_id,

@@ -190,6 +190,7 @@
 #define EVTQ_1_CLASS        GENMASK(41, 40)
 #define EVTQ_2_ADDR         GENMASK(63, 0)
 #define EVTQ_3_IPA          GENMASK(51, 3)
+#define EVTQ_3_FETCH_ADDR   GENMASK(51, 3)  /* F_STE_FETCH, F_CD_FETCH */
 
 #define EVT_ID_UUT                  0x01
 #define EVT_ID_BAD_STREAMID         0x02

@@ -83,10 +83,14 @@ static const char *event_name(u8 id)
 
 void vsmmu_event(struct vsmmu *vs, u8 id, u32 sid, u64 addr)
 {
-	/* The seam for the event queue: today the event is counted and logged; the EVTQ path records it. */
+	u64 evt[EVTQ_ENT_DWORDS] = { FIELD_PREP(EVTQ_0_ID, id) | FIELD_PREP(EVTQ_0_SID, sid), 0, 0, 0 };
+
+	if (id == EVT_ID_F_STE_FETCH || id == EVT_ID_F_CD_FETCH)
+		evt[3] = addr & EVTQ_3_FETCH_ADDR;
 	vs->stats.events++;
 	log_guest("%s: %s (0x%02x) for StreamID 0x%x (address 0x%llx): stream aborted", vs->name, event_name(id), id,
 		  sid, (unsigned long long)addr);
+	vsmmu_evtq_raise(vs, evt);
 }
 
 /* ---- streams ---- */
@@ -307,6 +311,7 @@ int vsmmu_create(const struct vsmmu_config *cfg, struct vsmmu **out)
 		free(vs);
 		return rc;
 	}
+	vs->veventq_fd = -1;
 	vs->nstreams = cfg->nstreams;
 	for (unsigned int i = 0; i < vs->nstreams; i++) {
 		vs->streams[i].name = cfg->streams[i].name;
@@ -390,6 +395,7 @@ void vsmmu_destroy(struct vsmmu *vs)
 	if (!vs)
 		return;
 	ictx = vs->cfg.ictx;
+	vsmmu_evtq_enable(vs, false);
 	pthread_mutex_lock(vs->cfg.ictx_lock);
 	/* Devices leave the vSMMU's HWPTs first (blocked until their owner closes them). */
 	for (unsigned int i = 0; i < vs->nstreams; i++) {
@@ -457,4 +463,9 @@ void vsmmu_stats_print(struct vsmmu *vs)
 		(unsigned long long)st.ste_errors, (unsigned long long)st.cmd_errors, (unsigned long long)st.events,
 		(unsigned long long)st.sync_msis, (unsigned long long)st.sync_irqs);
 	pr_info("stats: %s opcodes%s", vs->name, ops[0] ? ops : " none");
+	pr_info("stats: %s events delivered %llu dropped-full %llu dropped-abort %llu while-disabled %llu "
+		"lost-host %llu irqs %llu reads %llu", vs->name, (unsigned long long)st.evt_delivered,
+		(unsigned long long)st.evt_dropped_full, (unsigned long long)st.evt_dropped_abt,
+		(unsigned long long)st.evt_disabled, (unsigned long long)st.evt_lost_host,
+		(unsigned long long)st.evt_irqs, (unsigned long long)st.evt_reads);
 }

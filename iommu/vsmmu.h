@@ -17,7 +17,9 @@
  *     until the guest acknowledges through GERRORN, as the architecture says; a queue in memory the guest
  *     does not have gives CERROR_ABT;
  *   - CMD_SYNC completes with SEV, a wired interrupt, or its MSI write (a 32-bit write into guest RAM, or an
- *     MSI to the vITS when MSIAddress is its doorbell).
+ *     MSI to the vITS when MSIAddress is its doorbell);
+ *   - events (the kernel's vEVENTQ while the guest has EVTQEN set, and the ones ivmm raises for STEs it
+ *     refuses) go into the guest's EVTQ, loss shown as OVFLG, one interrupt per batch (vsmmu_evtq.c).
  * Objects (all through iommu/iommufd.h, in this order): a nest-parent stage-2 HWPT on the IOAS, a vIOMMU on it,
  * a vDEVICE per stream (virt_id = the guest StreamID) before any STE can be attached, the abort and bypass
  * nested HWPTs. vsmmu_destroy() detaches every device and frees them in reverse.
@@ -61,6 +63,11 @@ struct vsmmu_config {
 	struct hv *hv;
 	unsigned int nstreams;     /* 1..VSMMU_MAX_STREAMS, all behind one host SMMU */
 	struct vsmmu_stream_config streams[VSMMU_MAX_STREAMS];
+	/* The main loop that serves the vEVENTQ fd (vm_watch / vm_unwatch, see vmm/vm.h for the contract);
+	 * watch NULL: no vEVENTQ is allocated (events ivmm raises itself still reach the guest). */
+	int (*watch)(void *ctx, int fd, void (*fn)(void *opaque, int fd, short revents), void *opaque);
+	void (*unwatch)(void *ctx, int fd);
+	void *watch_ctx;
 };
 
 /* Counters for --stats (vsmmu_stats_print). */
@@ -77,6 +84,13 @@ struct vsmmu_stats {
 	u64 events;                /* events raised by ivmm itself (C_BAD_STE, F_STE_FETCH ...) */
 	u64 sync_msis;             /* CMD_SYNC MSI writes (to memory or to the vITS) */
 	u64 sync_irqs;             /* CMD_SYNC wired interrupts */
+	u64 evt_delivered;         /* event records written into the guest's EVTQ */
+	u64 evt_dropped_full;      /* dropped because the guest's EVTQ was full (OVFLG) */
+	u64 evt_dropped_abt;       /* dropped because the EVTQ is outside guest RAM (EVENTQ_ABT_ERR) */
+	u64 evt_disabled;          /* arrived while EVTQEN was 0 */
+	u64 evt_lost_host;         /* lost in the kernel's vEVENTQ (LOST_EVENTS, sequence gaps): OVFLG too */
+	u64 evt_irqs;              /* EVTQ interrupts (MSI or wired), one per batch */
+	u64 evt_reads;             /* read()s of the vEVENTQ that returned records */
 };
 
 /* Build the vSMMU and its iommufd objects, attach every stream as GBPA says at reset (bypass). On failure

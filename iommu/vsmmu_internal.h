@@ -4,6 +4,7 @@
  *   vsmmu_regs.c  the register file: ID registers, CR0/CR0ACK, GBPA, IRQ_CTRL, GERROR, queue and table bases
  *   vsmmu_cmdq.c  the command queue: fetch, decode once into struct vsmmu_cmd, check, dispatch, batching
  *   vsmmu_ste.c   the stream table: linear and 2-level walk, STE decode into what to attach
+ *   vsmmu_evtq.c  the event queue: the kernel's vEVENTQ and ivmm's own events into the guest's EVTQ
  * Every function here runs with vs->lock held. */
 #ifndef IVMM_IOMMU_VSMMU_INTERNAL_H
 #define IVMM_IOMMU_VSMMU_INTERNAL_H
@@ -125,6 +126,11 @@ struct vsmmu {
 
 	struct vsmmu_inv inv;
 	struct vsmmu_stats stats;
+
+	/* The kernel's vEVENTQ while EVTQEN is set (0 / -1 otherwise). */
+	u32 veventq_id;
+	int veventq_fd;
+	struct iommufd_vevent_seq veventq_seq;
 };
 
 /* vsmmu_regs.c */
@@ -145,6 +151,14 @@ void vsmmu_cmdq_run(struct vsmmu *vs);
  * CMDQ_ERR_CERROR_NONE or CMDQ_ERR_CERROR_ILL. Pure given vs's features (for tests through the queue). */
 u32 vsmmu_cmd_decode(const struct vsmmu *vs, const u64 raw[2], struct vsmmu_cmd *cmd);
 void vsmmu_inv_free(struct vsmmu_inv *inv);
+
+/* vsmmu_evtq.c */
+/* CR0.EVTQEN changed: allocate or free the vEVENTQ. */
+void vsmmu_evtq_enable(struct vsmmu *vs, bool on);
+/* Put one event record (host order) in the guest's EVTQ and interrupt. */
+void vsmmu_evtq_raise(struct vsmmu *vs, const u64 evt[EVTQ_ENT_DWORDS]);
+/* The main loop's callback for the vEVENTQ fd (takes vs->lock). */
+void vsmmu_evtq_readable(void *opaque, int fd, short revents);
 
 /* vsmmu_ste.c */
 /* Read and decode the STE of sid from the guest's stream table. */

@@ -161,6 +161,8 @@ static void write_cr0(struct vsmmu *vs, u32 val)
 	vs->cr0 = val & (CR0_SMMUEN | CR0_EVTQEN | CR0_CMDQEN);
 	if ((old ^ vs->cr0) & CR0_SMMUEN)
 		vsmmu_streams_update(vs);
+	if ((old ^ vs->cr0) & CR0_EVTQEN)
+		vsmmu_evtq_enable(vs, vs->cr0 & CR0_EVTQEN);
 	if (!(old & CR0_CMDQEN) && (vs->cr0 & CR0_CMDQEN))
 		vsmmu_cmdq_run(vs);
 }

@@ -5,10 +5,10 @@
  *   3. the MMIO bus
  *   4. vCPUs (PSCI 0.2; secondaries powered off until the guest's PSCI CPU_ON)
  *   5. vGICv3 + ITS (after the vCPUs: KVM initialises the vGIC for the vCPUs that exist)
- *   6. on-board devices: the 16550A UART on the bus
+ *   6. the main loop's watch table (vm_watch), then the on-board devices: the 16550A UART on the bus
  *   7. passthrough devices (vm_setup_passthrough, vm_passthrough.c)
  *   8. kernel, initrd and DTB into RAM (boot_load), boot vCPU registers
- *   9. run state: the stop eventfd, the event loop's watch table and its wake eventfd
+ *   9. run state: the stop eventfd
  * vm_run() owns the console (raw terminal), the vCPU threads and the main thread's event loop (signals,
  * console input and output, the stop event, and the fds devices register with vm_watch), and always joins
  * every thread and restores the terminal before returning. */
@@ -174,36 +174,44 @@ static int runstate_init(struct vm *vm)
 	int ret;
 
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->stop_fd < 0 || vm->wake_fd < 0) {
+	if (vm->stop_fd < 0) {
 		ret = -errno;
-		pr_err("vm: stop/wake eventfd: %s", strerror(errno));
-		goto err_fds;
+		pr_err("vm: stop eventfd: %s", strerror(errno));
+		return ret;
 	}
 	ret = -pthread_mutex_init(&vm->stop_lock, NULL);
 	if (ret) {
 		pr_err("vm: stop lock mutex init: %s", strerror(-ret));
-		goto err_fds;
+		close(vm->stop_fd);
+		vm->stop_fd = -1;
+		return ret;
+	}
+	atomic_store(&vm->stopping, false);
+	vm->exit_code = IVMM_EXIT_OK;
+	return 0;
+}
+
+/* The main loop's watch table, before any device that may register an fd. */
+static int loop_init(struct vm *vm)
+{
+	int ret;
+
+	vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->wake_fd < 0) {
+		ret = -errno;
+		pr_err("vm: main loop wake eventfd: %s", strerror(errno));
+		return ret;
 	}
 	ret = -pthread_mutex_init(&vm->watch_lock, NULL);
 	if (ret) {
 		pr_err("vm: watch lock mutex init: %s", strerror(-ret));
-		pthread_mutex_destroy(&vm->stop_lock);
-		goto err_fds;
+		close(vm->wake_fd);
+		vm->wake_fd = -1;
+		return ret;
 	}
 	for (unsigned int i = 0; i < VM_MAX_WATCHES; i++)
 		vm->watches[i].fd = -1;
-	atomic_store(&vm->stopping, false);
-	vm->exit_code = IVMM_EXIT_OK;
 	return 0;
-
-err_fds:
-	if (vm->stop_fd >= 0)
-		close(vm->stop_fd);
-	if (vm->wake_fd >= 0)
-		close(vm->wake_fd);
-	vm->stop_fd = vm->wake_fd = -1;
-	return ret;
 }
 
 /* ---- the event loop's watch table ---- */
@@ -322,6 +330,11 @@ int vm_create(const struct vm_config *cfg, struct boot_files *bf, struct vm **ou
 	vm->phases |= VM_PH_GIC;
 	phase_mark(vm, "vGIC + ITS");
 
+	ret = loop_init(vm);
+	if (ret)
+		goto fail;
+	vm->phases |= VM_PH_LOOP;
+
 	ret = uart_setup(vm);
 	if (ret)
 		goto fail;
@@ -362,9 +375,7 @@ void vm_destroy(struct vm *vm)
 		return;
 	if (vm->phases & VM_PH_RUNSTATE) {
 		close(vm->stop_fd);
-		close(vm->wake_fd);
 		pthread_mutex_destroy(&vm->stop_lock);
-		pthread_mutex_destroy(&vm->watch_lock);
 	}
 	vm_teardown_passthrough(vm);
 	if (vm->uart)
@@ -373,6 +384,10 @@ void vm_destroy(struct vm *vm)
 	vm->devices = NULL;
 	vm->uart = NULL;
 	console_out_close(&vm->out);
+	if (vm->phases & VM_PH_LOOP) {
+		close(vm->wake_fd);
+		pthread_mutex_destroy(&vm->watch_lock);
+	}
 	if (vm->phases & VM_PH_GIC)
 		gic_destroy(&vm->gic);
 	while (vm->nvcpus > 0)
@@ -542,18 +557,13 @@ static void handle_signal(struct vm *vm, int sig_fd)
 /* Fixed slots of the loop, then one per registered watch. */
 enum { LOOP_SIG, LOOP_STOP, LOOP_WAKE, LOOP_CONSOLE, LOOP_OUT, LOOP_OUT2, LOOP_FIXED };
 
-/* Registered watches with revents from poll: call them (the table locked, so vm_unwatch waits). */
-static void dispatch_watches(struct vm *vm, const struct pollfd *pfd, unsigned int n)
+/* Registered watches with revents from poll: call them from the copy the poll was built from, without the
+ * table lock (so a device may vm_unwatch while holding its own lock, which its callback takes too). */
+static void dispatch_watches(const struct pollfd *pfd, const struct vm_watch *w, unsigned int n)
 {
-	pthread_mutex_lock(&vm->watch_lock);
-	for (unsigned int i = 0; i < n; i++) {
-		if (!pfd[i].revents || pfd[i].fd < 0)
-			continue;
-		for (unsigned int w = 0; w < VM_MAX_WATCHES; w++)
-			if (vm->watches[w].fd == pfd[i].fd)
-				vm->watches[w].fn(vm->watches[w].opaque, pfd[i].fd, pfd[i].revents);
-	}
-	pthread_mutex_unlock(&vm->watch_lock);
+	for (unsigned int i = 0; i < n; i++)
+		if (pfd[i].revents)
+			w[i].fn(w[i].opaque, pfd[i].fd, pfd[i].revents);
 }
 
 /* The main thread's loop: signals, console input and output, the stop event, the registered watches.
@@ -568,15 +578,18 @@ static void event_loop(struct vm *vm, int sig_fd)
 			[LOOP_WAKE] = { .fd = vm->wake_fd, .events = POLLIN },
 			[LOOP_CONSOLE] = { .fd = console_poll_fd(&vm->console), .events = POLLIN },
 		};
+		struct vm_watch watched[VM_MAX_WATCHES];
 		unsigned int nw = 0;
 		u64 v;
 
 		console_out_pollfds(&vm->console, &pfd[LOOP_OUT]);
 		pthread_mutex_lock(&vm->watch_lock);
-		for (unsigned int w = 0; w < VM_MAX_WATCHES; w++)
-			if (vm->watches[w].fd >= 0)
-				pfd[LOOP_FIXED + nw++] = (struct pollfd){ .fd = vm->watches[w].fd,
-									  .events = vm->watches[w].events };
+		for (unsigned int w = 0; w < VM_MAX_WATCHES; w++) {
+			if (vm->watches[w].fd < 0)
+				continue;
+			watched[nw] = vm->watches[w];
+			pfd[LOOP_FIXED + nw++] = (struct pollfd){ .fd = vm->watches[w].fd, .events = vm->watches[w].events };
+		}
 		pthread_mutex_unlock(&vm->watch_lock);
 		if (poll(pfd, LOOP_FIXED + nw, -1) < 0) {
 			if (errno == EINTR)
@@ -596,7 +609,7 @@ static void event_loop(struct vm *vm, int sig_fd)
 			}
 		}
 		console_out_handle(&vm->console, &pfd[LOOP_OUT]);
-		dispatch_watches(vm, &pfd[LOOP_FIXED], nw);
+		dispatch_watches(&pfd[LOOP_FIXED], watched, nw);
 		/* LOOP_STOP: the stop event; the loop condition sees it. */
 	}
 }

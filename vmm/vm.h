@@ -54,6 +54,7 @@ enum vm_phase {
 	VM_PH_BUS = 1 << 3,
 	VM_PH_GIC = 1 << 4,
 	VM_PH_RUNSTATE = 1 << 5,
+	VM_PH_LOOP = 1 << 6,
 };
 
 struct vm {
@@ -110,12 +111,14 @@ void vm_destroy(struct vm *vm);
 /* End the VM with an exit status (the first caller wins); safe from any thread. */
 void vm_stop(struct vm *vm, int exit_code);
 /* Have the main thread's event loop call fn(opaque, fd, revents) when poll() reports one of events on fd.
- * From any thread, once vm_create has finished (devices register in their realize or later, e.g. when a guest
- * enables a queue). fn runs on the main thread with the watch table locked: it must not call vm_watch or
- * vm_unwatch, and a thread calling vm_unwatch waits for it, so fn must not wait for that thread.
+ * From any thread, from device creation on (e.g. when a guest enables a queue); a change wakes a running
+ * poll(). fn runs on the main thread without any VM lock held, so it may take its device's lock, and a
+ * device may call vm_watch/vm_unwatch with its lock held. Contract for the owner: opaque stays valid until
+ * vm_run() has returned, and fn may run once more for an fd unwatched while a poll was under way, so fn
+ * checks, under its own lock, that fd is still the one it owns (the fd number may have been reused).
  * Returns 0, -EEXIST (fd already watched) or -ENOSPC (VM_MAX_WATCHES). */
 int __must_check vm_watch(struct vm *vm, int fd, short events, vm_watch_fn fn, void *opaque);
-/* Stop watching fd; when it returns, fn is not running and will not run again for fd. */
+/* Stop watching fd (see vm_watch for the callback that may still be on its way). */
 void vm_unwatch(struct vm *vm, int fd);
 /* Print the --stats counters (per vSMMU); what SIGUSR1 and the end of a --stats run do. */
 void vm_print_stats(struct vm *vm);

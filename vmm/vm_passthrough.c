@@ -8,14 +8,26 @@
  * are checked first, only when devices are configured. Every failure below that prints its own message (naming the device and the cause) and
  * undoes what was done; the FDT already describes the ECAM bridge whenever ndevices > 0 (boot/fdt.c). */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include "devices/passthrough.h"
 #include "vmm/config.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
+static int loop_watch(void *ctx, int fd, vm_watch_fn fn, void *opaque)
+{
+	return vm_watch(ctx, fd, POLLIN, fn, opaque);
+}
+
+static void loop_unwatch(void *ctx, int fd)
+{
+	vm_unwatch(ctx, fd);
+}
+
 int vm_setup_passthrough(struct vm *vm)
 {
+	const struct passthrough_loop loop = { .watch = loop_watch, .unwatch = loop_unwatch, .ctx = vm };
 	const struct vm_config *cfg = vm->cfg;
 	struct passthrough *pt;
 	int ret;
@@ -30,7 +42,7 @@ int vm_setup_passthrough(struct vm *vm)
 		pr_err("passthrough: out of memory");
 		return -ENOMEM;
 	}
-	ret = passthrough_create(pt, cfg, &vm->mem, vm_hv(vm), &vm->bus, NULL);
+	ret = passthrough_create(pt, cfg, &vm->mem, vm_hv(vm), &vm->bus, NULL, &loop);
 	if (ret) {
 		free(pt);
 		return ret;

@@ -123,7 +123,7 @@ static void env_down(void)
 
 static int create(void)
 {
-	return passthrough_create(&env.pt, &env.cfg, &env.ram, &env.fh.hv, &env.bus, &backend);
+	return passthrough_create(&env.pt, &env.cfg, &env.ram, &env.fh.hv, &env.bus, &backend, NULL);
 }
 
 /* Nothing left: no live iommufd object, devices closed, no IOAS mapping, ECAM and BARs off the bus. */

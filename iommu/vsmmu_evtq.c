@@ -1,0 +1,195 @@
+/* vsmmu_evtq.c: the vSMMU's event queue. Events reach the guest's EVTQ ring from two sources: the kernel's
+ * vEVENTQ (stage-1 faults the physical SMMU saw for a device of this vIOMMU, StreamID already the vSID) and
+ * the events ivmm raises itself for STEs it refuses (vsmmu_event). What the architecture says, and ivmm does:
+ *   - a record goes into the ring at EVTQ_PROD (through the bounds-checked guest-memory helpers), PROD
+ *     advances with wrap; order is kept;
+ *   - a full ring drops the record and toggles EVTQ_PROD.OVFLG (unless an overflow is already unacknowledged:
+ *     OVFLG != EVTQ_CONS.OVACKFLG), so the guest's driver reports "EVTQ overflow detected -- events lost";
+ *     events the kernel lost (a LOST_EVENTS header or a gap in its sequence numbers) are reported the same
+ *     way, never only in a host log;
+ *   - a ring outside guest RAM raises GERROR.EVENTQ_ABT_ERR and the record is dropped;
+ *   - with IRQ_CTRL.EVTQ_IRQEN, one interrupt per batch of records (not per record): an MSI to EVTQ_IRQ_CFG0/1
+ *     when the guest set an address (the vITS doorbell, as the vSMMU's ITS device), else the `eventq` SPI.
+ * The vEVENTQ exists while the guest has CR0.EVTQEN set: allocated (depth = the guest ring's size, within
+ * the kernel's limit) when EVTQEN goes 0 -> 1, destroyed when it goes 1 -> 0 and at teardown. Its fd is
+ * served by the VM's main loop (vsmmu_config.watch): the callback takes vs->lock and reads only if the fd is
+ * still the vSMMU's current vEVENTQ, so a record can never be written after EVTQEN was cleared, nor read
+ * from a freed queue. Runs with vs->lock held except vsmmu_evtq_readable, which takes it. */
+#include <endian.h>
+#include <string.h>
+#include "iommu/vsmmu_internal.h"
+#include "vmm/log.h"
+
+/* Records per read() (each 8-byte header + 32-byte event) and reads per wake-up (bounded: the main loop
+ * serves other fds too; the rest waits for the next poll). */
+#define EVTQ_READ_RECORDS 64
+#define EVTQ_READS_PER_WAKE 16
+
+static unsigned int evtq_shift(const struct vsmmu *vs)
+{
+	return vsmmu_q_shift(vs->evtq_base, VSMMU_EVTQS);
+}
+
+/* Toggle OVFLG for an overflow, unless the guest has not acknowledged the previous one. */
+static void overflow(struct vsmmu *vs)
+{
+	bool ovflg = vs->evtq_prod & Q_OVERFLOW_FLAG, ovack = vs->evtq_cons & Q_OVERFLOW_FLAG;
+
+	if (ovflg == ovack)
+		vs->evtq_prod ^= Q_OVERFLOW_FLAG;
+}
+
+/* Put one record in the guest's ring. Returns true when it was written. */
+static bool evtq_put(struct vsmmu *vs, const u64 evt[EVTQ_ENT_DWORDS])
+{
+	unsigned int shift = evtq_shift(vs);
+	u32 prod = vsmmu_q_ptr(vs->evtq_prod, shift), cons = vsmmu_q_ptr(vs->evtq_cons, shift);
+	u64 rec[EVTQ_ENT_DWORDS], gpa;
+
+	if (!(vs->cr0 & CR0_EVTQEN)) {
+		vs->stats.evt_disabled++;
+		return false;
+	}
+	if (vsmmu_q_full(prod, cons, shift)) {
+		vs->stats.evt_dropped_full++;
+		overflow(vs);
+		return false;
+	}
+	gpa = (vs->evtq_base & Q_BASE_ADDR_MASK) + (u64)vsmmu_q_idx(prod, shift) * sizeof(rec);
+	for (unsigned int i = 0; i < EVTQ_ENT_DWORDS; i++)
+		rec[i] = htole64(evt[i]);
+	if (gmem_write(vs->cfg.mem, gpa, rec, sizeof(rec))) {
+		log_guest("%s: event queue entry at 0x%llx is outside guest RAM: EVENTQ_ABT_ERR", vs->name,
+			  (unsigned long long)gpa);
+		vs->stats.evt_dropped_abt++;
+		vsmmu_gerror_raise(vs, GERROR_EVTQ_ABT_ERR);
+		return false;
+	}
+	vs->evtq_prod = vsmmu_q_inc(prod, shift) | (vs->evtq_prod & Q_OVERFLOW_FLAG);
+	vs->stats.evt_delivered++;
+	return true;
+}
+
+/* The end of a batch of n written records: one interrupt. */
+static void evtq_notify(struct vsmmu *vs, unsigned int n)
+{
+	if (!n || !(vs->irq_ctrl & IRQ_CTRL_EVTQ_IRQEN))
+		return;
+	vs->stats.evt_irqs++;
+	if ((vs->idr[0] & IDR0_MSI) && (vs->evtq_irq_cfg0 & MSI_CFG0_ADDR_MASK)) {
+		if (vsmmu_msi_write(vs, vs->evtq_irq_cfg0 & MSI_CFG0_ADDR_MASK, vs->evtq_irq_cfg1)) {
+			log_guest("%s: EVTQ MSI address 0x%llx is neither RAM nor the ITS doorbell", vs->name,
+				  (unsigned long long)(vs->evtq_irq_cfg0 & MSI_CFG0_ADDR_MASK));
+			vsmmu_gerror_raise(vs, GERROR_MSI_EVTQ_ABT_ERR);
+		}
+		return;
+	}
+	vsmmu_irq_pulse(vs, vs->cfg.spi_evtq);
+}
+
+void vsmmu_evtq_raise(struct vsmmu *vs, const u64 evt[EVTQ_ENT_DWORDS])
+{
+	evtq_notify(vs, evtq_put(vs, evt) ? 1 : 0);
+}
+
+/* ---- the kernel's vEVENTQ ---- */
+
+static void veventq_free(struct vsmmu *vs)
+{
+	if (!vs->veventq_id)
+		return;
+	if (vs->cfg.unwatch)
+		vs->cfg.unwatch(vs->cfg.watch_ctx, vs->veventq_fd);
+	pthread_mutex_lock(vs->cfg.ictx_lock);
+	if (iommufd_destroy(vs->cfg.ictx, vs->veventq_id))
+		pr_err_ratelimited("%s: %s", vs->name, vs->cfg.ictx->last_err);
+	pthread_mutex_unlock(vs->cfg.ictx_lock);
+	vs->veventq_id = 0;
+	vs->veventq_fd = -1;
+}
+
+static void veventq_alloc(struct vsmmu *vs)
+{
+	u32 depth = 1u << evtq_shift(vs), id = 0;
+	int fd = -1, rc;
+
+	if (depth > IOMMUFD_VEVENTQ_MAX_DEPTH)
+		depth = IOMMUFD_VEVENTQ_MAX_DEPTH;
+	pthread_mutex_lock(vs->cfg.ictx_lock);
+	vs->cfg.ictx->quiet = true;
+	rc = iommufd_veventq_alloc_smmuv3(vs->cfg.ictx, vs->viommu_id, depth, &id, &fd);
+	vs->cfg.ictx->quiet = false;
+	if (rc)
+		pr_err_ratelimited("%s: %s: the physical SMMU's faults for this guest will not reach it", vs->name,
+				   vs->cfg.ictx->last_err);
+	pthread_mutex_unlock(vs->cfg.ictx_lock);
+	if (rc)
+		return;
+	vs->veventq_id = id;
+	vs->veventq_fd = fd;
+	vs->veventq_seq = (struct iommufd_vevent_seq){ 0 };
+	if (vs->cfg.watch && vs->cfg.watch(vs->cfg.watch_ctx, fd, vsmmu_evtq_readable, vs)) {
+		pr_err_ratelimited("%s: cannot watch the vEVENTQ fd", vs->name);
+		veventq_free(vs);
+	}
+}
+
+void vsmmu_evtq_enable(struct vsmmu *vs, bool on)
+{
+	if (on && !vs->veventq_id)
+		veventq_alloc(vs);
+	else if (!on)
+		veventq_free(vs);
+}
+
+/* Parse buf[0..len) and put its records in the guest ring. Returns the records written. */
+static unsigned int deliver(struct vsmmu *vs, const u8 *buf, size_t len)
+{
+	struct iommufd_vevent ev;
+	unsigned int written = 0;
+	size_t off = 0;
+	int rc;
+
+	while ((rc = iommufd_vevent_parse(buf, len, &off, &ev)) == 1) {
+		u32 lost = iommufd_vevent_seq_account(&vs->veventq_seq, &ev);
+
+		if (lost) {
+			/* The kernel's queue overflowed: the guest must learn that events were lost. */
+			vs->stats.evt_lost_host += lost;
+			overflow(vs);
+		}
+		if (ev.has_data && evtq_put(vs, ev.evt))
+			written++;
+	}
+	if (rc < 0)
+		pr_err_ratelimited("%s: vEVENTQ read ended inside a record (%zu of %zu bytes parsed)", vs->name, off,
+				   len);
+	return written;
+}
+
+void vsmmu_evtq_readable(void *opaque, int fd, short revents)
+{
+	struct vsmmu *vs = opaque;
+	u8 buf[EVTQ_READ_RECORDS * IOMMUFD_VEVENT_SMMUV3_SIZE];
+	unsigned int written = 0;
+
+	pthread_mutex_lock(&vs->lock);
+	/* A wake-up for a vEVENTQ that was freed meanwhile (EVTQEN cleared): nothing to do. */
+	for (unsigned int i = 0; i < EVTQ_READS_PER_WAKE && vs->veventq_id && vs->veventq_fd == fd; i++) {
+		ssize_t n;
+
+		pthread_mutex_lock(vs->cfg.ictx_lock);
+		vs->cfg.ictx->quiet = true;
+		n = iommufd_veventq_read(vs->cfg.ictx, fd, buf, sizeof(buf));
+		vs->cfg.ictx->quiet = false;
+		if (n < 0)
+			pr_err_ratelimited("%s: %s", vs->name, vs->cfg.ictx->last_err);
+		pthread_mutex_unlock(vs->cfg.ictx_lock);
+		if (n <= 0)
+			break;
+		vs->stats.evt_reads++;
+		written += deliver(vs, buf, (size_t)n);
+	}
+	evtq_notify(vs, written);
+	pthread_mutex_unlock(&vs->lock);
+}
