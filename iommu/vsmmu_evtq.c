@@ -16,7 +16,9 @@
  * still the vSMMU's current vEVENTQ, so a record can never be written after EVTQEN was cleared, nor read
  * from a freed queue. Runs with vs->lock held except vsmmu_evtq_readable, which takes it. */
 #include <endian.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include "iommu/vsmmu_internal.h"
 #include "vmm/log.h"
 
@@ -94,18 +96,42 @@ void vsmmu_evtq_raise(struct vsmmu *vs, const u64 evt[EVTQ_ENT_DWORDS])
 
 /* ---- the kernel's vEVENTQ ---- */
 
+/* Destroy vEVENTQ id. The kernel refuses (EBUSY) while any reference to its file exists, and the main loop's
+ * poll() holds one until the unwatch wakes it: retry for up to ~100 ms, then leave it for later (a retired
+ * vEVENTQ is destroyed before the next one is allocated, and at teardown). */
+static int veventq_destroy(struct vsmmu *vs, u32 id)
+{
+	int rc = -EBUSY;
+
+	for (unsigned int i = 0; i < 200 && rc == -EBUSY; i++) {
+		if (i)
+			usleep(500);
+		pthread_mutex_lock(vs->cfg.ictx_lock);
+		vs->cfg.ictx->quiet = true;
+		rc = iommufd_destroy(vs->cfg.ictx, id);
+		vs->cfg.ictx->quiet = false;
+		if (rc && rc != -EBUSY)
+			pr_err_ratelimited("%s: %s", vs->name, vs->cfg.ictx->last_err);
+		pthread_mutex_unlock(vs->cfg.ictx_lock);
+	}
+	return rc;
+}
+
 static void veventq_free(struct vsmmu *vs)
 {
+	if (vs->veventq_retired && !veventq_destroy(vs, vs->veventq_retired))
+		vs->veventq_retired = 0;
 	if (!vs->veventq_id)
 		return;
+	/* The fd leaves the main loop first; the fd number is forgotten before it is closed. */
 	if (vs->cfg.unwatch)
 		vs->cfg.unwatch(vs->cfg.watch_ctx, vs->veventq_fd);
-	pthread_mutex_lock(vs->cfg.ictx_lock);
-	if (iommufd_destroy(vs->cfg.ictx, vs->veventq_id))
-		pr_err_ratelimited("%s: %s", vs->name, vs->cfg.ictx->last_err);
-	pthread_mutex_unlock(vs->cfg.ictx_lock);
-	vs->veventq_id = 0;
 	vs->veventq_fd = -1;
+	if (veventq_destroy(vs, vs->veventq_id)) {
+		pr_err_ratelimited("%s: vEVENTQ %u still busy; destroyed later", vs->name, vs->veventq_id);
+		vs->veventq_retired = vs->veventq_id;
+	}
+	vs->veventq_id = 0;
 }
 
 static void veventq_alloc(struct vsmmu *vs)
@@ -115,6 +141,15 @@ static void veventq_alloc(struct vsmmu *vs)
 
 	if (depth > IOMMUFD_VEVENTQ_MAX_DEPTH)
 		depth = IOMMUFD_VEVENTQ_MAX_DEPTH;
+	/* The kernel allows one vEVENTQ per vIOMMU: a retired one must be gone first. */
+	if (vs->veventq_retired) {
+		if (veventq_destroy(vs, vs->veventq_retired)) {
+			pr_err_ratelimited("%s: the previous vEVENTQ %u is still busy: no new one", vs->name,
+					   vs->veventq_retired);
+			return;
+		}
+		vs->veventq_retired = 0;
+	}
 	pthread_mutex_lock(vs->cfg.ictx_lock);
 	vs->cfg.ictx->quiet = true;
 	rc = iommufd_veventq_alloc_smmuv3(vs->cfg.ictx, vs->viommu_id, depth, &id, &fd);

@@ -131,6 +131,7 @@ struct vsmmu {
 	u32 veventq_id;
 	int veventq_fd;
 	struct iommufd_vevent_seq veventq_seq;
+	u32 veventq_retired;       /* a freed vEVENTQ the kernel still held (destroyed before the next) */
 };
 
 /* vsmmu_regs.c */
