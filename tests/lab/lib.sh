@@ -22,6 +22,11 @@
 #   lab_feed_hold               for a console feeder piped into ivmm: keep ivmm's stdin open (the guest must
 #                               power off because it was told to, not because input ended) until ivmm has
 #                               exited (a write fails), at most 30 s
+#   lab_vsmmu_stat FILE KEY [VSMMU]
+#                               print KEY's value from the last `ivmm: stats: VSMMU ...` lines (ivmm run --stats)
+#                               in FILE (VSMMU default vsmmu0): a counter (`inval-cmds N`, `delivered N`, ...) or
+#                               an opcode count (`TLBI_NH_VA=N`; 0 when not listed); fails the scenario when FILE
+#                               has no stats line for VSMMU or no such counter
 
 LAB_IVMM=${LAB_IVMM:-/usr/bin/ivmm}
 LAB_L2_KERNEL=/l2/Image
@@ -193,4 +198,20 @@ lab_feed_hold() {
 		printf '\n' 2>/dev/null || return 0
 		i=$((i + 1))
 	done
+}
+
+lab_vsmmu_stat() {
+	local file=$1 key=$2 name=${3:-vsmmu0} lines v
+	lines=$(grep "^ivmm: stats: $name " "$file" 2>/dev/null | sed 's/$/ /')
+	[ -n "$lines" ] ||
+		lab_fail "no 'ivmm: stats: $name' line in $(basename "$file") (ivmm run without --stats or that vSMMU?)"
+	case "$key" in
+	[A-Z]*)
+		v=$(echo "$lines" | grep " opcodes " | tail -n 1 | sed -n "s/.* $key=\([0-9][0-9]*\) .*/\1/p")
+		v=${v:-0} ;;
+	*)
+		v=$(echo "$lines" | grep -v " opcodes " | sed -n "s/.* $key \([0-9][0-9.]*\) .*/\1/p" | tail -n 1)
+		[ -n "$v" ] || lab_fail "no counter '$key' in the 'ivmm: stats: $name' lines of $(basename "$file")" ;;
+	esac
+	echo "$v"
 }

@@ -31,26 +31,6 @@ static int virt_to_phys(const void *p, uint64_t *phys)
 	return 0;
 }
 
-static int dma(volatile uint8_t *bar, uint64_t src, uint64_t dst, uint32_t len, uint32_t dir)
-{
-	uint64_t t0 = now_ns();
-
-	wr64(bar, EDU_DMA_SRC, src);
-	wr64(bar, EDU_DMA_DST, dst);
-	wr64(bar, EDU_DMA_CNT, len);
-	wr64(bar, EDU_DMA_CMD, EDU_DMA_RUN | dir);
-	while (rd64(bar, EDU_DMA_CMD) & EDU_DMA_RUN) {
-		if (now_ns() - t0 > 5000000000ull) {
-			edu_say("DMA 0x%llx -> 0x%llx (%u bytes) still running after 5 s", (unsigned long long)src,
-				(unsigned long long)dst, len);
-			return -1;
-		}
-		usleep(1000);
-	}
-	__sync_synchronize();
-	return 0;
-}
-
 static uint8_t pat(unsigned int round, unsigned int i)
 {
 	return (uint8_t)(i * 7 + round * 31 + (i >> 8) + 1);
@@ -87,12 +67,12 @@ int main(void)
 			buf[i] = pat(r, i);
 		__sync_synchronize();
 		/* RAM -> edu: pattern bytes [off, off+len) land at the same offset of edu's buffer. */
-		if (dma(bar, phys + off, EDU_DMA_BUF + off, len, 0))
+		if (edu_dma(bar, phys + off, EDU_DMA_BUF + off, len, 0))
 			return 1;
 		memset(buf, 0xa5, PAGE);
 		__sync_synchronize();
 		/* edu -> RAM. */
-		if (dma(bar, EDU_DMA_BUF + off, phys + off, len, EDU_DMA_TO_RAM))
+		if (edu_dma(bar, EDU_DMA_BUF + off, phys + off, len, EDU_DMA_TO_RAM))
 			return 1;
 		for (unsigned int i = 0; i < PAGE; i++) {
 			uint8_t want = (i >= off && i < off + len) ? pat(r, i) : 0xa5;

@@ -1,6 +1,7 @@
 /* l2_edu.h: helpers shared by the L2 edu programs (tests/lab/progs/l2-edu-*.c, l2-mmio-bench.c): find QEMU's
  * edu (1234:11e8) in /sys/bus/pci/devices, read/write its config space through sysfs, mmap BAR0 (sysfs
- * resource0), and the edu register map (lab-facts.md). Header-only: each program is one static binary. */
+ * resource0), run one DMA, and the edu register map (lab-facts.md). Header-only: each program is one static
+ * binary. */
 #ifndef IVMM_LAB_L2_EDU_H
 #define IVMM_LAB_L2_EDU_H
 
@@ -195,6 +196,29 @@ static inline uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* One edu DMA of len bytes from src to dst (dir: 0 = RAM -> edu buffer, EDU_DMA_TO_RAM = edu buffer -> RAM;
+ * RAM addresses are what the device sees: guest-physical, or an IOVA behind an IOMMU), polled to completion
+ * (at most 5 s). 0, or -1 after a message. */
+static inline int edu_dma(volatile uint8_t *bar, uint64_t src, uint64_t dst, uint32_t len, uint32_t dir)
+{
+	uint64_t t0 = now_ns();
+
+	wr64(bar, EDU_DMA_SRC, src);
+	wr64(bar, EDU_DMA_DST, dst);
+	wr64(bar, EDU_DMA_CNT, len);
+	wr64(bar, EDU_DMA_CMD, EDU_DMA_RUN | dir);
+	while (rd64(bar, EDU_DMA_CMD) & EDU_DMA_RUN) {
+		if (now_ns() - t0 > 5000000000ull) {
+			edu_say("DMA 0x%llx -> 0x%llx (%u bytes) still running after 5 s", (unsigned long long)src,
+				(unsigned long long)dst, len);
+			return -1;
+		}
+		usleep(1000);
+	}
+	__sync_synchronize();
+	return 0;
 }
 
 /* Find edu, enable what is asked in its command register, map BAR0. */
