@@ -57,6 +57,8 @@ static int create_vsmmus(struct passthrough *pt, const struct vm_config *cfg, co
 			.spi_sync = LAYOUT_SPI_VSMMU(k, LAYOUT_VSMMU_SPI_SYNC),
 			.msi_devid = LAYOUT_VSMMU_DEVID(k),
 			.msi_doorbell = LAYOUT_ITS_DOORBELL,
+			.no_msi = !cfg->viommu_msi,
+			.evtq_log2 = cfg->viommu_evtq_log2,
 			.ictx = &pt->ictx,
 			.ictx_lock = &pt->ictx_lock,
 			.ioas_id = pt->ioas_id,

@@ -325,6 +325,10 @@ int vsmmu_create(const struct vsmmu_config *cfg, struct vsmmu **out)
 	if (rc)
 		goto err;
 	vsmmu_derive_idr(&hw.smmu, vs->idr);
+	if (cfg->no_msi)
+		vs->idr[0] &= ~(u32)IDR0_MSI;
+	vs->evtqs = cfg->evtq_log2 && cfg->evtq_log2 < VSMMU_EVTQS ? cfg->evtq_log2 : VSMMU_EVTQS;
+	vs->idr[1] = (vs->idr[1] & ~(u32)IDR1_EVTQS) | (u32)FIELD_PREP(IDR1_EVTQS, vs->evtqs);
 	vs->iidr = 0;
 	vs->aidr = hw.smmu.aidr & 0xff;
 	vs->asid16 = vs->idr[0] & IDR0_ASID16;

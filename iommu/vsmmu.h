@@ -56,6 +56,8 @@ struct vsmmu_config {
 	u32 spi_evtq, spi_gerror, spi_sync; /* wired interrupts (GIC SPI numbers) */
 	u32 msi_devid;             /* the vSMMU's own ITS device id (its msi-parent specifier) */
 	u64 msi_doorbell;          /* GPA of the vITS GITS_TRANSLATER: MSI writes there become hv MSIs */
+	bool no_msi;               /* hide IDR0.MSI: the guest uses the wired interrupts */
+	unsigned int evtq_log2;    /* IDR1.EVTQS offered (1..VSMMU_EVTQS), 0 = VSMMU_EVTQS */
 	struct iommufd *ictx;      /* the VM's iommufd context (not owned) */
 	pthread_mutex_t *ictx_lock; /* serialises calls on ictx among the vSMMUs that share it */
 	u32 ioas_id;               /* IOAS holding guest RAM at IOVA = GPA */

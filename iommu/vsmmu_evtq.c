@@ -29,7 +29,7 @@
 
 static unsigned int evtq_shift(const struct vsmmu *vs)
 {
-	return vsmmu_q_shift(vs->evtq_base, VSMMU_EVTQS);
+	return vsmmu_q_shift(vs->evtq_base, vs->evtqs);
 }
 
 /* Toggle OVFLG for an overflow, unless the guest has not acknowledged the previous one. */

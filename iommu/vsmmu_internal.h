@@ -110,6 +110,7 @@ struct vsmmu {
 	u32 idr[6];
 	u32 iidr, aidr;
 	bool asid16, ril, ds;
+	unsigned int evtqs;        /* IDR1.EVTQS: the guest's EVTQ LOG2SIZE is capped at it */
 
 	/* Register file. */
 	u32 cr0, cr1, cr2, gbpa, irq_ctrl, gerror, gerrorn;

@@ -244,11 +244,11 @@ static void write32(struct vsmmu *vs, u64 off, u32 val)
 			log_guest("%s: EVTQ_PROD written while EVTQEN=1: ignored", vs->name);
 			return;
 		}
-		shift = vsmmu_q_shift(vs->evtq_base, VSMMU_EVTQS);
+		shift = vsmmu_q_shift(vs->evtq_base, vs->evtqs);
 		vs->evtq_prod = vsmmu_q_ptr(val, shift) | (val & (u32)Q_OVERFLOW_FLAG);
 		return;
 	case SMMU_PAGE_SIZE + ARM_SMMU_EVTQ_CONS:
-		shift = vsmmu_q_shift(vs->evtq_base, VSMMU_EVTQS);
+		shift = vsmmu_q_shift(vs->evtq_base, vs->evtqs);
 		vs->evtq_cons = vsmmu_q_ptr(val, shift) | (val & (u32)Q_OVERFLOW_FLAG);
 		return;
 	}

@@ -73,10 +73,13 @@ static const char help_text[] =
 	"                       viommu=NAME puts it behind that vSMMU (devices naming the same\n"
 	"                       one share it), viommu=off keeps it out; vsid= sets the StreamID\n"
 	"                       the guest sees (default: its requester ID)\n"
-	"  --viommu smmuv3|none emulate an SMMUv3 for the passthrough devices: the guest's own\n"
+	"  --viommu smmuv3[,msi=on|off][,evtq=N]|none\n"
+	"                       emulate an SMMUv3 for the passthrough devices: the guest's own\n"
 	"                       arm-smmu-v3 driver programs nested translation (its stage 1\n"
 	"                       over ivmm's stage 2); one vSMMU per host SMMU the devices sit\n"
-	"                       behind (default none)\n"
+	"                       behind (default none); msi=off hides its MSIs (wired\n"
+	"                       interrupts only), evtq=N offers an event queue of 2^N entries\n"
+	"                       (1 to 12, default 12)\n"
 	"  --stats              print per-vSMMU counters when the VM ends (also on SIGUSR1)\n"
 	"  --config FILE        read a machine description first (INI; see configs/*.ini;\n"
 	"                       repeatable, files apply in order):\n"
@@ -325,7 +328,7 @@ static int apply_option(struct vm_config *cfg, const struct cli_opt *o)
 	case OPT_DEVICE:
 		return add_device(cfg, o->arg);
 	case OPT_VIOMMU:
-		why = parse_viommu(o->arg, &cfg->viommu);
+		why = parse_viommu(o->arg, cfg);
 		break;
 	case OPT_STATS:
 		cfg->stats = true;

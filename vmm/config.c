@@ -15,6 +15,7 @@ void vm_config_init(struct vm_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mem_size = IVMM_DEFAULT_MEM;
 	cfg->ncpus = IVMM_DEFAULT_CPUS;
+	cfg->viommu_msi = true;
 	/* On allocation failure cmdline stays NULL and vm_config_finish() reports it. */
 	cfg->cmdline = strdup(IVMM_DEFAULT_CMDLINE);
 }

@@ -9,6 +9,7 @@
 #include "vmm/compiler.h"
 
 #define IVMM_MAX_DEVICES 16
+#define IVMM_VSMMU_EVTQ_LOG2_MAX 12
 
 #define IVMM_DEFAULT_MEM (512 * SZ_1M)
 #define IVMM_DEFAULT_CPUS 1
@@ -74,6 +75,8 @@ struct vm_config {
 	unsigned int ncpus;        /* 1..IVMM_MAX_CPUS */
 	bool hugepages;            /* back RAM with MAP_HUGETLB */
 	enum vm_viommu viommu;     /* default for devices without viommu= */
+	bool viommu_msi;           /* the vSMMUs offer MSIs (IDR0.MSI; default on): off = wired interrupts only */
+	unsigned int viommu_evtq_log2; /* IDR1.EVTQS the vSMMUs offer, 0 = default (IVMM_VSMMU_EVTQ_LOG2_MAX) */
 	bool stats;                /* --stats: print counters at the end (and on SIGUSR1) */
 	unsigned int ndevices;
 	struct vm_device_config devices[IVMM_MAX_DEVICES];

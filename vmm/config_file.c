@@ -318,7 +318,7 @@ static int cf_handler(void *user, const char *section, const char *name, const c
 		why = parse_bool(vbuf, &cfg->hugepages);
 		break;
 	case K_MVIOMMU:
-		why = parse_viommu(vbuf, &cfg->viommu);
+		why = parse_viommu(vbuf, cfg);
 		break;
 	case K_VIOMMU:
 		why = check_device_viommu(vbuf);

@@ -2,6 +2,7 @@
  * string is part of the user interface and checked word for word by tests/unit/test_cli.c. */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include "boot/layout.h"
@@ -174,17 +175,47 @@ const char *driver_name(enum vm_device_driver d)
 	return "?";
 }
 
-const char *parse_viommu(const char *s, enum vm_viommu *out)
+const char *parse_viommu(const char *s, struct vm_config *cfg)
 {
-	if (!strcmp(s, "smmuv3")) {
-		*out = VM_VIOMMU_SMMUV3;
-		return NULL;
+	static const char bad[] = "not smmuv3[,msi=on|off][,evtq=1..12] or none";
+	char buf[64], *tok, *save = NULL;
+	enum vm_viommu kind;
+	bool msi = true;
+	unsigned int evtq = 0;
+
+	if (strlen(s) >= sizeof(buf))
+		return bad;
+	strcpy(buf, s);
+	tok = strtok_r(buf, ",", &save);
+	if (!tok)
+		return bad;
+	if (!strcmp(tok, "smmuv3"))
+		kind = VM_VIOMMU_SMMUV3;
+	else if (!strcmp(tok, "none") || !strcmp(tok, "off"))
+		kind = VM_VIOMMU_NONE;
+	else
+		return "unknown vIOMMU (supported: smmuv3, none)";
+	while ((tok = strtok_r(NULL, ",", &save))) {
+		if (kind != VM_VIOMMU_SMMUV3)
+			return bad;
+		if (!strncmp(tok, "msi=", 4)) {
+			if (parse_bool(tok + 4, &msi))
+				return "msi= is not a boolean (on/off)";
+		} else if (!strncmp(tok, "evtq=", 5)) {
+			const char *v = tok + 5;
+
+			if (!*v || strlen(v) > 2 || strspn(v, "0123456789") != strlen(v) || atoi(v) < 1 ||
+			    atoi(v) > IVMM_VSMMU_EVTQ_LOG2_MAX)
+				return "evtq= is not a queue size from 1 to 12 (log2 of entries)";
+			evtq = (unsigned int)atoi(v);
+		} else {
+			return bad;
+		}
 	}
-	if (!strcmp(s, "none") || !strcmp(s, "off")) {
-		*out = VM_VIOMMU_NONE;
-		return NULL;
-	}
-	return "unknown vIOMMU (supported: smmuv3, none)";
+	cfg->viommu = kind;
+	cfg->viommu_msi = msi;
+	cfg->viommu_evtq_log2 = evtq;
+	return NULL;
 }
 
 const char *check_device_viommu(const char *s)

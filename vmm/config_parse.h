@@ -30,8 +30,9 @@ const char *check_device_id(const char *s);
 /* Driver name -> enum ("vfio-pci"). */
 const char *parse_driver(const char *s, enum vm_device_driver *out);
 const char *driver_name(enum vm_device_driver d);
-/* The machine's vIOMMU: "smmuv3", or "none"/"off". */
-const char *parse_viommu(const char *s, enum vm_viommu *out);
+/* The machine's vIOMMU: "smmuv3[,msi=on|off][,evtq=N]", or "none"/"off"; sets cfg->viommu, viommu_msi and
+ * viommu_evtq_log2. */
+const char *parse_viommu(const char *s, struct vm_config *cfg);
 /* A device's viommu=: "off" or a vSMMU name (the device-name rules). */
 const char *check_device_viommu(const char *s);
 /* A StreamID: decimal or 0x-hex, 0..0xffff. */
