@@ -432,6 +432,27 @@ void vsmmu_destroy(struct vsmmu *vs)
 
 /* ---- stats ---- */
 
+static int cmp_u32(const void *a, const void *b)
+{
+	u32 x = *(const u32 *)a, y = *(const u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Percentile p (0..100) of the latency samples, in microseconds; 0 without samples. */
+static double lat_percentile_us(const struct vsmmu_stats *st, unsigned int p)
+{
+	u32 sorted[VSMMU_LAT_SAMPLES];
+	size_t n = (size_t)MIN(st->lat_n, (u64)VSMMU_LAT_SAMPLES), i;
+
+	if (!n)
+		return 0;
+	memcpy(sorted, st->lat_ns, n * sizeof(sorted[0]));
+	qsort(sorted, n, sizeof(sorted[0]), cmp_u32);
+	i = (n * p + 99) / 100;
+	return (double)sorted[i ? i - 1 : 0] / 1000.0;
+}
+
 void vsmmu_stats_get(struct vsmmu *vs, struct vsmmu_stats *out)
 {
 	pthread_mutex_lock(&vs->lock);
@@ -467,9 +488,13 @@ void vsmmu_stats_print(struct vsmmu *vs)
 		(unsigned long long)st.ste_errors, (unsigned long long)st.cmd_errors, (unsigned long long)st.events,
 		(unsigned long long)st.sync_msis, (unsigned long long)st.sync_irqs);
 	pr_info("stats: %s opcodes%s", vs->name, ops[0] ? ops : " none");
+	double span_s = (double)(st.evt_last_ns - st.evt_first_ns) / 1e9;
+
 	pr_info("stats: %s events delivered %llu dropped-full %llu dropped-abort %llu while-disabled %llu "
-		"lost-host %llu irqs %llu reads %llu", vs->name, (unsigned long long)st.evt_delivered,
-		(unsigned long long)st.evt_dropped_full, (unsigned long long)st.evt_dropped_abt,
-		(unsigned long long)st.evt_disabled, (unsigned long long)st.evt_lost_host,
-		(unsigned long long)st.evt_irqs, (unsigned long long)st.evt_reads);
+		"lost-host %llu irqs %llu reads %llu latency-p50-us %.1f latency-p99-us %.1f events-per-s %.0f",
+		vs->name, (unsigned long long)st.evt_delivered, (unsigned long long)st.evt_dropped_full,
+		(unsigned long long)st.evt_dropped_abt, (unsigned long long)st.evt_disabled,
+		(unsigned long long)st.evt_lost_host, (unsigned long long)st.evt_irqs, (unsigned long long)st.evt_reads,
+		lat_percentile_us(&st, 50), lat_percentile_us(&st, 99),
+		span_s > 0 ? (double)st.evt_delivered / span_s : 0.0);
 }

@@ -42,6 +42,7 @@ struct vsmmu;
 struct vfio_dev;
 
 #define VSMMU_MAX_STREAMS 16
+#define VSMMU_LAT_SAMPLES 1024
 
 /* One passthrough device behind the vSMMU: bound to the iommufd (vdev->dev_id valid), not attached. */
 struct vsmmu_stream_config {
@@ -93,6 +94,11 @@ struct vsmmu_stats {
 	u64 evt_lost_host;         /* lost in the kernel's vEVENTQ (LOST_EVENTS, sequence gaps): OVFLG too */
 	u64 evt_irqs;              /* EVTQ interrupts (MSI or wired), one per batch */
 	u64 evt_reads;             /* read()s of the vEVENTQ that returned records */
+	/* Delivery latency of vEVENTQ batches: the main loop's wake-up for the readable fd -> the guest's
+	 * interrupt sent (or the records written, with interrupts off); the last VSMMU_LAT_SAMPLES batches. */
+	u32 lat_ns[VSMMU_LAT_SAMPLES];
+	u64 lat_n;                 /* batches measured (the ring holds the last min(lat_n, VSMMU_LAT_SAMPLES)) */
+	u64 evt_first_ns, evt_last_ns; /* CLOCK_MONOTONIC of the first and last vEVENTQ record delivered */
 };
 
 /* Build the vSMMU and its iommufd objects, attach every stream as GBPA says at reset (bypass). On failure

@@ -18,6 +18,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "iommu/vsmmu_internal.h"
 #include "vmm/log.h"
@@ -202,11 +203,20 @@ static unsigned int deliver(struct vsmmu *vs, const u8 *buf, size_t len)
 	return written;
 }
 
+static u64 now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (u64)t.tv_sec * 1000000000ULL + (u64)t.tv_nsec;
+}
+
 void vsmmu_evtq_readable(void *opaque, int fd, short revents)
 {
 	struct vsmmu *vs = opaque;
 	u8 buf[EVTQ_READ_RECORDS * IOMMUFD_VEVENT_SMMUV3_SIZE];
 	unsigned int written = 0;
+	u64 t0 = now_ns(), t1;
 
 	pthread_mutex_lock(&vs->lock);
 	/* A wake-up for a vEVENTQ that was freed meanwhile (EVTQEN cleared): nothing to do. */
@@ -226,5 +236,14 @@ void vsmmu_evtq_readable(void *opaque, int fd, short revents)
 		written += deliver(vs, buf, (size_t)n);
 	}
 	evtq_notify(vs, written);
+	if (written) {
+		struct vsmmu_stats *st = &vs->stats;
+
+		t1 = now_ns();
+		st->lat_ns[st->lat_n++ % VSMMU_LAT_SAMPLES] = (u32)MIN(t1 - t0, (u64)UINT32_MAX);
+		if (!st->evt_first_ns)
+			st->evt_first_ns = t0;
+		st->evt_last_ns = t1;
+	}
 	pthread_mutex_unlock(&vs->lock);
 }
