@@ -215,6 +215,44 @@ static void node_vsmmu(struct fdtb *b, unsigned int n)
 	end(b);
 }
 
+/* Devices behind a vSMMU whose MSIs need the direct (1:1) mapping of the host's sw_msi window: the guest's
+ * kernel driver maps its own doorbell elsewhere, but the host programmed the device to write 0x0800_0000+. */
+static bool needs_msi_window(const struct vm_config *cfg, const struct vm_device_config *d)
+{
+	return vm_device_vsmmu(cfg, d) >= 0 && !d->guest_vfio;
+}
+
+static void node_reserved_memory(struct fdtb *b, const struct vm_config *cfg)
+{
+	const u64 reg[] = { LAYOUT_SW_MSI_BASE, LAYOUT_SW_MSI_SIZE };
+	/* Per device: <&dev  PCI address (3 cells: the bridge's)  size (2 cells)>. */
+	u32 maps[6 * IVMM_MAX_DEVICES];
+	size_t n = 0;
+
+	for (unsigned int i = 0; i < cfg->ndevices; i++) {
+		if (!needs_msi_window(cfg, &cfg->devices[i]))
+			continue;
+		const u32 e[6] = { FDT_PHANDLE_PCI_DEV(i), 0, (u32)(LAYOUT_SW_MSI_BASE >> 32), (u32)LAYOUT_SW_MSI_BASE,
+				   (u32)(LAYOUT_SW_MSI_SIZE >> 32), (u32)LAYOUT_SW_MSI_SIZE };
+
+		memcpy(&maps[n], e, sizeof(e));
+		n += 6;
+	}
+	if (!n)
+		return;
+	begin(b, "reserved-memory");
+	prop_u32(b, "#address-cells", 2);
+	prop_u32(b, "#size-cells", 2);
+	prop_empty(b, "ranges");
+	begin(b, "msi-window@%llx", LAYOUT_SW_MSI_BASE);
+	prop_reg2(b, reg, 1);
+	prop_empty(b, "no-map");
+	prop_cells(b, "iommu-addresses", maps, n);
+	prop_u32(b, "phandle", FDT_PHANDLE_MSI_WINDOW);
+	end(b);
+	end(b);
+}
+
 static void node_pcie(struct fdtb *b, const struct vm_config *cfg)
 {
 	const u64 reg[] = { LAYOUT_ECAM_BASE, LAYOUT_ECAM_SIZE };
@@ -276,6 +314,19 @@ static void node_pcie(struct fdtb *b, const struct vm_config *cfg)
 	prop_cells(b, "interrupt-map", imap, ARRAY_SIZE(imap));
 	prop_empty(b, "dma-coherent");
 	prop_u32(b, "linux,pci-domain", 0);
+	for (unsigned int i = 0; i < cfg->ndevices; i++) {
+		const struct vm_device_config *d = &cfg->devices[i];
+		/* reg: phys.hi with bus 0, device, function 0; no address, no size. */
+		const u32 dreg[5] = { (d->guest_rid & 0xffff) << 8, 0, 0, 0, 0 };
+
+		if (!needs_msi_window(cfg, d))
+			continue;
+		begin(b, "device@%x,0", LAYOUT_PCI_SLOT(i));
+		prop_cells(b, "reg", dreg, ARRAY_SIZE(dreg));
+		prop_u32(b, "memory-region", FDT_PHANDLE_MSI_WINDOW);
+		prop_u32(b, "phandle", FDT_PHANDLE_PCI_DEV(i));
+		end(b);
+	}
 	end(b);
 }
 
@@ -332,6 +383,7 @@ int fdt_build(const struct vm_config *cfg, const struct boot_plan *plan, void *b
 	end(&b);
 
 	node_timer(&b);
+	node_reserved_memory(&b, cfg);
 	node_intc(&b, cfg);
 	node_uart(&b);
 	for (unsigned int n = 0; n < cfg->nvsmmus; n++)

@@ -2,7 +2,10 @@
  * plan: cpus (psci), memory, psci (hvc), arch timer, GICv3 + ITS (msi-controller), 16550A UART, chosen
  * (bootargs, stdout-path, initrd), aliases, and, when the config has passthrough devices, the PCIe ECAM host
  * bridge (msi-map to the ITS) and, for devices behind vSMMUs, one arm,smmu-v3 node per vSMMU (wired interrupts,
- * msi-parent to the ITS with the vSMMU's own device id) and the bridge's iommu-map (requester ID -> StreamID).
+ * msi-parent to the ITS with the vSMMU's own device id) and the bridge's iommu-map (requester ID -> StreamID);
+ * a device behind a vSMMU that the guest drives with a kernel driver (not guest-vfio) gets a node under the
+ * bridge whose memory-region is the host's software MSI window, mapped 1:1 (reserved-memory with
+ * iommu-addresses equal to its reg: docs/vsmmu.md, "MSIs").
  * Every address comes from boot/layout.h, so `ivmm run --dump-dtb` writes exactly
  * what the guest gets without needing KVM. */
 #ifndef IVMM_FDT_H
@@ -19,7 +22,9 @@ struct boot_plan;
 #define FDT_PHANDLE_GIC 1
 #define FDT_PHANDLE_ITS 2
 #define FDT_PHANDLE_CLK 3
+#define FDT_PHANDLE_MSI_WINDOW 4
 #define FDT_PHANDLE_VSMMU(n) (16 + (n))
+#define FDT_PHANDLE_PCI_DEV(i) (32 + (i))
 
 /* PCIe host bridge: buses 0..FDT_PCI_BUSES-1, 1 MiB of ECAM each; INTx through interrupt-map with the
  * standard swizzle. */

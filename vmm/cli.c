@@ -69,10 +69,13 @@ static const char help_text[] =
 	"  --hugepages[=BOOL]   back guest RAM with huge pages (--hugepages=off undoes the\n"
 	"                       config file's hugepages = true)\n"
 	"  --device vfio-pci,host=DDDD:BB:DD.F[,id=NAME][,viommu=NAME|off][,vsid=N]\n"
+	"           [,guest-vfio=BOOL]\n"
 	"                       pass a host PCI device through (bound to vfio-pci; repeatable);\n"
 	"                       viommu=NAME puts it behind that vSMMU (devices naming the same\n"
 	"                       one share it), viommu=off keeps it out; vsid= sets the StreamID\n"
-	"                       the guest sees (default: its requester ID)\n"
+	"                       the guest sees (default: its requester ID); guest-vfio=on: the\n"
+	"                       guest takes it with its own VFIO/iommufd (no direct MSI mapping\n"
+	"                       in the device tree, which would make the guest refuse that)\n"
 	"  --viommu smmuv3[,msi=on|off][,evtq=N]|none\n"
 	"                       emulate an SMMUv3 for the passthrough devices: the guest's own\n"
 	"                       arm-smmu-v3 driver programs nested translation (its stage 1\n"
@@ -86,7 +89,7 @@ static const char help_text[] =
 	"                         [machine] memory, cpus, hugepages, viommu\n"
 	"                         [boot]    kernel, initrd, cmdline (paths relative to FILE)\n"
 	"                         [device \"NAME\"] driver = vfio-pci, host = DDDD:BB:DD.F,\n"
-	"                                  viommu = NAME|off, vsid = N\n"
+	"                                  viommu = NAME|off, vsid = N, guest-vfio = BOOL\n"
 	"                       a line is at most 198 characters: a longer cmdline (up to\n"
 	"                       2047) goes on over indented lines, joined with spaces\n"
 	"                       options on the command line override the file; devices\n"
@@ -172,11 +175,13 @@ static int set_path(char **field, const char *opt, const char *v)
 	return 0;
 }
 
-/* --device DRIVER,host=BDF[,id=NAME][,viommu=NAME|off][,vsid=N] */
+/* --device DRIVER,host=BDF[,id=NAME][,viommu=NAME|off][,vsid=N][,guest-vfio=BOOL] */
 static int add_device(struct vm_config *cfg, const char *spec)
 {
 	char *copy = strdup(spec), *tok, *save = NULL, *host = NULL, *id = NULL, *viommu = NULL, *vsid = NULL;
+	char *gvfio = NULL;
 	u32 vsid_val = 0;
+	bool gvfio_val = false;
 	char why[160] = "", bdf[BDF_STR_LEN];
 	enum vm_device_driver drv = VM_DEV_VFIO_PCI;
 	const char *r;
@@ -210,8 +215,11 @@ static int add_device(struct vm_config *cfg, const char *spec)
 			slot = &viommu;
 		else if (!strcmp(tok, "vsid"))
 			slot = &vsid;
+		else if (!strcmp(tok, "guest-vfio"))
+			slot = &gvfio;
 		else {
-			snprintf(why, sizeof(why), "unknown parameter '%s' (known: host, id, viommu, vsid)", tok);
+			snprintf(why, sizeof(why), "unknown parameter '%s' (known: host, id, viommu, vsid, guest-vfio)",
+				 tok);
 			goto bad;
 		}
 		if (!eq) {
@@ -239,6 +247,10 @@ static int add_device(struct vm_config *cfg, const char *spec)
 	}
 	if (vsid && (r = parse_vsid(vsid, &vsid_val))) {
 		snprintf(why, sizeof(why), "vsid '%s' is %s", vsid, r);
+		goto bad;
+	}
+	if (gvfio && (r = parse_bool(gvfio, &gvfio_val))) {
+		snprintf(why, sizeof(why), "guest-vfio '%s' is %s", gvfio, r);
 		goto bad;
 	}
 	struct vm_device_config *d = NULL;
@@ -279,6 +291,7 @@ static int add_device(struct vm_config *cfg, const char *spec)
 	d->viommu = viommu ? strdup(viommu) : NULL;
 	d->vsid_set = vsid != NULL;
 	d->vsid = vsid_val;
+	d->guest_vfio = gvfio_val;
 	if (!d->host || !d->where || (id && !d->id) || (viommu && !d->viommu)) {
 		pr_err("out of memory");
 		ret = -ENOMEM;

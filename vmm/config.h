@@ -60,6 +60,8 @@ struct vm_device_config {
 	char *viommu;              /* viommu=: NULL = as the machine says, "off", or a vSMMU name */
 	bool vsid_set;             /* vsid= given */
 	u32 vsid;                  /* the StreamID the guest sees (vm_config_finish: default = guest_rid) */
+	bool guest_vfio;           /* guest-vfio=: the guest drives it through its own VFIO/iommufd, so the
+				    * device tree gives it no direct MSI-window mapping (boot/fdt.c) */
 	/* Resolved by vm_config_finish(): */
 	int vsmmu;                 /* index into vm_config.vsmmus, -1 = not behind a vSMMU */
 	u32 guest_rid;             /* requester ID in the guest: bus 0, slot LAYOUT_PCI_SLOT(index) */

@@ -19,7 +19,7 @@ enum section { SEC_NONE, SEC_MACHINE, SEC_BOOT, SEC_DEVICE };
 enum key {
 	K_MEMORY, K_CPUS, K_HUGEPAGES, K_MVIOMMU, /* [machine] */
 	K_KERNEL, K_INITRD, K_CMDLINE,   /* [boot] */
-	K_DRIVER, K_HOST, K_VIOMMU, K_VSID, /* [device "NAME"] */
+	K_DRIVER, K_HOST, K_VIOMMU, K_VSID, K_GUEST_VFIO, /* [device "NAME"] */
 	K_COUNT,
 };
 
@@ -32,7 +32,7 @@ static const struct key_desc {
 	[K_INITRD] = { "initrd", SEC_BOOT },      [K_CMDLINE] = { "cmdline", SEC_BOOT },
 	[K_DRIVER] = { "driver", SEC_DEVICE },    [K_HOST] = { "host", SEC_DEVICE },
 	[K_MVIOMMU] = { "viommu", SEC_MACHINE },  [K_VIOMMU] = { "viommu", SEC_DEVICE },
-	[K_VSID] = { "vsid", SEC_DEVICE },
+	[K_VSID] = { "vsid", SEC_DEVICE },        [K_GUEST_VFIO] = { "guest-vfio", SEC_DEVICE },
 };
 
 struct cf_state {
@@ -295,7 +295,7 @@ static int cf_handler(void *user, const char *section, const char *name, const c
 		static const char *const known[] = {
 			[SEC_MACHINE] = "memory, cpus, hugepages, viommu",
 			[SEC_BOOT] = "kernel, initrd, cmdline",
-			[SEC_DEVICE] = "driver, host, viommu, vsid",
+			[SEC_DEVICE] = "driver, host, viommu, vsid, guest-vfio",
 		};
 		cf_error(st, "unknown key '%s' in [%s] (known: %s)", name, st->sec_text, known[st->sec]);
 		return 0;
@@ -328,6 +328,9 @@ static int cf_handler(void *user, const char *section, const char *name, const c
 	case K_VSID:
 		why = parse_vsid(vbuf, &cfg->devices[st->dev].vsid);
 		cfg->devices[st->dev].vsid_set = !why;
+		break;
+	case K_GUEST_VFIO:
+		why = parse_bool(vbuf, &cfg->devices[st->dev].guest_vfio);
 		break;
 	case K_KERNEL:
 	case K_INITRD:

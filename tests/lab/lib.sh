@@ -166,7 +166,7 @@ lab_expect() {
 }
 
 # lab_run_edu_l2 PROG TIMEOUT [IVMM-ARGS...]: edu bound to vfio-pci in L1 and passed through to L2, which runs
-# /progs/PROG (ivmm.l2=PROG). Shows ivmm's and PROG's lines, fails the scenario unless ivmm exits 0 and L2
+# /progs/PROG (ivmm.l2=PROG), a program that takes edu with VFIO in L2 (so the device is guest-vfio=on). Shows ivmm's and PROG's lines, fails the scenario unless ivmm exits 0 and L2
 # reports PROG PASS. The output stays in /tmp/PROG.out for further checks.
 lab_run_edu_l2() {
 	local prog=$1 t=$2 bdf out rc
@@ -175,7 +175,8 @@ lab_run_edu_l2() {
 	bdf=$(lab_edu_bdf) || exit 1
 	lab_bind_edu > /dev/null || exit 1
 	out=/tmp/$prog.out
-	lab_run_l2 "$t" "$out" --device "vfio-pci,host=$bdf" --cmdline "console=ttyS0 ivmm.l2=$prog" "$@"
+	# L2 programs take edu with VFIO in L2 (guest-vfio=on: behind a vSMMU, no direct MSI window for it).
+	lab_run_l2 "$t" "$out" --device "vfio-pci,host=$bdf,guest-vfio=on" --cmdline "console=ttyS0 ivmm.l2=$prog" "$@"
 	rc=$?
 	grep -E "^(ivmm:|$prog:|L2-RESULT)" "$out"
 	[ $rc = 0 ] || { lab_tail "$out" 30; lab_fail "ivmm exited with status $rc"; }

@@ -74,7 +74,7 @@ static const struct bad_case bad_cases[] = {
 	{ ARGS("run", "--kernel", "I", "--device", "vfio-pci"),
 	  "ivmm: error: --device 'vfio-pci': missing host=DDDD:BB:DD.F\n" },
 	{ ARGS("run", "--kernel", "I", "--device", "vfio-pci,host=0000:00:01.0,bar=1"),
-	  "ivmm: error: --device 'vfio-pci,host=0000:00:01.0,bar=1': unknown parameter 'bar' (known: host, id, viommu, vsid)\n" },
+	  "ivmm: error: --device 'vfio-pci,host=0000:00:01.0,bar=1': unknown parameter 'bar' (known: host, id, viommu, vsid, guest-vfio)\n" },
 	{ ARGS("run", "--kernel", "I", "--device", "vfio-pci,host"),
 	  "ivmm: error: --device 'vfio-pci,host': host needs a value (host=...)\n" },
 	{ ARGS("run", "--kernel", "I", "--device", "vfio-pci,host=00:01.0,host=00:02.0"),

@@ -48,7 +48,7 @@ static const struct bad_ini bad_inis[] = {
 	{ "[machine]\nram = 1G\n", ":2: unknown key 'ram' in [machine] (known: memory, cpus, hugepages, viommu)" },
 	{ "[boot]\nkernel = a\nappend = b\n", ":3: unknown key 'append' in [boot] (known: kernel, initrd, cmdline)" },
 	{ "[device \"a\"]\ndriver = vfio-pci\nhost = 00:01.0\nrom = no\n",
-	  ":4: unknown key 'rom' in [device \"a\"] (known: driver, host, viommu, vsid)" },
+	  ":4: unknown key 'rom' in [device \"a\"] (known: driver, host, viommu, vsid, guest-vfio)" },
 	{ "[machine]\nmemory = 3X\n", ":2: memory = '3X': not a size (examples: 512M, 2G, 1048576)" },
 	{ "[machine]\nmemory = 32M\n", ":2: memory = '32M': below the minimum of 64M" },
 	{ "[machine]\nmemory = 129M\n", ":2: memory = '129M': not a multiple of 2 MiB" },
