@@ -100,6 +100,31 @@ static const struct bad_case bad_cases[] = {
 	{ ARGS("run", "--kernel", "I", "--device", "vfio-pci,host=00:01.0", "--device", "vfio-pci,host=0000:00:01.0"),
 	  "ivmm: error: --device: device 'vfio1' uses host 0000:00:01.0, already given to device 'vfio0' "
 	  "(--device)\n" },
+	{ ARGS("run", "--kernel", "I", "--viommu", "intel"),
+	  "ivmm: error: --viommu 'intel': unknown vIOMMU (supported: smmuv3, none)\n" },
+	{ ARGS("run", "--kernel", "I", "--viommu", "smmuv3,msi=maybe"),
+	  "ivmm: error: --viommu 'smmuv3,msi=maybe': msi= is not a boolean (on/off)\n" },
+	{ ARGS("run", "--kernel", "I", "--viommu", "smmuv3,evtq=13"),
+	  "ivmm: error: --viommu 'smmuv3,evtq=13': evtq= is not a queue size from 1 to 12 (log2 of entries)\n" },
+	{ ARGS("run", "--kernel", "I", "--viommu", "smmuv3,ats=on"),
+	  "ivmm: error: --viommu 'smmuv3,ats=on': not smmuv3[,msi=on|off][,evtq=1..12] or none\n" },
+	{ ARGS("run", "--kernel", "I", "--viommu", "none,msi=on"),
+	  "ivmm: error: --viommu 'none,msi=on': not smmuv3[,msi=on|off][,evtq=1..12] or none\n" },
+	{ ARGS("run", "--kernel", "I", "--device", "vfio-pci,host=00:01.0,viommu=a/b"),
+	  "ivmm: error: --device 'vfio-pci,host=00:01.0,viommu=a/b': viommu 'a/b' is not 'off' or a vSMMU name (1 "
+	  "to 31 letters, digits, '_', '.' or '-')\n" },
+	{ ARGS("run", "--kernel", "I", "--device", "vfio-pci,host=00:01.0,viommu=a,vsid=0x10000"),
+	  "ivmm: error: --device 'vfio-pci,host=00:01.0,viommu=a,vsid=0x10000': vsid '0x10000' is not a StreamID "
+	  "from 0 to 0xffff\n" },
+	{ ARGS("run", "--kernel", "I", "--device", "vfio-pci,host=00:01.0,viommu=a,vsid=12x"),
+	  "ivmm: error: --device 'vfio-pci,host=00:01.0,viommu=a,vsid=12x': vsid '12x' is not a StreamID "
+	  "from 0 to 0xffff\n" },
+	{ ARGS("run", "--kernel", "I", "--device", "vfio-pci,host=00:01.0,guest-vfio=perhaps"),
+	  "ivmm: error: --device 'vfio-pci,host=00:01.0,guest-vfio=perhaps': guest-vfio 'perhaps' is not a "
+	  "boolean (true/false, yes/no, on/off, 1/0)\n" },
+	{ ARGS("run", "--kernel", "I", "--device", "vfio-pci,host=00:01.0,vsid=8"),
+	  "ivmm: error: --device: device 'vfio0' has vsid= but is not behind a vSMMU (give viommu=NAME or --viommu "
+	  "smmuv3)\n" },
 	{ ARGS("run", "--kernel", "I", "--config", ""), "ivmm: error: --config '': empty path\n" },
 	{ ARGS("run", "--kernel", "I", "--config", "/nonexistent/ivmm.ini"),
 	  "ivmm: error: cannot read config file '/nonexistent/ivmm.ini': No such file or directory\n" },
@@ -214,6 +239,39 @@ Test(cli, every_option)
 	/* No id: the first free vfioN; the short BDF gets domain 0 and lower case. */
 	cr_expect_str_eq(cfg.devices[1].id, "vfio0");
 	cr_expect_str_eq(cfg.devices[1].host, "0000:03:1f.7");
+	free(err);
+	vm_config_free(&cfg);
+}
+
+Test(cli, viommu_options)
+{
+	struct vm_config cfg;
+	char *err;
+
+	cr_assert_eq(run_cli(&cfg, &err,
+			     ARGS("run", "--kernel", "/k/Image", "--viommu", "smmuv3,msi=off,evtq=3", "--stats", "--device",
+				  "vfio-pci,host=00:01.0,viommu=left,vsid=0x20,guest-vfio=on", "--device",
+				  "vfio-pci,host=00:02.0,viommu=off")),
+		     0);
+	cr_expect_str_eq(err, "");
+	cr_expect_eq(cfg.viommu, VM_VIOMMU_SMMUV3);
+	cr_expect_not(cfg.viommu_msi);
+	cr_expect_eq(cfg.viommu_evtq_log2, 3);
+	cr_expect(cfg.stats);
+	cr_assert_eq(cfg.nvsmmus, 1);
+	cr_expect_str_eq(cfg.vsmmus[0].name, "left");
+	cr_expect_eq(vm_device_vsmmu(&cfg, &cfg.devices[0]), 0);
+	cr_expect_eq(cfg.devices[0].vsid, 0x20);
+	cr_expect(cfg.devices[0].guest_vfio);
+	cr_expect_eq(vm_device_vsmmu(&cfg, &cfg.devices[1]), -1);
+	free(err);
+	vm_config_free(&cfg);
+
+	/* Defaults: no vIOMMU, MSIs on when one is asked for, no stats. */
+	cr_assert_eq(run_cli(&cfg, &err, ARGS("run", "--kernel", "/k/Image", "--viommu", "smmuv3")), 0);
+	cr_expect(cfg.viommu_msi);
+	cr_expect_eq(cfg.viommu_evtq_log2, 0);
+	cr_expect_not(cfg.stats);
 	free(err);
 	vm_config_free(&cfg);
 }
