@@ -4,7 +4,8 @@
 #     to vfio-pci and runs `ivmm run --config /configs/demo-lab.ini` (or, without that file, the lab kernel and
 #     L2 root with edu passed through) on the console. Interactive when stdin is a terminal (L2 gives a shell;
 #     `poweroff -f` in L2 ends ivmm, then L1 powers off; Ctrl-A x quits QEMU at any time). Either way the guest
-#     first lists its PCI devices and runs the edu BAR, DMA and MSI programs. Without a terminal the guest
+#     first lists its PCI devices and the vSMMU, and runs the edu BAR, DMA and MSI programs through its own
+#     iommufd behind ivmm's emulated SMMUv3 (ivmm prints its --stats counters at the end). Without a terminal the guest
 #     then powers off by itself (ivmm.demo_auto=1) and the demo ends; IVMM_DEMO_TIMEOUT (default 300 s)
 #     bounds it.
 #   arm64 host: build/host/ivmm run --config configs/demo.ini, on this machine's KVM.

@@ -388,6 +388,8 @@ Test(config_file, shipped_demo_lab)
 	cr_expect_eq(cfg.devices[0].driver, VM_DEV_VFIO_PCI);
 	/* edu's BDF in L1 with QEMU's -net none (lab-facts.md). */
 	cr_expect_str_eq(cfg.devices[0].host, "0000:00:01.0");
+	cr_expect_eq(cfg.viommu, VM_VIOMMU_SMMUV3);
+	cr_expect(cfg.devices[0].guest_vfio);
 	cr_assert(asprintf(&want, "%s:", path) > 0);
 	cr_expect(!strncmp(cfg.devices[0].where, want, strlen(want)), "%s", cfg.devices[0].where);
 	free(want);
