@@ -228,11 +228,13 @@ void vsmmu_cmdq_run(struct vsmmu *vs)
 	u32 prod = vsmmu_q_ptr(vs->cmdq_prod, shift);
 	u32 cons = vsmmu_q_ptr(vs->cmdq_cons, shift);
 	u32 keep_err = vs->cmdq_cons & (u32)CMDQ_CONS_ERR;
+	u32 budget = 1u << shift;
 
 	if (!(vs->cr0 & CR0_CMDQEN) || vsmmu_gerror_active(vs, GERROR_CMDQ_ERR))
 		return;
-	/* At most one pass: cons moves towards prod by one entry per command. */
-	while (cons != prod) {
+	/* At most one pass: cons moves towards prod by one entry per command, and at most 2^shift of them (a
+	 * PROD more than a queue ahead of CONS would otherwise run entries twice). */
+	while (cons != prod && budget--) {
 		u64 gpa = base + (u64)vsmmu_q_idx(cons, shift) * (CMDQ_ENT_DWORDS * 8);
 		struct vsmmu_cmd c;
 		u64 raw[2];

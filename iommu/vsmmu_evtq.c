@@ -140,6 +140,8 @@ static void veventq_alloc(struct vsmmu *vs)
 	u32 depth = 1u << evtq_shift(vs), id = 0;
 	int fd = -1, rc;
 
+	if (!vs->cfg.watch)
+		return; /* nobody would read it (vsmmu.h) */
 	if (depth > IOMMUFD_VEVENTQ_MAX_DEPTH)
 		depth = IOMMUFD_VEVENTQ_MAX_DEPTH;
 	/* The kernel allows one vEVENTQ per vIOMMU: a retired one must be gone first. */
@@ -164,7 +166,7 @@ static void veventq_alloc(struct vsmmu *vs)
 	vs->veventq_id = id;
 	vs->veventq_fd = fd;
 	vs->veventq_seq = (struct iommufd_vevent_seq){ 0 };
-	if (vs->cfg.watch && vs->cfg.watch(vs->cfg.watch_ctx, fd, vsmmu_evtq_readable, vs)) {
+	if (vs->cfg.watch(vs->cfg.watch_ctx, fd, vsmmu_evtq_readable, vs)) {
 		pr_err_ratelimited("%s: cannot watch the vEVENTQ fd", vs->name);
 		veventq_free(vs);
 	}

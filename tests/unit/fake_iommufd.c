@@ -28,6 +28,16 @@ static int take(int *fail)
 	return rc;
 }
 
+/* The same, after letting *skip calls through (only while a failure is armed). */
+static int take_after(int *fail, unsigned int *skip)
+{
+	if (*fail && *skip) {
+		(*skip)--;
+		return 0;
+	}
+	return take(fail);
+}
+
 static struct fake_iommufd_obj *obj(struct fake_iommufd *f, u32 id, enum iommufd_obj_type type)
 {
 	if (!id || id >= FAKE_IOMMUFD_MAX_OBJS || !f->objs[id].live || f->objs[id].type != type)
@@ -158,7 +168,7 @@ static int f_hwpt_alloc(struct iommufd *ictx, u32 dev_id, u32 pt_id, u32 flags, 
 			u32 data_len, u32 *out)
 {
 	struct fake_iommufd *f = F(ictx);
-	int rc = take(&f->fail_hwpt_alloc);
+	int rc = take_after(&f->fail_hwpt_alloc, &f->fail_hwpt_alloc_skip);
 
 	if (rc)
 		goto out;
@@ -179,6 +189,15 @@ static int f_hwpt_alloc(struct iommufd *ictx, u32 dev_id, u32 pt_id, u32 flags, 
 		if ((s0 & STE_0_V) && ((s0 & ~STE_0_NESTED_ALLOWED) || (s1 & ~STE_1_NESTED_ALLOWED))) {
 			rc = -EIO; /* as the kernel: disallowed vSTE fields */
 			goto out;
+		}
+		if (s0 & STE_0_V) {
+			u64 cfg = FIELD_GET(STE_0_CFG, s0), eats = FIELD_GET(STE_1_EATS, s1);
+
+			if ((cfg != STE_CFG_ABORT && cfg != STE_CFG_BYPASS && cfg != STE_CFG_S1_TRANS) ||
+			    (eats != STE_EATS_ABT && eats != STE_EATS_TRANS)) {
+				rc = -EIO; /* as the kernel: only abort, bypass or S1; full ATS or none */
+				goto out;
+			}
 		}
 		rc = new_obj(f, IOMMUFD_OBJ_HWPT_NESTED, pt_id, out);
 		if (!rc) {
@@ -211,7 +230,7 @@ static int f_viommu_alloc(struct iommufd *ictx, u32 dev_id, u32 hwpt_id, u32 typ
 static int f_vdevice_alloc(struct iommufd *ictx, u32 viommu_id, u32 dev_id, u64 virt_id, u32 *out)
 {
 	struct fake_iommufd *f = F(ictx);
-	int rc = take(&f->fail_vdevice_alloc);
+	int rc = take_after(&f->fail_vdevice_alloc, &f->fail_vdevice_alloc_skip);
 
 	if (!rc && !obj(f, viommu_id, IOMMUFD_OBJ_VIOMMU))
 		rc = -ENOENT;
@@ -290,13 +309,17 @@ static int f_invalidate(struct iommufd *ictx, u32 id, u32 data_type, const void 
 {
 	struct fake_iommufd *f = F(ictx);
 	const struct iommu_viommu_arm_smmuv3_invalidate *c = data;
-	u32 n = *num, i;
+	u32 n = *num, i, fail_at = f->fail_invalidate_at;
 	int rc = take(&f->fail_invalidate);
 
+	if (rc)
+		f->fail_invalidate_at = 0;
+	if (f->inv_calls < FAKE_IOMMUFD_MAX_INV_CALLS)
+		f->inv_num_in[f->inv_calls] = n;
 	f->inv_calls++;
 	f->inv_last_num_in = n;
 	logf_(f, "invalidate", id);
-	if (rc) {
+	if (rc && !fail_at) {
 		*num = 0;
 		return rc;
 	}
@@ -305,15 +328,24 @@ static int f_invalidate(struct iommufd *ictx, u32 id, u32 data_type, const void 
 		*num = 0;
 		return -EINVAL;
 	}
-	for (i = 0; i < n; i++) {
-		if (!inv_ok(f, id, le64toh(c[i].cmd[0]))) {
-			*num = i;
-			f->inv_cmds_accepted += i;
-			return -EIO;
+	/* The kernel handles the array in order and stops at the first command it cannot take (or, injected
+	 * here, at fail_at); entry_num says how many it handled. */
+	for (i = 0; i < n && !(rc && i == fail_at); i++) {
+		u64 c0 = le64toh(c[i].cmd[0]);
+
+		if (!inv_ok(f, id, c0)) {
+			rc = -EIO;
+			break;
 		}
+		if (f->nr_inv_cmd < FAKE_IOMMUFD_MAX_INV_CMDS) {
+			f->inv_cmd[f->nr_inv_cmd][0] = c0;
+			f->inv_cmd[f->nr_inv_cmd][1] = le64toh(c[i].cmd[1]);
+		}
+		f->nr_inv_cmd++;
 	}
-	f->inv_cmds_accepted += n;
-	return 0;
+	*num = i;
+	f->inv_cmds_accepted += i;
+	return rc;
 }
 
 static bool fd_open(int fd)

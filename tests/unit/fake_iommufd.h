@@ -1,20 +1,31 @@
 /* fake_iommufd.h: a fake iommufd backend (struct iommufd_ops) for unit tests. It behaves like the kernel
  * where tests depend on it: ids are allocated from 1 and never reused, objects have parents, and DESTROY
  * refuses (-EBUSY) an object that still has live children, a HWPT a device is attached to, or a vEVENTQ
- * whose fd is still open; IOAS mappings must not overlap each other or the reserved ranges; HWPT_INVALIDATE
- * accepts only the opcodes the kernel accepts on a vIOMMU, and SID-carrying ones only for a vSID that has a
- * vDEVICE, and stops at the first other one (-EIO, entry_num = handled; field-level checks are not modelled). vEVENTQ fds are pipes: fake_iommufd_push_event() writes records a test reads.
- * One-shot failure injection: set fail_<op> = -errno; the next call of that op returns it and clears it. */
+ * whose fd is still open; IOAS mappings must not overlap each other or the reserved ranges; a nested HWPT
+ * (IOMMU_HWPT_DATA_ARM_SMMUV3 on a vIOMMU) is refused with -EIO, as Linux 7.3's arm_smmu_validate_vste()
+ * does, when its vSTE has V=1 and a bit outside STE_0/1_NESTED_ALLOWED, a Config other than abort, bypass or
+ * S1 translate, or an EATS other than abort or translate (a V=0 vSTE is an abort one, nothing else checked);
+ * HWPT_INVALIDATE accepts only the opcodes the kernel accepts on a vIOMMU, and SID-carrying ones only for a
+ * vSID that has a vDEVICE, and stops at the first other one (-EIO, entry_num = handled; field-level checks
+ * are not modelled); every call's entry count and every accepted command are recorded. The attach rules
+ * (the object must exist; a translating nested HWPT needs the device's vDEVICE) are checked by fake_vfio on
+ * the tables below. vEVENTQ fds are pipes: fake_iommufd_push_event() writes records a test reads.
+ * One-shot failure injection: set fail_<op> = -errno; the next call of that op returns it and clears it.
+ * fail_hwpt_alloc_skip / fail_vdevice_alloc_skip let that many calls succeed before the injected failure;
+ * fail_invalidate_at makes the failing HWPT_INVALIDATE handle that many commands first (entry_num = handled,
+ * as the kernel reports a failure in the middle of an array). */
 #ifndef IVMM_TEST_FAKE_IOMMUFD_H
 #define IVMM_TEST_FAKE_IOMMUFD_H
 
 #include <stdbool.h>
 #include "iommu/iommufd.h"
 
-#define FAKE_IOMMUFD_MAX_OBJS 64
+#define FAKE_IOMMUFD_MAX_OBJS 4096 /* ids are never reused: a vSMMU test allocates many */
 #define FAKE_IOMMUFD_MAX_MAPS 16
 #define FAKE_IOMMUFD_MAX_DEVS 8
 #define FAKE_IOMMUFD_MAX_LOG 128
+#define FAKE_IOMMUFD_MAX_INV_CALLS 256
+#define FAKE_IOMMUFD_MAX_INV_CMDS 1024
 
 struct fake_iommufd_obj {
 	bool live;
@@ -52,10 +63,15 @@ struct fake_iommufd {
 	unsigned int inv_calls;
 	u64 inv_cmds_accepted;
 	u32 inv_last_num_in;
+	u32 inv_num_in[FAKE_IOMMUFD_MAX_INV_CALLS];     /* entry_num of call i (the first MAX calls) */
+	u64 inv_cmd[FAKE_IOMMUFD_MAX_INV_CMDS][2];      /* accepted commands in order, host order */
+	unsigned int nr_inv_cmd;                        /* may exceed the array: later ones are only counted */
 	bool closed;
 	/* One-shot failure injection. */
 	int fail_ioas_alloc, fail_ioas_map, fail_ioas_unmap, fail_iova_ranges, fail_hw_info, fail_hwpt_alloc,
 		fail_viommu_alloc, fail_vdevice_alloc, fail_veventq_alloc, fail_invalidate, fail_destroy;
+	unsigned int fail_hwpt_alloc_skip, fail_vdevice_alloc_skip;
+	u32 fail_invalidate_at;
 };
 
 void fake_iommufd_init(struct fake_iommufd *f);

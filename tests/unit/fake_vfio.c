@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "iommu/smmuv3_regs.h"
 #include "tests/unit/fake_iommufd.h"
 #include "tests/unit/fake_vfio.h"
 
@@ -39,6 +40,38 @@ static int f_bind(struct vfio_dev *dev, int iommufd, u32 *out)
 	return 0;
 }
 
+/* What the kernel checks before attaching f's device to pt (only with a linked fake_iommufd; read from its
+ * tables, so the fake needs no fake_iommufd code at link time). */
+static int attach_rule(const struct fake_vfio *f, u32 pt)
+{
+	const struct fake_iommufd *fi = f->iommufd;
+	const struct fake_iommufd_obj *o;
+
+	if (!fi)
+		return 0;
+	if (!pt || pt >= FAKE_IOMMUFD_MAX_OBJS || !fi->objs[pt].live)
+		return -ENOENT;
+	o = &fi->objs[pt];
+	switch (o->type) {
+	case IOMMUFD_OBJ_IOAS:
+	case IOMMUFD_OBJ_HWPT_PAGING:
+		return 0;
+	case IOMMUFD_OBJ_HWPT_NESTED:
+		break;
+	default:
+		return -EINVAL; /* not something a device attaches to */
+	}
+	if (!(o->ste[0] & STE_0_V) || FIELD_GET(STE_0_CFG, o->ste[0]) != STE_CFG_S1_TRANS)
+		return 0; /* abort / bypass: no vSID needed */
+	for (u32 i = 1; i < fi->next_id && i < FAKE_IOMMUFD_MAX_OBJS; i++) {
+		const struct fake_iommufd_obj *v = &fi->objs[i];
+
+		if (v->live && v->type == IOMMUFD_OBJ_VDEVICE && v->parent == o->parent && v->dev_id == f->dev_id)
+			return 0;
+	}
+	return -EINVAL; /* the kernel: iommufd_viommu_get_vdev_id() fails, the attach is refused */
+}
+
 static int f_attach(struct vfio_dev *dev, u32 *pt)
 {
 	struct fake_vfio *f = F(dev);
@@ -49,6 +82,9 @@ static int f_attach(struct vfio_dev *dev, u32 *pt)
 		return rc;
 	if (!f->bound)
 		return -EINVAL;
+	rc = attach_rule(f, *pt);
+	if (rc)
+		return rc;
 	f->attached_pt = *pt;
 	mirror_attach(f);
 	return 0;

@@ -4,7 +4,11 @@
  * GET_REGION_INFO builds a real capability chain (sparse mmap areas, an optional unknown capability of
  * extra_cap_len bytes, MSI-X mappable) and answers a too-small buffer like the kernel: argsz raised, no chain. SET_IRQS is decoded into
  * per-vector state (trigger eventfd, masked) and logged. Live mmaps are counted (mmap +1, munmap -1). Attach/detach update a linked fake_iommufd's
- * attachment table so HWPT destruction order is checked end to end.
+ * attachment table so HWPT destruction order is checked end to end. With a linked fake_iommufd, attach also
+ * applies the kernel's rules: the id must name a live IOAS or HWPT (-ENOENT / -EINVAL otherwise), and a
+ * nested HWPT whose vSTE translates (V=1, Config = S1) needs a live vDEVICE of this device on the HWPT's
+ * vIOMMU (-EINVAL, as Linux 7.3 fails when iommufd_viommu_get_vdev_id() finds none); abort and bypass nested
+ * HWPTs attach without one. A refused attach leaves the current attachment as it was.
  * One-shot failure injection: set fail_<op> = -errno; the next call of that op returns it and clears it. */
 #ifndef IVMM_TEST_FAKE_VFIO_H
 #define IVMM_TEST_FAKE_VFIO_H
