@@ -3,9 +3,14 @@
 #
 #   lab_fail REASON             print "FAIL: REASON" (to stderr) and exit 1 (the runner reports REASON)
 #   lab_info TEXT               print "info: TEXT"
-#   lab_edu_bdf                 print edu's BDF (1234:11e8), e.g. 0000:00:01.0; fails if there is none
+#   lab_edu_bdf                 print edu's BDF (1234:11e8), e.g. 0000:00:01.0; fails if there is none. L1 has
+#                               two edus (run.sh); this is always the first (lowest BDF), the one every
+#                               single-device scenario uses
 #   lab_bind_edu                bind edu to vfio-pci (idempotent), print its cdev path /dev/vfio/devices/vfioN
 #   lab_unbind_edu              unbind edu from its driver (no driver afterwards)
+#   lab_edu2_bdf                print the second edu's BDF (e.g. 0000:00:02.0); fails if there is none
+#   lab_bind_edu2               lab_bind_edu for the second edu
+#   lab_bind_vfio BDF           bind any PCI device to vfio-pci (idempotent), print its cdev (what the two above use)
 #   lab_need_ivmm               fail with "ivmm not built" unless /usr/bin/ivmm exists
 #   lab_need_prog NAME          fail with "NAME not built" unless /progs/NAME exists
 #   lab_run_l2 TIMEOUT OUTFILE IVMM-ARGS...
@@ -26,7 +31,9 @@
 #                               print KEY's value from the last `ivmm: stats: VSMMU ...` lines (ivmm run --stats)
 #                               in FILE (VSMMU default vsmmu0): a counter (`inval-cmds N`, `delivered N`, ...) or
 #                               an opcode count (`TLBI_NH_VA=N`; 0 when not listed); fails the scenario when FILE
-#                               has no stats line for VSMMU or no such counter
+#                               has no stats line for VSMMU or no such counter. The events line's keys work too:
+#                               delivered, dropped-full, dropped-abort, while-disabled, lost-host, irqs, reads
+#                               (`sync-irqs` and `irqs`, `events` and `events delivered` do not mix up)
 
 LAB_IVMM=${LAB_IVMM:-/usr/bin/ivmm}
 LAB_L2_KERNEL=/l2/Image
@@ -52,16 +59,28 @@ lab_tail() {
 	tail -n "${2:-20}" "$1" | sed 's/^/    | /'
 }
 
-lab_edu_bdf() {
-	local d
+# lab__edu_nth N: the BDF of the Nth edu (1-based) in BDF order (the glob sorts), or fail.
+lab__edu_nth() {
+	local d n=0
 	for d in /sys/bus/pci/devices/*; do
 		[ -f "$d/vendor" ] || continue
 		if [ "$(cat "$d/vendor") $(cat "$d/device")" = "$LAB_EDU_ID" ]; then
-			basename "$d"
-			return 0
+			n=$((n + 1))
+			if [ $n = "$1" ]; then
+				basename "$d"
+				return 0
+			fi
 		fi
 	done
-	lab_fail "no edu PCI device (1234:11e8) in L1"
+	return 1
+}
+
+lab_edu_bdf() {
+	lab__edu_nth 1 || lab_fail "no edu PCI device (1234:11e8) in L1"
+}
+
+lab_edu2_bdf() {
+	lab__edu_nth 2 || lab_fail "no second edu PCI device (1234:11e8) in L1 (run.sh gives L1 two)"
 }
 
 # Prints the vfio cdev of a BDF bound to vfio-pci, or nothing.
@@ -81,9 +100,8 @@ lab__driver_of() {
 	return 0
 }
 
-lab_bind_edu() {
-	local bdf drv i cdev
-	bdf=$(lab_edu_bdf) || exit 1
+lab_bind_vfio() {
+	local bdf=$1 drv i cdev
 	drv=$(lab__driver_of "$bdf")
 	if [ "$drv" != vfio-pci ]; then
 		[ -d /sys/bus/pci/drivers/vfio-pci ] || lab_fail "no vfio-pci driver in L1"
@@ -93,17 +111,29 @@ lab_bind_edu() {
 		echo vfio-pci > "/sys/bus/pci/devices/$bdf/driver_override" || lab_fail "cannot set driver_override on $bdf"
 		echo "$bdf" > /sys/bus/pci/drivers_probe 2>/dev/null
 		drv=$(lab__driver_of "$bdf")
-		[ "$drv" = vfio-pci ] || lab_fail "edu $bdf did not bind to vfio-pci (driver: ${drv:-none})"
+		[ "$drv" = vfio-pci ] || lab_fail "$bdf did not bind to vfio-pci (driver: ${drv:-none})"
 	fi
 	# devtmpfs creates the node asynchronously; give it a moment.
 	i=0
 	while :; do
 		cdev=$(lab__cdev_of "$bdf") && [ -c "$cdev" ] && break
 		i=$((i + 1))
-		[ $i -lt 50 ] || lab_fail "edu $bdf bound to vfio-pci but no cdev under /dev/vfio/devices"
+		[ $i -lt 50 ] || lab_fail "$bdf bound to vfio-pci but no cdev under /dev/vfio/devices"
 		usleep 100000
 	done
 	echo "$cdev"
+}
+
+lab_bind_edu() {
+	local bdf
+	bdf=$(lab_edu_bdf) || exit 1
+	lab_bind_vfio "$bdf"
+}
+
+lab_bind_edu2() {
+	local bdf
+	bdf=$(lab_edu2_bdf) || exit 1
+	lab_bind_vfio "$bdf"
 }
 
 lab_unbind_edu() {

@@ -117,9 +117,13 @@ cmdline="console=ttyAMA0 rdinit=/init panic=-1"
 # addresses of a guest whose RAM sits above 256 MiB (ivmm maps guest RAM at IOVA = GPA). The lab gives edu
 # 40 bits, like a device that can reach any address the guest's IPA space holds.
 EDU_DMA_MASK=${IVMM_LAB_EDU_DMA_MASK:-0xffffffffff}
+# Two edus: the first lands at 00:01.0 (lab_edu_bdf, every single-device scenario), the second at 00:02.0
+# (lab_edu2_bdf: two passthrough devices, e.g. each behind its own vSMMU in vsmmu-two). Both sit behind L1's
+# one SMMUv3, each in its own IOMMU group; the second stays unbound until a scenario binds it.
 qemu=(qemu-system-aarch64 -M virt,virtualization=on,gic-version=3,iommu=smmuv3 -global arm-smmuv3.stage=nested
       -cpu "$CPU" -smp 2 -m "$MEM" -display none -net none -no-reboot
-      -kernel "$lab/Image" -initrd "$lab/l1-initramfs.cpio.gz" -device "edu,dma_mask=$EDU_DMA_MASK")
+      -kernel "$lab/Image" -initrd "$lab/l1-initramfs.cpio.gz" -device "edu,dma_mask=$EDU_DMA_MASK"
+      -device "edu,dma_mask=$EDU_DMA_MASK")
 
 # ---- interactive modes: the console is the terminal (Ctrl-A x quits QEMU), also copied to the log ----
 if [ "$mode" != test ]; then

@@ -10,7 +10,8 @@
  *      nothing may reach the buffer (a stale IOTLB entry would let them through);
  *   3. the buffer mapped again at the same IOVA: round trips work again.
  * The arm-smmu-v3 event lines the faulting DMAs leave in L2's kernel log are counted (for the record only).
- * Exit 0 when every round trip matched and the sentinel survived. */
+ * With several edus (vsmmu-two.sh: each behind its own vSMMU) every one is tested in turn, in BDF order, each
+ * with its own iommufd. Exit 0 when every round trip of every edu matched and the sentinels survived. */
 #include "tests/lab/progs/l2_iommufd.h"
 
 #define IOVA 0x12340000ull
@@ -43,20 +44,18 @@ static int run_rounds(volatile uint8_t *bar, uint8_t *buf, unsigned int seed0, c
 	return bad;
 }
 
-int main(void)
+/* The whole test on one edu. 0 when it passed. */
+static int test_edu(const char *bdf)
 {
 	struct l2_iommufd io;
 	struct l2_vfio v;
 	volatile uint8_t *bar;
 	uint8_t *buf;
-	char bdf[64];
 	long ev_before, ev_after, changed = 0;
 	size_t first = 0;
 	int bad, dma_err = 0;
 
-	edu_prog = "l2-vsmmu-dma";
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (edu_find(bdf, sizeof(bdf)) || l2_iommufd_open(bdf, &v, &io))
+	if (l2_iommufd_open(bdf, &v, &io))
 		return 1;
 	buf = l2_dma_buffer(SIZE);
 	if (!buf || l2_iommufd_map(&io, buf, SIZE, IOVA) || l2_iommufd_check_iova(&io, IOVA, SIZE))
@@ -126,7 +125,34 @@ int main(void)
 		edu_say("%d check(s) failed", bad);
 		return 1;
 	}
-	edu_say("edu DMA through L2's IOMMU: both directions while mapped, blocked once unmapped, working again "
-		"after the remap");
+	munmap(buf, SIZE);
+	edu_say("edu %s DMA through L2's IOMMU: both directions while mapped, blocked once unmapped, working again "
+		"after the remap", bdf);
 	return 0;
+}
+
+int main(void)
+{
+	char bdfs[8][EDU_BDF_LEN];
+	int n, failed = 0;
+
+	edu_prog = "l2-vsmmu-dma";
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	n = edu_find_all(bdfs, 8);
+	if (n <= 0)
+		return 1;
+	for (int i = 0; i < n; i++) {
+		if (n > 1)
+			edu_say("--- edu %d of %d: %s", i + 1, n, bdfs[i]);
+		char bdf[EDU_BDF_LEN];
+
+		memcpy(bdf, bdfs[i], sizeof(bdf));
+		if (test_edu(bdf)) {
+			edu_say("edu %s FAILED", bdfs[i]);
+			failed++;
+		}
+	}
+	if (n > 1)
+		edu_say("%d of %d edus passed", n - failed, n);
+	return failed ? 1 : 0;
 }

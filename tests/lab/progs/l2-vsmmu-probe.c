@@ -1,11 +1,13 @@
 /* l2-vsmmu-probe: L2 program (tests/lab/scenarios/vsmmu-probe.sh, ivmm run --viommu smmuv3). Checks that L2's
  * own arm-smmu-v3 driver probed ivmm's emulated SMMUv3 and put edu behind it:
  *   - /sys/class/iommu/ has an entry (printed with what /sys/bus/pci/devices/BDF/iommu points to);
- *   - edu (found by its ids, l2_edu.h) has an iommu_group (group number and default domain type printed);
+ *   - every edu (found by its ids, l2_edu.h) has an iommu_group (group number and default domain type printed,
+ *     and the IOMMU it is behind: `edu at BDF, behind IOMMU NAME`, which vsmmu-two.sh reads);
  *   - L2's kernel log (klogctl READ_ALL) has no arm-smmu-v3 line saying error, failed, timeout, aborted, lost,
  *     "will not be reported" or "EVTQ overflow" (case-insensitive; the offending lines are printed).
- * The device tree's SMMU nodes (name, compatible) and whether the PCIe node has an iommu-map, and the driver's
- * arm-smmu-v3 lines are printed for the record. Exit 0 when all three hold. */
+ * `N IOMMU(s) in /sys/class/iommu` is printed for the scenarios. The device tree's SMMU nodes (name,
+ * compatible) and whether the PCIe node has an iommu-map, and the driver's arm-smmu-v3 lines are printed for the
+ * record. Exit 0 when all three hold. */
 #include "tests/lab/progs/l2_iommufd.h"
 
 static const char *const bad_words[] = {
@@ -86,23 +88,13 @@ static bool bad_line(const char *line)
 	return false;
 }
 
-int main(void)
+/* One edu: the IOMMU it is behind and its iommu_group (into group). 0, or -1 after a message. */
+static int probe_edu(const char *bdf, char *group_out, size_t glen)
 {
-	char bdf[64], p[300], buf[300], type[64] = "?";
+	char p[300], buf[300], type[64] = "?";
 	const char *iommu, *group;
-	char *log, *line, *save = NULL;
-	int fails = 0, nr_iommu, smmu_lines = 0, bad = 0;
+	int fd;
 
-	edu_prog = "l2-vsmmu-probe";
-	show_dt();
-	nr_iommu = list_iommus();
-	if (!nr_iommu) {
-		edu_say("no IOMMU registered in /sys/class/iommu: the vSMMU did not probe");
-		fails++;
-	}
-
-	if (edu_find(bdf, sizeof(bdf)))
-		return 1;
 	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/iommu", bdf);
 	iommu = link_name(p, buf, sizeof(buf));
 	edu_say("edu at %s, behind IOMMU %s", bdf, iommu ? iommu : "(none: no iommu link)");
@@ -110,20 +102,50 @@ int main(void)
 	group = link_name(p, buf, sizeof(buf));
 	if (!group) {
 		edu_say("edu %s has no iommu_group", bdf);
+		return -1;
+	}
+	snprintf(group_out, glen, "%.*s", (int)(glen - 1), group);
+	snprintf(p, sizeof(p), "/sys/kernel/iommu_groups/%s/type", group_out);
+	fd = open(p, O_RDONLY);
+	if (fd >= 0) {
+		ssize_t n = read(fd, type, sizeof(type) - 1);
+
+		type[n > 0 ? n : 0] = 0;
+		type[strcspn(type, "\n")] = 0;
+		close(fd);
+	}
+	edu_say("edu %s is in iommu group %s (default domain type %s)", bdf, group_out, type);
+	return 0;
+}
+
+int main(void)
+{
+	char bdfs[8][EDU_BDF_LEN], groups[200] = "", group[64];
+	char *log, *line, *save = NULL;
+	int fails = 0, nr_iommu, smmu_lines = 0, bad = 0, nedu;
+
+	edu_prog = "l2-vsmmu-probe";
+	show_dt();
+	nr_iommu = list_iommus();
+	edu_say("%d IOMMU(s) in /sys/class/iommu", nr_iommu);
+	if (!nr_iommu) {
+		edu_say("no IOMMU registered in /sys/class/iommu: the vSMMU did not probe");
 		fails++;
-	} else {
-		int fd;
+	}
 
-		snprintf(p, sizeof(p), "/sys/kernel/iommu_groups/%s/type", group);
-		fd = open(p, O_RDONLY);
-		if (fd >= 0) {
-			ssize_t n = read(fd, type, sizeof(type) - 1);
+	nedu = edu_find_all(bdfs, 8);
+	if (nedu <= 0)
+		return 1;
+	for (int i = 0; i < nedu; i++) {
+		char bdf[EDU_BDF_LEN];
 
-			type[n > 0 ? n : 0] = 0;
-			type[strcspn(type, "\n")] = 0;
-			close(fd);
+		memcpy(bdf, bdfs[i], sizeof(bdf));
+		if (probe_edu(bdf, group, sizeof(group))) {
+			fails++;
+			continue;
 		}
-		edu_say("edu %s is in iommu group %s (default domain type %s)", bdf, group, type);
+		snprintf(groups + strlen(groups), sizeof(groups) - strlen(groups), "%s%s", groups[0] ? " and " : "",
+			 group);
 	}
 
 	log = l2_klog();
@@ -150,6 +172,6 @@ int main(void)
 		fails++;
 	if (fails)
 		return 1;
-	edu_say("%d IOMMU(s), edu in group %s, clean arm-smmu-v3 log", nr_iommu, group);
+	edu_say("%d IOMMU(s), edu in group %s, clean arm-smmu-v3 log", nr_iommu, groups);
 	return 0;
 }

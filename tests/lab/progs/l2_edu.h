@@ -1,6 +1,7 @@
 /* l2_edu.h: helpers shared by the L2 edu programs (tests/lab/progs/l2-edu-*.c, l2-mmio-bench.c): find QEMU's
- * edu (1234:11e8) in /sys/bus/pci/devices, read/write its config space through sysfs, mmap BAR0 (sysfs
- * resource0), run one DMA, and the edu register map (lab-facts.md). Header-only: each program is one static
+ * edu (1234:11e8) in /sys/bus/pci/devices (the first, or all of them), read/write its config space through
+ * sysfs, mmap BAR0 (sysfs resource0), run one DMA (polled, or started and waited for apart), and the edu
+ * register map (lab-facts.md). Header-only: each program is one static
  * binary. */
 #ifndef IVMM_LAB_L2_EDU_H
 #define IVMM_LAB_L2_EDU_H
@@ -74,18 +75,26 @@ static inline unsigned long read_hex_file(const char *path)
 	return strtoul(buf, NULL, 16);
 }
 
-/* Find edu; bdf gets "0000:00:01.0". */
-static inline int edu_find(char *bdf, size_t len)
+static int edu__cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Every edu, in BDF order: up to max names of EDU_BDF_LEN bytes into bdfs. Returns how many (0: none, after a
+ * message), -1 when /sys/bus/pci/devices cannot be read. */
+#define EDU_BDF_LEN 64
+static inline int edu_find_all(char (*bdfs)[EDU_BDF_LEN], int max)
 {
 	DIR *d = opendir("/sys/bus/pci/devices");
 	struct dirent *e;
 	char p[300];
+	int n = 0;
 
 	if (!d) {
 		edu_say("cannot open /sys/bus/pci/devices: %s", strerror(errno));
 		return -1;
 	}
-	while ((e = readdir(d))) {
+	while ((e = readdir(d)) && n < max) {
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/vendor", e->d_name);
@@ -94,18 +103,27 @@ static inline int edu_find(char *bdf, size_t len)
 		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/device", e->d_name);
 		if (read_hex_file(p) != EDU_DEVICE)
 			continue;
-		size_t n = strlen(e->d_name);
+		size_t len = strnlen(e->d_name, EDU_BDF_LEN - 1);
 
-		if (n >= len)
-			n = len - 1;
-		memcpy(bdf, e->d_name, n);
-		bdf[n] = 0;
-		closedir(d);
-		return 0;
+		memcpy(bdfs[n], e->d_name, len);
+		bdfs[n++][len] = 0;
 	}
 	closedir(d);
-	edu_say("no edu (1234:11e8) in /sys/bus/pci/devices: passthrough device not visible in the guest");
-	return -1;
+	qsort(bdfs, (size_t)n, EDU_BDF_LEN, edu__cmp);
+	if (!n)
+		edu_say("no edu (1234:11e8) in /sys/bus/pci/devices: passthrough device not visible in the guest");
+	return n;
+}
+
+/* Find edu (the first in BDF order when there are several); bdf gets "0000:00:01.0". */
+static inline int edu_find(char *bdf, size_t len)
+{
+	char all[8][EDU_BDF_LEN];
+
+	if (edu_find_all(all, 8) <= 0)
+		return -1;
+	snprintf(bdf, len, "%s", all[0]);
+	return 0;
 }
 
 static inline int edu_cfg_rw(const char *bdf, unsigned int off, void *buf, size_t len, int write_it)
@@ -198,27 +216,40 @@ static inline uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* One edu DMA of len bytes from src to dst (dir: 0 = RAM -> edu buffer, EDU_DMA_TO_RAM = edu buffer -> RAM;
- * RAM addresses are what the device sees: guest-physical, or an IOVA behind an IOMMU), polled to completion
- * (at most 5 s). 0, or -1 after a message. */
-static inline int edu_dma(volatile uint8_t *bar, uint64_t src, uint64_t dst, uint32_t len, uint32_t dir)
+/* Start one edu DMA of len bytes from src to dst (dir: 0 = RAM -> edu buffer, EDU_DMA_TO_RAM = edu buffer -> RAM;
+ * RAM addresses are what the device sees: guest-physical, or an IOVA behind an IOMMU) and return at once. QEMU's
+ * edu runs it from a timer about 100 ms later. */
+static inline void edu_dma_start(volatile uint8_t *bar, uint64_t src, uint64_t dst, uint32_t len, uint32_t dir)
 {
-	uint64_t t0 = now_ns();
-
 	wr64(bar, EDU_DMA_SRC, src);
 	wr64(bar, EDU_DMA_DST, dst);
 	wr64(bar, EDU_DMA_CNT, len);
 	wr64(bar, EDU_DMA_CMD, EDU_DMA_RUN | dir);
+}
+
+/* Poll the DMA started last until edu says it is done (at most 5 s). 0, or -1 after a message. */
+static inline int edu_dma_wait(volatile uint8_t *bar)
+{
+	uint64_t t0 = now_ns();
+
 	while (rd64(bar, EDU_DMA_CMD) & EDU_DMA_RUN) {
 		if (now_ns() - t0 > 5000000000ull) {
-			edu_say("DMA 0x%llx -> 0x%llx (%u bytes) still running after 5 s", (unsigned long long)src,
-				(unsigned long long)dst, len);
+			edu_say("DMA 0x%llx -> 0x%llx (%llu bytes) still running after 5 s",
+				(unsigned long long)rd64(bar, EDU_DMA_SRC), (unsigned long long)rd64(bar, EDU_DMA_DST),
+				(unsigned long long)rd64(bar, EDU_DMA_CNT));
 			return -1;
 		}
 		usleep(1000);
 	}
 	__sync_synchronize();
 	return 0;
+}
+
+/* One edu DMA (edu_dma_start), polled to completion (edu_dma_wait). 0, or -1 after a message. */
+static inline int edu_dma(volatile uint8_t *bar, uint64_t src, uint64_t dst, uint32_t len, uint32_t dir)
+{
+	edu_dma_start(bar, src, dst, len, dir);
+	return edu_dma_wait(bar);
 }
 
 /* Find edu, enable what is asked in its command register, map BAR0. */

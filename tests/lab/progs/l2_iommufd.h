@@ -1,8 +1,10 @@
 /* l2_iommufd.h: for L2 programs that drive edu through L2's own IOMMU, ivmm's emulated SMMUv3 (`ivmm run
  * --viommu smmuv3`): bind edu to vfio-pci (no no-IOMMU mode), open its VFIO cdev, bind it to /dev/iommu, allocate
- * an IOAS and attach the device to it, map and unmap buffers at fixed IOVAs, mmap BAR0 through VFIO, round-trip
- * data through edu DMA, and read L2's kernel log. Raw VFIO cdev + iommufd ioctls, like the raw VFIO ones of
- * l2_vfio.h, whose device handle (struct l2_vfio, here without container or group) it fills, so that
+ * an IOAS and attach the device to it (and detach / attach again), map and unmap buffers at fixed IOVAs, mmap
+ * BAR0 through VFIO, round-trip data through edu DMA, and read L2's kernel log, including what L2's arm-smmu-v3
+ * driver logs about the events of its event queue (the dumped records, overflows, rate-limited dumps) and the
+ * /proc/interrupts count of its event queue interrupt. Raw VFIO cdev + iommufd ioctls, like the raw VFIO ones
+ * of l2_vfio.h, whose device handle (struct l2_vfio, here without container or group) it fills, so that
  * l2_vfio.h's BAR, config and interrupt-counting helpers work on a device opened either way.
  * Header-only, on top of l2_vfio.h (and so l2_edu.h). */
 #ifndef IVMM_LAB_L2_IOMMUFD_H
@@ -188,6 +190,30 @@ static inline int l2_iommufd_unmap(struct l2_iommufd *io, uint64_t iova, uint64_
 	return 0;
 }
 
+/* VFIO_DEVICE_DETACH_IOMMUFD_PT: edu leaves its IOAS (L2's driver points its STE at a blocking domain). */
+static inline int l2_iommufd_detach(struct l2_vfio *v)
+{
+	struct vfio_device_detach_iommufd_pt d = { .argsz = sizeof(d) };
+
+	if (ioctl(v->dev, VFIO_DEVICE_DETACH_IOMMUFD_PT, &d)) {
+		edu_say("VFIO_DEVICE_DETACH_IOMMUFD_PT: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* VFIO_DEVICE_ATTACH_IOMMUFD_PT to io->ioas again (after l2_iommufd_detach). */
+static inline int l2_iommufd_attach(struct l2_vfio *v, struct l2_iommufd *io)
+{
+	struct vfio_device_attach_iommufd_pt a = { .argsz = sizeof(a), .pt_id = io->ioas };
+
+	if (ioctl(v->dev, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &a)) {
+		edu_say("VFIO_DEVICE_ATTACH_IOMMUFD_PT to IOAS %u: %s", io->ioas, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Close what l2_iommufd_open() opened (closing the cdev detaches and unbinds edu). */
 static inline void l2_iommufd_close(struct l2_vfio *v, struct l2_iommufd *io)
 {
@@ -346,6 +372,206 @@ static inline long l2_klog_settle(const char *a, const char *b, long before)
 	}
 	(void)klogctl(L2_SYSLOG_CONSOLE_ON, NULL, 0);
 	return last >= 0 && before >= 0 ? last - before : -1;
+}
+
+/* ---- the guest's SMMU events, as its arm-smmu-v3 driver reports them ----
+ * L2 opens edu through iommufd without a vIOMMU of its own, so every event L2's driver takes from its event
+ * queue is one it cannot hand on: it dumps the record, "event 0xNN received:" followed by the four dwords, one
+ * line each, then decoded lines; the dump is rate-limited (one ratelimit state for the whole event thread,
+ * shared by all SMMUs: 10 dumps per 5 s), and at the first event after an interval with suppressed dumps the
+ * kernel logs "arm_smmu_dump_event: N callbacks suppressed" (the function that asks the rate limit). A full queue (EVTQ_PROD.OVFLG toggled) is logged as
+ * "EVTQ overflow detected -- events lost", not rate-limited. So dumps + suppressed = the events the driver
+ * consumed, once a later event has closed the last interval that suppressed any. */
+
+/* The function that calls __ratelimit() for the dumps, which names it in "N callbacks suppressed". */
+#define L2_EVT_RATELIMIT_FN "arm_smmu_dump_event"
+
+/* Event record fields (SMMUv3 architecture; the names of Linux's arm-smmu-v3.h). */
+#define L2_EVT_F_TRANSLATION 0x10
+#define L2_EVT_ID(dw0) ((unsigned int)((dw0) & 0xff))
+#define L2_EVT_SID(dw0) ((uint32_t)((dw0) >> 32))
+#define L2_EVT_RNW(dw1) ((unsigned int)(((dw1) >> 35) & 1))
+#define L2_EVT_S2(dw1) ((unsigned int)(((dw1) >> 39) & 1))
+
+/* A PCI function's requester ID from its BDF "DDDD:BB:DD.F": the StreamID ivmm gives it by default (vSID). */
+static inline int l2_pci_rid(const char *bdf)
+{
+	unsigned int dom, bus, dev, fn;
+
+	if (sscanf(bdf, "%x:%x:%x.%x", &dom, &bus, &dev, &fn) != 4)
+		return -1;
+	return (int)((bus << 8) | (dev << 3) | fn);
+}
+
+struct l2_smmu_evt {
+	char smmu[48];          /* the SMMU device that logged it, e.g. 4000000.smmuv3 */
+	unsigned int id;        /* from "event 0xNN received:" */
+	int ndw;                /* dwords found after it (4: complete) */
+	uint64_t dw[4];
+	long overflows_before;  /* "EVTQ overflow detected" lines before it in the log */
+};
+
+struct l2_evtlog {
+	struct l2_smmu_evt *ev; /* every dumped event, in log order (malloc'ed) */
+	long n, cap;
+	long overflows;         /* "EVTQ overflow detected" lines */
+	long suppressed;        /* sum of N over "arm_smmu_dump_event: N callbacks suppressed" */
+	long suppressed_lines;
+};
+
+/* The message of an "arm-smmu-v3 DEV: MESSAGE" kernel line (DEV into dev), or NULL. */
+static inline const char *l2__smmu_msg(const char *line, char *dev, size_t len)
+{
+	const char *p = strstr(line, "arm-smmu-v3 "), *c;
+
+	if (!p)
+		return NULL;
+	p += strlen("arm-smmu-v3 ");
+	c = strstr(p, ": ");
+	if (!c)
+		return NULL;
+	snprintf(dev, len, "%.*s", (int)(c - p), p);
+	return c + 2;
+}
+
+static inline void l2_evtlog_free(struct l2_evtlog *l)
+{
+	free(l->ev);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Parse L2's whole kernel log into l. 0, or -1 after a message. */
+static inline int l2_evtlog_read(struct l2_evtlog *l)
+{
+	char *log = l2_klog(), *line, *save = NULL, dev[48];
+	struct l2_smmu_evt *cur = NULL;
+	const char *msg, *q;
+	unsigned int id;
+
+	memset(l, 0, sizeof(*l));
+	if (!log)
+		return -1;
+	for (line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		q = strstr(line, L2_EVT_RATELIMIT_FN ": ");
+		if (q && strstr(q, "callbacks suppressed")) {
+			l->suppressed += strtol(q + strlen(L2_EVT_RATELIMIT_FN ": "), NULL, 10);
+			l->suppressed_lines++;
+			continue;
+		}
+		msg = l2__smmu_msg(line, dev, sizeof(dev));
+		if (!msg)
+			continue;
+		if (strstr(msg, "EVTQ overflow detected")) {
+			l->overflows++;
+			cur = NULL;
+			continue;
+		}
+		if (sscanf(msg, "event 0x%x received", &id) == 1) {
+			if (l->n == l->cap) {
+				long cap = l->cap ? 2 * l->cap : 64;
+				struct l2_smmu_evt *ev = realloc(l->ev, (size_t)cap * sizeof(*ev));
+
+				if (!ev) {
+					edu_say("no memory for %ld events", cap);
+					free(log);
+					return -1;
+				}
+				l->ev = ev;
+				l->cap = cap;
+			}
+			cur = &l->ev[l->n++];
+			memset(cur, 0, sizeof(*cur));
+			snprintf(cur->smmu, sizeof(cur->smmu), "%s", dev);
+			cur->id = id;
+			cur->overflows_before = l->overflows;
+			continue;
+		}
+		/* A dword line: "\t0x%016llx" (the tab kept, or escaped as \x09 by some log readers). */
+		if (cur && cur->ndw < 4 && !strcmp(cur->smmu, dev)) {
+			q = msg + strspn(msg, " \t");
+			if (!strncmp(q, "\\x09", 4))
+				q += 4;
+			if (!strncmp(q, "0x", 2))
+				cur->dw[cur->ndw++] = strtoull(q, NULL, 16);
+		}
+	}
+	free(log);
+	return 0;
+}
+
+/* Print one dumped event: its four dwords and what they say. */
+static inline void l2_evt_show(const char *what, const struct l2_smmu_evt *e)
+{
+	if (e->ndw < 4) {
+		edu_say("%s: %s event 0x%02x with only %d dwords in the log", what, e->smmu, e->id, e->ndw);
+		return;
+	}
+	edu_say("%s: %s event 0x%02x: 0x%016llx 0x%016llx 0x%016llx 0x%016llx -> StreamID 0x%x %s %s address "
+		"0x%llx", what, e->smmu, e->id, (unsigned long long)e->dw[0], (unsigned long long)e->dw[1],
+		(unsigned long long)e->dw[2], (unsigned long long)e->dw[3], L2_EVT_SID(e->dw[0]),
+		L2_EVT_RNW(e->dw[1]) ? "read" : "write", L2_EVT_S2(e->dw[1]) ? "s2" : "s1",
+		(unsigned long long)e->dw[2]);
+}
+
+/* Is e a complete F_TRANSLATION dump of stage 1 for StreamID sid at an address in [lo, hi)? */
+static inline bool l2_evt_is_fault(const struct l2_smmu_evt *e, uint32_t sid, uint64_t lo, uint64_t hi)
+{
+	return e->ndw == 4 && e->id == L2_EVT_F_TRANSLATION && L2_EVT_ID(e->dw[0]) == L2_EVT_F_TRANSLATION &&
+	       L2_EVT_SID(e->dw[0]) == sid && !L2_EVT_S2(e->dw[1]) && e->dw[2] >= lo && e->dw[2] < hi;
+}
+
+/* The sum over the /proc/interrupts lines of the guest's SMMU event queue interrupts (action
+ * "arm-smmu-v3-evtq", one per SMMU, MSI or wired); the first such line, spaces squeezed, into line (len > 0).
+ * -1 if there is none. */
+static inline long l2_evtq_irqs(char *line, size_t len)
+{
+	FILE *f = fopen("/proc/interrupts", "r");
+	char buf[1024];
+	long total = -1;
+
+	if (line && len)
+		line[0] = 0;
+	if (!f)
+		return -1;
+	while (fgets(buf, sizeof(buf), f)) {
+		if (!strstr(buf, "arm-smmu-v3-evtq"))
+			continue;
+		total = (total < 0 ? 0 : total) + irq_line_total(buf);
+		if (line && len && !line[0]) {
+			size_t o = 0;
+
+			for (const char *c = buf; *c && *c != '\n' && o + 1 < len; c++)
+				if (!(*c == ' ' && (o == 0 || line[o - 1] == ' ')))
+					line[o++] = *c;
+			line[o] = 0;
+		}
+	}
+	fclose(f);
+	return total;
+}
+
+/* After DMAs that fault on purpose (with l2_klog_quiet() before them): wait until the event queue interrupt
+ * count and the number of arm-smmu-v3 kernel lines have not changed for quiet_ms (at most max_ms), i.e. the
+ * events on their way have been handled, then let kernel messages reach the console again. Returns the
+ * interrupt count (l2_evtq_irqs). */
+static inline long l2_events_settle(unsigned int quiet_ms, unsigned int max_ms)
+{
+	long irqs = l2_evtq_irqs(NULL, 0), lines = l2_klog_count("arm-smmu-v3", NULL, 0);
+	unsigned int stable = 0, waited = 0;
+
+	while (stable < quiet_ms && waited < max_ms) {
+		long i2, n2;
+
+		usleep(100000);
+		waited += 100;
+		i2 = l2_evtq_irqs(NULL, 0);
+		n2 = l2_klog_count("arm-smmu-v3", NULL, 0);
+		stable = i2 == irqs && n2 == lines ? stable + 100 : 0;
+		irqs = i2;
+		lines = n2;
+	}
+	(void)klogctl(L2_SYSLOG_CONSOLE_ON, NULL, 0);
+	return irqs;
 }
 
 #endif

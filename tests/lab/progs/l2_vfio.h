@@ -167,6 +167,24 @@ static inline int l2_vfio_irq(struct l2_vfio *v, unsigned int index, unsigned in
 	return ioctl(v->dev, VFIO_DEVICE_SET_IRQS, set);
 }
 
+/* The sum of the per-CPU counts of one /proc/interrupts line ("IRQ: n0 n1 ... chip hwirq type name"). */
+static inline long irq_line_total(const char *line)
+{
+	const char *s = strchr(line, ':');
+	long total = 0;
+
+	while (s) {
+		char *end;
+		long v = strtol(s + 1, &end, 10);
+
+		if (end == s + 1)
+			break;
+		total += v;
+		s = end;
+	}
+	return total;
+}
+
 /* Sum of the per-CPU counts of the /proc/interrupts line naming both words; -1 if none. */
 static inline long irq_count(const char *word, const char *bdf)
 {
@@ -179,18 +197,7 @@ static inline long irq_count(const char *word, const char *bdf)
 	while (fgets(line, sizeof(line), f)) {
 		if (!strstr(line, word) || !strstr(line, bdf))
 			continue;
-		char *s = strchr(line, ':');
-
-		total = 0;
-		while (s) {
-			char *end;
-			long v = strtol(s + 1, &end, 10);
-
-			if (end == s + 1)
-				break;
-			total += v;
-			s = end;
-		}
+		total = irq_line_total(line);
 		break;
 	}
 	fclose(f);
