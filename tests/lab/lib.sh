@@ -10,6 +10,7 @@
 #   lab_unbind_edu              unbind edu from its driver (no driver afterwards)
 #   lab_edu2_bdf                print the second edu's BDF (e.g. 0000:00:02.0); fails if there is none
 #   lab_bind_edu2               lab_bind_edu for the second edu
+#   lab_nvme_bdf                print the NVMe controller's BDF (class 0x010802, 00:03.0); fails if there is none
 #   lab_bind_vfio BDF           bind any PCI device to vfio-pci (idempotent), print its cdev (what the two above use)
 #   lab_need_ivmm               fail with "ivmm not built" unless /usr/bin/ivmm exists
 #   lab_need_prog NAME          fail with "NAME not built" unless /progs/NAME exists
@@ -98,6 +99,15 @@ lab__driver_of() {
 	local l=/sys/bus/pci/devices/$1/driver
 	[ -e "$l" ] && basename "$(readlink "$l")"
 	return 0
+}
+
+# The NVMe controller's BDF (class 0x010802; QEMU's nvme in the lab, tests/lab/run.sh).
+lab_nvme_bdf() {
+	local d
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$d/class" 2>/dev/null)" = 0x010802 ] && { basename "$d"; return 0; }
+	done
+	lab_fail "no NVMe controller (class 0x010802) in L1"
 }
 
 lab_bind_vfio() {

@@ -120,10 +120,17 @@ EDU_DMA_MASK=${IVMM_LAB_EDU_DMA_MASK:-0xffffffffff}
 # Two edus: the first lands at 00:01.0 (lab_edu_bdf, every single-device scenario), the second at 00:02.0
 # (lab_edu2_bdf: two passthrough devices, e.g. each behind its own vSMMU in vsmmu-two). Both sit behind L1's
 # one SMMUv3, each in its own IOMMU group; the second stays unbound until a scenario binds it.
+# And QEMU's NVMe controller (00:03.0, class 0x010802) on a 16 MiB sparse file made fresh for every boot: the
+# passthrough target for a guest kernel driver with MSI-X (passthrough-nvme, vsmmu-nvme). L1's own nvme driver
+# takes it at boot; those scenarios rebind it to vfio-pci. One file per runner (an interactive session may
+# run beside a test run), removed when QEMU is done.
+nvme_img=$lab/nvme-$$.img
+rm -f "$nvme_img"; truncate -s 16M "$nvme_img"
 qemu=(qemu-system-aarch64 -M virt,virtualization=on,gic-version=3,iommu=smmuv3 -global arm-smmuv3.stage=nested
       -cpu "$CPU" -smp 2 -m "$MEM" -display none -net none -no-reboot
       -kernel "$lab/Image" -initrd "$lab/l1-initramfs.cpio.gz" -device "edu,dma_mask=$EDU_DMA_MASK"
-      -device "edu,dma_mask=$EDU_DMA_MASK")
+      -device "edu,dma_mask=$EDU_DMA_MASK"
+      -drive "file=$nvme_img,if=none,id=nvm,format=raw" -device "nvme,serial=ivmm-lab,drive=nvm")
 
 # ---- interactive modes: the console is the terminal (Ctrl-A x quits QEMU), also copied to the log ----
 if [ "$mode" != test ]; then
@@ -137,7 +144,9 @@ if [ "$mode" != test ]; then
 	exec 9>&-   # the lock is for unattended runs; a long interactive session must not block CI
 	"${qemu[@]}" -chardev "$chardev" -serial chardev:con -mon chardev=con,mode=readline "${extra[@]}" \
 		-append "$cmdline ivmm.$mode=1 $APPEND"
-	exit $?
+	rc=$?
+	rm -f "$nvme_img"
+	exit $rc
 fi
 
 # ---- test mode ----
@@ -154,7 +163,7 @@ t0ms=$(($(date +%s%N) / 1000000))
 "${qemu[@]}" -monitor none -serial "file:$log" -append "$cmdline ivmm.scenarios=$list $APPEND" \
 	< /dev/null > "$log.qemu" 2>&1 &
 qpid=$!
-trap 'kill -KILL $qpid 2>/dev/null' EXIT
+trap 'kill -KILL $qpid 2>/dev/null; rm -f "$nvme_img"' EXIT
 trap 'say "interrupted"; exit 130' INT TERM
 
 kill_qemu() {
@@ -265,6 +274,7 @@ exec 3<&-
 wait "$qpid" 2>/dev/null
 qrc=$?
 trap - EXIT
+rm -f "$nvme_img"
 elapsed=$((SECONDS - t0))
 
 # ---- scenarios without a result ----
