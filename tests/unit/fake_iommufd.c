@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #include "iommu/smmuv3_regs.h"
 #include "tests/unit/fake_iommufd.h"
@@ -36,6 +37,23 @@ static int take_after(int *fail, unsigned int *skip)
 		return 0;
 	}
 	return take(fail);
+}
+
+/* The injected DESTROY failure for id, if one is armed (fail_destroy_n calls in a row, fail_destroy_id only). */
+static int take_destroy(struct fake_iommufd *f, u32 id)
+{
+	int rc = f->fail_destroy;
+
+	if (!rc || (f->fail_destroy_id && f->fail_destroy_id != id))
+		return 0;
+	if (f->fail_destroy_n > 1) {
+		f->fail_destroy_n--;
+	} else {
+		f->fail_destroy = 0;
+		f->fail_destroy_n = 0;
+		f->fail_destroy_id = 0;
+	}
+	return rc;
 }
 
 static struct fake_iommufd_obj *obj(struct fake_iommufd *f, u32 id, enum iommufd_obj_type type)
@@ -270,6 +288,7 @@ static int f_veventq_alloc(struct iommufd *ictx, u32 viommu_id, u32 type, u32 de
 		} else {
 			f->objs[*out].rfd = p[0];
 			f->objs[*out].wfd = p[1];
+			f->objs[*out].depth = depth;
 			*out_fd = p[0];
 		}
 	}
@@ -357,9 +376,10 @@ static int f_destroy(struct iommufd *ictx, u32 id)
 {
 	struct fake_iommufd *f = F(ictx);
 	struct fake_iommufd_obj *o;
-	int rc = take(&f->fail_destroy);
+	int rc = take_destroy(f, id), unread;
 
 	logf_(f, "destroy", id);
+	f->destroy_calls++;
 	if (rc)
 		return rc;
 	if (!id || id >= FAKE_IOMMUFD_MAX_OBJS || !f->objs[id].live)
@@ -378,6 +398,8 @@ static int f_destroy(struct iommufd *ictx, u32 id)
 	if (o->type == IOMMUFD_OBJ_VEVENTQ) {
 		if (fd_open(o->rfd))
 			return -EBUSY; /* the fd holds a reference */
+		if (!ioctl(o->wfd, FIONREAD, &unread))
+			f->veventq_discarded += (u64)unread; /* events nobody read die with the queue */
 		close(o->wfd);
 		o->wfd = o->rfd = -1;
 	}
@@ -445,6 +467,14 @@ unsigned int fake_iommufd_live(const struct fake_iommufd *f, enum iommufd_obj_ty
 	return n;
 }
 
+u32 fake_iommufd_find_live(const struct fake_iommufd *f, enum iommufd_obj_type type, u32 from)
+{
+	for (u32 i = from ? from : 1; i < f->next_id && i < FAKE_IOMMUFD_MAX_OBJS; i++)
+		if (f->objs[i].live && f->objs[i].type == type)
+			return i;
+	return 0;
+}
+
 int fake_iommufd_push_event(struct fake_iommufd *f, u32 veventq_id, u32 flags, u32 sequence, const u64 evt[4])
 {
 	struct fake_iommufd_obj *o = obj(f, veventq_id, IOMMUFD_OBJ_VEVENTQ);
@@ -464,6 +494,16 @@ int fake_iommufd_push_event(struct fake_iommufd *f, u32 veventq_id, u32 flags, u
 		len += sizeof(struct iommu_vevent_arm_smmuv3);
 	}
 	return write(o->wfd, buf, len) == (ssize_t)len ? 0 : -EIO;
+}
+
+int fake_iommufd_veventq_pending(const struct fake_iommufd *f, u32 veventq_id)
+{
+	const struct fake_iommufd_obj *o = veventq_id < FAKE_IOMMUFD_MAX_OBJS ? &f->objs[veventq_id] : NULL;
+	int n;
+
+	if (!o || !veventq_id || !o->live || o->type != IOMMUFD_OBJ_VEVENTQ || o->wfd < 0)
+		return -ENOENT;
+	return ioctl(o->wfd, FIONREAD, &n) ? -errno : n;
 }
 
 int fake_iommufd_log_find(const struct fake_iommufd *f, const char *text)

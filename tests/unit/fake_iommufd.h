@@ -13,14 +13,19 @@
  * One-shot failure injection: set fail_<op> = -errno; the next call of that op returns it and clears it.
  * fail_hwpt_alloc_skip / fail_vdevice_alloc_skip let that many calls succeed before the injected failure;
  * fail_invalidate_at makes the failing HWPT_INVALIDATE handle that many commands first (entry_num = handled,
- * as the kernel reports a failure in the middle of an array). */
+ * as the kernel reports a failure in the middle of an array); fail_destroy_n makes fail_destroy hold for that
+ * many DESTROYs in a row (N-shot, e.g. -EBUSY while the kernel still holds a vEVENTQ's file) and
+ * fail_destroy_id restricts it to one object (0 = any).
+ * Not thread-safe: a multi-threaded user calls every op and helper under one lock (the vSMMU's ictx_lock). */
 #ifndef IVMM_TEST_FAKE_IOMMUFD_H
 #define IVMM_TEST_FAKE_IOMMUFD_H
 
 #include <stdbool.h>
 #include "iommu/iommufd.h"
 
-#define FAKE_IOMMUFD_MAX_OBJS 4096 /* ids are never reused: a vSMMU test allocates many */
+#ifndef FAKE_IOMMUFD_MAX_OBJS
+#define FAKE_IOMMUFD_MAX_OBJS 4096 /* ids are never reused: a vSMMU test allocates many (tests/tsan: more) */
+#endif
 #define FAKE_IOMMUFD_MAX_MAPS 16
 #define FAKE_IOMMUFD_MAX_DEVS 8
 #define FAKE_IOMMUFD_MAX_LOG 128
@@ -34,6 +39,7 @@ struct fake_iommufd_obj {
 	u32 dev_id;        /* vDEVICE: its device */
 	u64 virt_id;       /* vDEVICE */
 	u64 ste[2];        /* nested HWPT, host order */
+	u32 depth;         /* vEVENTQ: the depth it was allocated with */
 	int rfd, wfd;      /* vEVENTQ pipe */
 };
 
@@ -66,12 +72,16 @@ struct fake_iommufd {
 	u32 inv_num_in[FAKE_IOMMUFD_MAX_INV_CALLS];     /* entry_num of call i (the first MAX calls) */
 	u64 inv_cmd[FAKE_IOMMUFD_MAX_INV_CMDS][2];      /* accepted commands in order, host order */
 	unsigned int nr_inv_cmd;                        /* may exceed the array: later ones are only counted */
+	unsigned int destroy_calls;          /* every DESTROY, failed ones included */
+	u64 veventq_discarded;               /* bytes still unread in vEVENTQs when they were destroyed */
 	bool closed;
 	/* One-shot failure injection. */
 	int fail_ioas_alloc, fail_ioas_map, fail_ioas_unmap, fail_iova_ranges, fail_hw_info, fail_hwpt_alloc,
 		fail_viommu_alloc, fail_vdevice_alloc, fail_veventq_alloc, fail_invalidate, fail_destroy;
 	unsigned int fail_hwpt_alloc_skip, fail_vdevice_alloc_skip;
 	u32 fail_invalidate_at;
+	unsigned int fail_destroy_n;
+	u32 fail_destroy_id;
 };
 
 void fake_iommufd_init(struct fake_iommufd *f);
@@ -81,8 +91,13 @@ void fake_iommufd_attach_ctx(struct fake_iommufd *f, struct iommufd *ictx);
 void fake_iommufd_release(struct fake_iommufd *f);
 /* Number of live objects (of one type, or all with type = IOMMUFD_OBJ_NR). */
 unsigned int fake_iommufd_live(const struct fake_iommufd *f, enum iommufd_obj_type type);
-/* Write one vEVENT (header + 4 dwords, host order; lost_events: a bare LOST_EVENTS header) on a vEVENTQ. */
+/* The first live object of a type with an id >= from, or 0. */
+u32 fake_iommufd_find_live(const struct fake_iommufd *f, enum iommufd_obj_type type, u32 from);
+/* Write one vEVENT (header + 4 dwords, host order; flags IOMMU_VEVENTQ_FLAG_LOST_EVENTS: a bare LOST_EVENTS
+ * header) on a vEVENTQ. Returns 0, -ENOENT (no such live vEVENTQ) or -EIO (its pipe is full). */
 int fake_iommufd_push_event(struct fake_iommufd *f, u32 veventq_id, u32 flags, u32 sequence, const u64 evt[4]);
+/* Bytes written on a vEVENTQ and not read yet, or -ENOENT. */
+int fake_iommufd_veventq_pending(const struct fake_iommufd *f, u32 veventq_id);
 /* Index in the call log of the first entry equal to text, or -1. */
 int fake_iommufd_log_find(const struct fake_iommufd *f, const char *text);
 

@@ -2,10 +2,34 @@
  * steps (CR0, GBPA, stream table, command queue) and the checks on what the fakes saw. */
 #include <criterion/criterion.h>
 #include <endian.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <poll.h>
 #include <string.h>
 #include "tests/unit/vsmmu_rig.h"
+
+/* The main loop's side (vsmmu_config.watch/unwatch): one fd at a time, as the vSMMU uses it. */
+static int rig_watch(void *ctx, int fd, void (*fn)(void *opaque, int fd, short revents), void *opaque)
+{
+	struct vsmmu_rig *r = ctx;
+
+	cr_assert_eq(r->watch_fd, -1, "one vEVENTQ fd watched at a time");
+	r->watch_fd = fd;
+	r->watch_fn = fn;
+	r->watch_opaque = opaque;
+	r->watches++;
+	return 0;
+}
+
+static void rig_unwatch(void *ctx, int fd)
+{
+	struct vsmmu_rig *r = ctx;
+
+	cr_assert_eq(fd, r->watch_fd, "unwatch of the fd that is watched");
+	cr_assert_neq(fcntl(fd, F_GETFD), -1, "fd %d leaves the main loop before it is closed", fd);
+	r->watch_fd = -1;
+	r->unwatches++;
+}
 
 void rig_init(struct vsmmu_rig *r, unsigned int ndev)
 {
@@ -65,31 +89,21 @@ void rig_init(struct vsmmu_rig *r, unsigned int ndev)
 	}
 }
 
-static int rig_watch(void *ctx, int fd, void (*fn)(void *opaque, int fd, short revents), void *opaque)
-{
-	struct vsmmu_rig *r = ctx;
-
-	cr_assert_eq(r->watch_fd, -1, "one vEVENTQ fd watched at a time");
-	r->watch_fd = fd;
-	r->watch_fn = fn;
-	r->watch_opaque = opaque;
-	r->watches++;
-	return 0;
-}
-
-static void rig_unwatch(void *ctx, int fd)
-{
-	struct vsmmu_rig *r = ctx;
-
-	cr_assert_eq(fd, r->watch_fd, "unwatch of the fd that is watched");
-	r->watch_fd = -1;
-	r->unwatches++;
-}
-
 void rig_loop_turn(struct vsmmu_rig *r)
 {
 	if (r->watch_fd >= 0)
 		r->watch_fn(r->watch_opaque, r->watch_fd, POLLIN);
+}
+
+u32 rig_veventq(struct vsmmu_rig *r)
+{
+	cr_assert_geq(r->watch_fd, 0, "no vEVENTQ fd is watched");
+	for (u32 id = fake_iommufd_find_live(&r->fi, IOMMUFD_OBJ_VEVENTQ, 1); id;
+	     id = fake_iommufd_find_live(&r->fi, IOMMUFD_OBJ_VEVENTQ, id + 1))
+		if (r->fi.objs[id].rfd == r->watch_fd)
+			return id;
+	cr_assert_fail("the watched fd %d is no live vEVENTQ's", r->watch_fd);
+	return 0;
 }
 
 int rig_create(struct vsmmu_rig *r)

@@ -98,6 +98,8 @@ static inline u64 rig_cd(unsigned int i)
 void rig_init(struct vsmmu_rig *r, unsigned int ndev);
 /* The main loop's turn for the watched vEVENTQ fd (what vm.c does when poll says POLLIN). */
 void rig_loop_turn(struct vsmmu_rig *r);
+/* The id of the vEVENTQ whose fd is watched now (asserts there is one, live in the fake). */
+u32 rig_veventq(struct vsmmu_rig *r);
 /* vsmmu_create(&r->cfg, &r->vs): the return code. */
 int rig_create(struct vsmmu_rig *r);
 /* rig_init + rig_create that must succeed. */
