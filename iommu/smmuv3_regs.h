@@ -44,6 +44,7 @@
 #define   IDR1_CMDQS            GENMASK(25, 21)
 #define ARM_SMMU_IDR2           0x08
 #define ARM_SMMU_IDR3           0x0c
+#define   IDR3_FWB              BIT(8)
 #define   IDR3_RIL              BIT(10)
 #define   IDR3_BBML             GENMASK(12, 11)
 #define ARM_SMMU_IDR4           0x10
