@@ -18,7 +18,6 @@
 #include "vmm/host_check.h"
 #include "vmm/log.h"
 
-/* IDR3.FWB (stage-2 forced write-back; SMMUv3 spec 6.3.4, Linux's IDR3_FWB): not in iommu/smmuv3_regs.h. */
 /* The ARM SMMUv3 GET_HW_INFO flags ivmm knows (uapi enum iommu_hw_info_arm_smmuv3_flags). */
 #define HC_SMMUV3_KNOWN_FLAGS ((u32)IOMMU_HW_INFO_ARM_SMMUV3_ERRATA_REPEAT_TLBI_CFGI)
 
