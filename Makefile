@@ -1,13 +1,16 @@
 # ivmm Makefile.
 #   make            native build of ivmm (x86_64 builds run unit tests, --dump-dtb and config validation)
 #   make unit       unit tests (Criterion, ASan+UBSan build)
-#   make check      unit tests + every lab scenario (the README's test command, run by CI)
+#   make tsan       ThreadSanitizer race test of the vSMMU (tests/tsan/vsmmu_race.c; TSAN_TIME seconds, default 4)
+#   make check      unit tests + the tsan race test + every lab scenario (the README's test command, run by CI)
 #   make lab        build the emulated arm64 host: kernel, static arm64 ivmm + test programs, initramfs
 #   make check-lab  run the lab scenarios (SCENARIOS="boot console" to pick some)
 #   make lab-shell  interactive L1 console (edu bound to vfio-pci, ivmm installed)
 #   make demo       x86: boot the lab and run an ivmm guest with edu passed through; arm64: ivmm run with configs/demo.ini
 #   make bench      lab benchmarks (boot time, VMM start, RSS, MMIO cost)
-#   make fuzz       libFuzzer over the guest-garbage rig (clang; FUZZ_TIME seconds, default 60)
+#   make fuzz       libFuzzer over the guest-garbage rig (clang; FUZZ_TIME seconds, default 60; prints exec/s)
+#   make install    ivmm, its man page and configs/*.ini under DESTDIR + PREFIX (default /usr/local);
+#                   make uninstall removes them (tests/install.sh checks both, tests/manpage.sh the page)
 # Sources are found by wildcard: vmm/ devices/ iommu/ boot/ *.c; files ending in _arm64.c are built only for
 # arm64, files ending in _other.c only elsewhere. tests/unit/*.c form one Criterion binary; tests/lab/progs/*.c
 # are static arm64 programs for the lab (L1 and L2).
@@ -51,7 +54,8 @@ TEST_OBJS := $(TEST_SRCS:%.c=$(B)/test/%.o)
 ARM64_OBJS := $(ARM64_LIB_SRCS:%.c=$(B)/arm64/%.o)
 PROGS := $(PROG_SRCS:tests/lab/progs/%.c=$(B)/arm64/progs/%)
 
-.PHONY: all deps deps-lab unit test check lab check-lab lab-shell demo bench arm64 clean distclean
+.PHONY: all deps deps-lab unit test tsan check lab check-lab lab-shell demo bench arm64 clean distclean install \
+	uninstall check-install check-man
 all: $(B)/host/ivmm
 
 # Dependencies are (re)checked on every build: a second run costs well under a second.
@@ -106,6 +110,23 @@ arm64: $(B)/arm64/ivmm $(PROGS)
 unit test: $(B)/test/unit-tests $(B)/host/ivmm
 	IVMM_BIN=$(abspath $(B)/host/ivmm) IVMM_TOP=$(CURDIR) ASAN_OPTIONS=detect_leaks=1 $(B)/test/unit-tests --jobs 2 --timeout 60 </dev/null
 
+# ThreadSanitizer proof of the vSMMU's concurrency claims (docs/vsmmu.md "Events", "Threads"): its event path
+# against the STE and queue-control path, on the unit tests' fakes, for TSAN_TIME seconds. A standalone program
+# (Criterion does not mix well with TSan) in its own build of the sources it needs; the fake's object table is
+# larger there (ids are never reused and the run allocates many). Exits 66 at the first TSan report.
+TSAN_TIME ?= 4
+TSAN_SRCS := $(sort $(wildcard iommu/*.c)) devices/vfio_dev.c devices/vfio_dev_kernel.c vmm/log.c \
+	tests/unit/fake_iommufd.c tests/unit/fake_vfio.c tests/unit/fake_hv.c tests/tsan/vsmmu_race.c
+TSAN_CFLAGS := $(COMMON) -O1 -fno-omit-frame-pointer -fsanitize=thread -DFAKE_IOMMUFD_MAX_OBJS=16384 \
+	-isystem $(UAPI) -isystem $(UAPI)/$(HOST_TRIPLET)
+$(B)/tsan/%.o: %.c | $(B)/.uapi-ok deps
+	@mkdir -p $(dir $@)
+	$(CC) $(TSAN_CFLAGS) -c $< -o $@
+$(B)/tsan/vsmmu-race: $(TSAN_SRCS:%.c=$(B)/tsan/%.o)
+	$(CC) -fsanitize=thread -o $@ $^ -lpthread
+tsan: $(B)/tsan/vsmmu-race
+	TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1 $< $(TSAN_TIME) </dev/null
+
 # A failed arm64 build does not stop the lab: the image is built without the out-of-date binaries, so the
 # scenarios that need them fail with "... not built" and the others still run.
 lab: deps-lab
@@ -130,27 +151,63 @@ bench: lab
 	@bash tests/lab/bench.sh
 
 # libFuzzer over the guest-garbage rig (tests/unit/guest_garbage.h): the fuzzer input is the guest. Its own
-# clang build of the library (ASan/UBSan runtimes cannot mix with gcc's); runs FUZZ_TIME seconds (default 60)
-# on the corpus in build/fuzz/corpus.
+# clang build of the library (ASan/UBSan runtimes cannot mix with gcc's); the library is coverage-instrumented,
+# the rig and its fakes are not (their branches are the harness's, not ivmm's: the fuzzer steers by what the
+# input does to ivmm's code, and a rig branch costs nothing). Runs FUZZ_TIME seconds (default 60) on the
+# corpus in build/fuzz/corpus, seeded from tests/fuzz/corpus/, and prints the rate (tests/fuzz/run.sh).
 .PHONY: fuzz
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 60
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_CFLAGS := $(COMMON) -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-link -isystem $(UAPI) \
-	-isystem $(UAPI)/$(HOST_TRIPLET)
-FUZZ_OBJS := $(patsubst %.c,$(B)/fuzz/%.o,$(HOST_LIB_SRCS) tests/unit/guest_garbage.c tests/unit/fake_hv.c \
-	tests/unit/fake_vfio.c tests/fuzz/guest_garbage_fuzz.c)
+FUZZ_BASE := $(COMMON) -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -isystem $(UAPI) -isystem $(UAPI)/$(HOST_TRIPLET)
+# Edge coverage only: comparison tracing (trace-cmp) is off unless FUZZ_TRACE_CMP=1. The input is a stream of
+# choices reduced modulo small ranges (guest_garbage.c below()), so a value ivmm compares against never appears
+# in the input as such and libFuzzer's comparison-guided mutations have nothing to insert; the tracing cost a
+# third of every execution.
+FUZZ_TRACE_CMP ?= 0
+FUZZ_CFLAGS := $(FUZZ_BASE) -fsanitize=fuzzer-no-link $(if $(filter 1,$(FUZZ_TRACE_CMP)),,-fno-sanitize-coverage=trace-cmp)
+FUZZ_RIG_SRCS := tests/unit/guest_garbage.c tests/unit/fake_hv.c tests/unit/fake_vfio.c tests/fuzz/guest_garbage_fuzz.c
+FUZZ_OBJS := $(patsubst %.c,$(B)/fuzz/%.o,$(HOST_LIB_SRCS) $(FUZZ_RIG_SRCS))
 .PHONY: deps-fuzz
 deps-fuzz:
 	@bash scripts/deps.sh fuzz >/dev/null
+$(B)/fuzz/tests/%.o: tests/%.c | $(B)/.uapi-ok deps-fuzz
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_BASE) -c $< -o $@
 $(B)/fuzz/%.o: %.c | $(B)/.uapi-ok deps-fuzz
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 $(B)/fuzz/guest-garbage: $(FUZZ_OBJS)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(HOST_LIBS)
 fuzz: $(B)/fuzz/guest-garbage
-	@mkdir -p $(B)/fuzz/corpus
-	ASAN_OPTIONS=detect_leaks=1 $< -max_total_time=$(FUZZ_TIME) -max_len=16384 $(B)/fuzz/corpus
+	@bash tests/fuzz/run.sh $< $(FUZZ_TIME) $(B)/fuzz/corpus tests/fuzz/corpus
+
+# Installing like a C tool: DESTDIR (staging) and PREFIX (default /usr/local). The man page names the
+# configs directory: /usr/local/share/ivmm in docs/ivmm.1 becomes DATADIR in the installed copy. On an x86_64
+# host the installed ivmm is the host build (config validation, --dump-dtb); on arm64 it runs guests.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share/ivmm
+INSTALL ?= install
+INSTALL_CONFIGS := $(sort $(wildcard configs/*.ini))
+install: $(B)/host/ivmm
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/configs
+	$(INSTALL) -m 755 $(B)/host/ivmm $(DESTDIR)$(BINDIR)/ivmm
+	sed 's|/usr/local/share/ivmm|$(DATADIR)|g' docs/ivmm.1 > $(DESTDIR)$(MANDIR)/man1/ivmm.1.tmp
+	chmod 644 $(DESTDIR)$(MANDIR)/man1/ivmm.1.tmp
+	mv -f $(DESTDIR)$(MANDIR)/man1/ivmm.1.tmp $(DESTDIR)$(MANDIR)/man1/ivmm.1
+	$(INSTALL) -m 644 $(INSTALL_CONFIGS) $(DESTDIR)$(DATADIR)/configs/
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ivmm $(DESTDIR)$(MANDIR)/man1/ivmm.1 \
+		$(addprefix $(DESTDIR)$(DATADIR)/configs/,$(notdir $(INSTALL_CONFIGS)))
+	rmdir $(DESTDIR)$(DATADIR)/configs $(DESTDIR)$(DATADIR) 2>/dev/null || true
+
+# The install test and the man page check (both part of make check).
+check-install: $(B)/host/ivmm
+	@bash tests/install.sh
+check-man: $(B)/host/ivmm
+	@bash tests/manpage.sh $(B)/host/ivmm
 
 clean:
 	rm -rf $(B)

@@ -9,7 +9,8 @@
 #     static libraries are fetched with a private apt state under the cache dir and unpacked with dpkg -x.
 #
 # Usage: scripts/deps.sh [host|lab|fuzz|all]   (default all)
-#   host: native build + unit tests (gcc, libfdt, libinih, criterion, current uAPI headers)
+#   host: native build + unit tests (gcc, libfdt, libinih, criterion, current uAPI headers; mandoc lints the
+#         man page in make check)
 #   lab:  cross toolchain, arm64 sysroot, qemu 10, kernel source and build tools
 #   fuzz: host + clang with libFuzzer (make fuzz only; not part of all)
 # Prints the sysroot it prepared (uapi/, arm64/, ksrc/). Exit 0 on success, 1 when something is missing and cannot be installed.
@@ -26,7 +27,7 @@ KVER_PIN=${IVMM_KERNEL_PKG_VERSION:-7.3.4-1~bpo13+1}
 KSRC_PKG=linux-source-7.3
 
 HOST_PKGS=(gcc make git libc6-dev pkg-config libfdt-dev libinih-dev libcriterion-dev device-tree-compiler
-           valgrind xz-utils ca-certificates)
+           valgrind xz-utils ca-certificates mandoc)
 LAB_PKGS=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross flex bison bc libssl-dev libelf-dev cpio rsync
           xz-utils kmod patch)
 FUZZ_PKGS=(clang libclang-rt-dev)
