@@ -229,28 +229,25 @@ int boot_load(const struct vm_config *cfg, struct boot_files *bf, struct guest_m
 	return 0;
 }
 
-int boot_dump_dtb(const struct vm_config *cfg)
+int boot_dump_dtb(const struct vm_config *cfg, const struct boot_files *bf)
 {
-	struct boot_files bf;
-	void *buf = NULL;
-	int ret, fd = -1, status = IVMM_EXIT_RUNTIME;
+	void *buf;
+	int ret, fd = -1;
 
-	ret = boot_prepare(cfg, &bf);
-	if (ret)
-		return ivmm_exit_for_errno(ret);
-	buf = calloc(1, bf.plan.dtb_max);
+	buf = calloc(1, bf->plan.dtb_max);
 	if (!buf) {
-		pr_err("out of memory");
-		goto out;
+		pr_err("out of memory for the device tree (%llu bytes)", (unsigned long long)bf->plan.dtb_max);
+		return -ENOMEM;
 	}
-	ret = fdt_build(cfg, &bf.plan, buf, bf.plan.dtb_max);
+	ret = fdt_build(cfg, &bf->plan, buf, bf->plan.dtb_max);
 	if (ret < 0) {
 		pr_err("cannot build the device tree: %s", strerror(-ret));
 		goto out;
 	}
 	fd = open(cfg->dump_dtb, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		pr_err("cannot write %s: %s", cfg->dump_dtb, strerror(errno));
+		ret = -errno;
+		pr_err("cannot write %s: %s", cfg->dump_dtb, strerror(-ret));
 		goto out;
 	}
 	for (u8 *p = buf, *end = p + ret; p < end;) {
@@ -259,22 +256,19 @@ int boot_dump_dtb(const struct vm_config *cfg)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			pr_err("cannot write %s: %s", cfg->dump_dtb, strerror(n < 0 ? errno : EIO));
+			ret = n < 0 ? -errno : -EIO;
+			pr_err("cannot write %s: %s", cfg->dump_dtb, strerror(-ret));
 			goto out;
 		}
 		p += n;
 	}
-	if (close(fd)) {
-		fd = -1;
-		pr_err("cannot write %s: %s", cfg->dump_dtb, strerror(errno));
-		goto out;
-	}
+	ret = close(fd) ? -errno : 0;
 	fd = -1;
-	status = IVMM_EXIT_OK;
+	if (ret)
+		pr_err("cannot write %s: %s", cfg->dump_dtb, strerror(-ret));
 out:
 	if (fd >= 0)
 		close(fd);
 	free(buf);
-	boot_files_free(&bf);
-	return status;
+	return ret < 0 ? ret : 0;
 }

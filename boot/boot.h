@@ -59,9 +59,9 @@ int __must_check boot_plan_compute(u64 mem_size, const struct arm64_image *img, 
 				   u64 initrd_size, const char *kernel_path, const char *initrd_path,
 				   struct boot_plan *plan);
 
-/* --dump-dtb: boot_prepare + fdt_build, then write the DTB to cfg->dump_dtb. Needs no KVM.
- * Returns an exit status for main: IVMM_EXIT_OK, IVMM_EXIT_USAGE (bad kernel/initrd/memory; message printed)
- * or IVMM_EXIT_RUNTIME (a host error reading the files, or the DTB could not be written; message printed). */
-int boot_dump_dtb(const struct vm_config *cfg);
+/* --dump-dtb: fdt_build for the plan of bf (from boot_prepare, which reports bad kernel/initrd/memory itself),
+ * then write the DTB to cfg->dump_dtb. Needs no KVM. Returns 0, or -errno after one message (the device tree
+ * could not be built, or the file could not be written). */
+int __must_check boot_dump_dtb(const struct vm_config *cfg, const struct boot_files *bf);
 
 #endif

@@ -5,6 +5,7 @@
 #include "boot/layout.h"
 #include "devices/passthrough.h"
 #include "vmm/log.h"
+#include "vmm/sig.h"
 
 static int open_iommufd(const struct passthrough_backend *be, struct iommufd *ictx)
 {
@@ -68,8 +69,10 @@ static int create_vsmmus(struct passthrough *pt, const struct vm_config *cfg, co
 			.unwatch = loop ? loop->unwatch : NULL,
 			.watch_ctx = loop ? loop->ctx : NULL,
 		};
-		int ret;
+		int ret = sig_stop_check();
 
+		if (ret)
+			return ret;
 		for (unsigned int i = 0; i < pt->ndevs; i++) {
 			const struct vm_device_config *dc = pt->devs[i].cfg;
 
@@ -90,6 +93,41 @@ static int create_vsmmus(struct passthrough *pt, const struct vm_config *cfg, co
 	return 0;
 }
 
+/* Guest RAM into the IOAS at IOVA = GPA, one PASSTHROUGH_RAM_CHUNK per IOAS_MAP, stopping between two when a
+ * stop signal is pending; pt->ram_size says how much is mapped (unmap_ram undoes exactly that). */
+static int map_ram(struct passthrough *pt, const struct guest_mem *ram)
+{
+	int ret;
+
+	pt->ram_iova = ram->gpa;
+	pt->ram_size = 0;
+	while (pt->ram_size < ram->size) {
+		u64 len = MIN(PASSTHROUGH_RAM_CHUNK, ram->size - pt->ram_size);
+
+		ret = sig_stop_check();
+		if (ret)
+			return ret;
+		ret = iommufd_ioas_map_fixed(&pt->ictx, pt->ioas_id, (u8 *)ram->host + pt->ram_size, len,
+					     ram->gpa + pt->ram_size, true);
+		if (ret)
+			return ret;
+		pt->ram_size += len;
+	}
+	return 0;
+}
+
+static void unmap_ram(struct passthrough *pt)
+{
+	bool failed = false;
+
+	for (u64 off = 0; off < pt->ram_size; off += PASSTHROUGH_RAM_CHUNK)
+		failed |= iommufd_ioas_unmap(&pt->ictx, pt->ioas_id, pt->ram_iova + off,
+					     MIN(PASSTHROUGH_RAM_CHUNK, pt->ram_size - off)) != 0;
+	if (failed)
+		pr_warn("passthrough: unmapping guest RAM from the IOAS failed");
+	pt->ram_size = 0;
+}
+
 void passthrough_destroy(struct passthrough *pt)
 {
 	for (unsigned int k = pt->nvsmmus; k-- > 0;) {
@@ -106,11 +144,7 @@ void passthrough_destroy(struct passthrough *pt)
 		pt->vsmmus[k] = NULL;
 	}
 	pt->nvsmmus = 0;
-	if (pt->ram_mapped) {
-		if (iommufd_ioas_unmap(&pt->ictx, pt->ioas_id, pt->ram_iova, pt->ram_size))
-			pr_warn("passthrough: unmapping guest RAM from the IOAS failed");
-		pt->ram_mapped = false;
-	}
+	unmap_ram(pt);
 	for (unsigned int i = pt->ndevs; i-- > 0;) {
 		if (pt->devs[i].open)
 			vfio_dev_close(&pt->devs[i].vdev); /* unbinds and detaches */
@@ -158,6 +192,9 @@ int passthrough_create(struct passthrough *pt, const struct vm_config *cfg, cons
 		const struct vm_device_config *dc = &cfg->devices[i];
 		struct passthrough_dev *d = &pt->devs[i];
 
+		ret = sig_stop_check();
+		if (ret)
+			goto err;
 		if (dc->driver != VM_DEV_VFIO_PCI) {
 			pr_err("passthrough: device %s: unsupported driver", dc->id);
 			ret = -EINVAL;
@@ -193,16 +230,16 @@ int passthrough_create(struct passthrough *pt, const struct vm_config *cfg, cons
 	ret = check_ram_iova(pt, ram);
 	if (ret)
 		goto err;
-	ret = iommufd_ioas_map_fixed(&pt->ictx, pt->ioas_id, ram->host, ram->size, ram->gpa, true);
+	ret = map_ram(pt, ram);
 	if (ret)
 		goto err;
-	pt->ram_mapped = true;
-	pt->ram_iova = ram->gpa;
-	pt->ram_size = ram->size;
 
 	for (unsigned int i = 0; i < pt->ndevs; i++) {
 		struct passthrough_dev *d = &pt->devs[i];
 
+		ret = sig_stop_check();
+		if (ret)
+			goto err;
 		ret = vfio_pci_create(&d->pci, d->cfg->id, &d->vdev, &pt->host, hv, bus, (int)LAYOUT_PCI_SLOT(i));
 		if (ret)
 			goto err;

@@ -12,7 +12,9 @@
  * devices itself and has its MMIO frame on the bus; their MSIs are routed to the vITS doorbell.
  *
  * RAM is mapped once: ivmm's guest RAM is one region fixed for the VM's life (no hotplug, no balloon, no
- * remapping), so the IOAS is never updated after create. Nothing here follows RAM layout changes; a feature
+ * remapping), so the IOAS is never updated after create. It is mapped in chunks of PASSTHROUGH_RAM_CHUNK
+ * (each IOAS_MAP pins its pages, seconds for a large VM) with a stop-signal check (vmm/sig.h) before each
+ * device and each chunk: Ctrl-C during the setup unwinds with -EINTR within one chunk's pinning. Nothing here follows RAM layout changes; a feature
  * that changes guest RAM at run time must add IOAS_MAP/IOAS_UNMAP of the change here first. */
 #ifndef IVMM_DEVICES_PASSTHROUGH_H
 #define IVMM_DEVICES_PASSTHROUGH_H
@@ -28,6 +30,9 @@
 #include "vmm/config.h"
 #include "vmm/guest_mem.h"
 #include "vmm/hv.h"
+
+/* Guest RAM goes into the IOAS this many bytes per IOAS_MAP (and comes out the same way). */
+#define PASSTHROUGH_RAM_CHUNK (256 * SZ_1M)
 
 /* How the iommufd and the devices are opened: NULL = the real kernel (/dev/iommu, sysfs + /dev/vfio).
  * Unit tests plug fakes here. */
@@ -50,8 +55,8 @@ struct passthrough {
 	pthread_mutex_t ictx_lock;     /* calls on ictx from vCPU threads (the vSMMUs) */
 	bool lock_init;
 	u32 ioas_id;
-	bool ram_mapped;
-	u64 ram_iova, ram_size;
+	u64 ram_iova;
+	u64 ram_size;                  /* mapped so far, in PASSTHROUGH_RAM_CHUNK pieces (the last may be shorter) */
 	struct pci_host host;
 	bool host_up;
 	unsigned int ndevs;
@@ -70,7 +75,8 @@ struct passthrough_loop {
 };
 
 /* Set up passthrough for cfg->devices (cfg->ndevices > 0). pt is owned by the caller (zeroed or not).
- * Returns 0 or -errno after one message; on error nothing is left behind. */
+ * Returns 0 or -errno after one message, or -EINTR without one when a stop signal is pending (vmm/sig.h); on
+ * error nothing is left behind. */
 int __must_check passthrough_create(struct passthrough *pt, const struct vm_config *cfg, const struct guest_mem *ram,
 				    struct hv *hv, struct bus *bus, const struct passthrough_backend *be,
 				    const struct passthrough_loop *loop);

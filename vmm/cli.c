@@ -55,6 +55,7 @@ static const struct option long_opts[] = {
 
 static const char help_text[] =
 	"Usage: ivmm run --kernel IMAGE [options]\n"
+	"       ivmm host-check [--device DDDD:BB:DD.F]...   (is this host ready? ivmm host-check --help)\n"
 	"       ivmm --help | --version\n"
 	"\n"
 	"ivmm boots an arm64 Linux guest on KVM, with PCI devices passed through over VFIO + iommufd.\n"
@@ -116,7 +117,10 @@ static const char help_text[] =
 	"  4    the guest reported a crash\n"
 	"  128+N  ended by signal N (SIGINT, SIGTERM, SIGHUP)\n"
 	"\n"
-	"Signals: SIGUSR1 prints the --stats counters without stopping the guest.\n";
+	"Signals: SIGINT, SIGTERM and SIGHUP end the VM (during the setup too: it stops\n"
+	"and undoes itself); SIGUSR1 prints the --stats counters without stopping the guest.\n"
+	"\n"
+	"The manual page ivmm(1) has all of this in full (docs/ivmm.1 in the source tree).\n";
 
 struct cli_opt {
 	int id;
@@ -374,7 +378,7 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, enum cli_action *act
 		return 0;
 	}
 	if (strcmp(argv[1], "run")) {
-		pr_err("unknown command '%s' (expected 'run', '--help' or '--version')", argv[1]);
+		pr_err("unknown command '%s' (expected 'run', 'host-check', '--help' or '--version')", argv[1]);
 		return -EINVAL;
 	}
 

@@ -30,6 +30,15 @@ struct kvm_irqfd_route {
 	u64 addr;
 	u32 data, devid;
 	bool assigned;             /* KVM_IRQFD done; an MSI route added inside a batch waits for its end */
+	u64 caller;                /* who added it: while !assigned, the caller whose open batch it waits for */
+};
+
+/* One caller's open irqfd batch (kvm_routes_batch): callers are independent, so one device's open batch never
+ * defers another device's route. kvm_arm64.c uses the calling thread as the caller (a batch is opened and
+ * closed by the thread handling one guest access, under its device's lock). */
+struct kvm_route_batch {
+	u64 caller;
+	unsigned int depth;        /* nesting; the entry goes when it drops to 0 */
 };
 
 struct kvm {
@@ -51,8 +60,9 @@ struct kvm {
 	/* The KVM_SET_GSI_ROUTING table, kept between commits (struct kvm_irq_routing + entries). */
 	void *route_tbl;
 	size_t route_tbl_cap;      /* entries route_tbl has room for */
-	unsigned int route_batch;  /* irqfd_batch nesting: commits deferred while > 0 */
-	bool routes_dirty;         /* a deferred commit is due at the batch's end */
+	struct kvm_route_batch *batches; /* open batches, at most one entry per caller */
+	unsigned int nbatches, batches_cap;
+	bool routes_dirty;         /* a deferred commit is due at a batch's end */
 	/* KVM_SET_GSI_ROUTING and KVM_IRQFD (kvm_arm64.c); unit tests put recorders here. Return 0 or -errno. */
 	int (*set_gsi_routing)(struct kvm *kvm, const struct kvm_irq_routing *tbl);
 	int (*irqfd_assign)(struct kvm *kvm, const struct kvm_irqfd_route *r, bool assign);
@@ -88,30 +98,36 @@ int __must_check kvm_check_passthrough_caps(struct kvm *kvm);
  * a value), 0 absent or the ioctl failed. Callers test <= 0 for "missing". */
 int kvm_vm_check_cap(struct kvm *kvm, long cap);
 
-/* The irqfd route table (vmm/kvm_routes.c, host independent). Callers hold kvm->lock.
+/* The irqfd route table (vmm/kvm_routes.c, host independent). Callers hold kvm->lock. caller names who calls
+ * (any value; kvm_arm64.c passes the calling thread): batches are per caller.
  * kvm_routes_limit: how many routes fit under KVM's GSI limit (max_gsis - nr_spis).
  * kvm_routes_slot: a free route index, growing the table (doubling, from 64) up to the limit; -ENOSPC at
  *   the limit, -ENOMEM. The caller fills kvm->routes[index].
+ * kvm_routes_in_batch: whether caller has a batch open.
  * kvm_routes_commit: hand KVM the whole GSI table (SPI identity routes + one MSI route per used MSI entry);
- *   inside a batch only marks it dirty.
+ *   inside caller's batch only marks it dirty (another caller's open batch does not defer it: the routes
+ *   that batch added enter KVM's table early, which is harmless, their irqfds are not assigned yet).
  *   Dirty until KVM took a table: a failed commit is retried by the next batch end.
- * kvm_routes_batch: begin (nests) / end; the outermost end commits if anything changed, then assigns the
- *   irqfds of the MSI routes added inside the batch; -EINVAL for an end without a begin. An irqfd whose
- *   assign or commit failed stays pending and is retried at the next outermost end.
+ * kvm_routes_batch: begin (nests per caller; -ENOMEM) / end; caller's outermost end commits if anything
+ *   changed, then assigns the irqfds of the MSI routes added inside the batch (and any still pending from an
+ *   earlier failure whose caller has no batch open); -EINVAL for an end without a begin of that caller. An
+ *   irqfd whose assign or commit failed stays pending and is retried at the next outermost end.
  * kvm_routes_add: a new route from *tmpl (eventfd, resamplefd, msi and its addr/data/devid, or the SPI in
  *   gsi); an MSI route gets GSI nr_spis + index. Returns the index (the hv handle) or -errno, undone on
- *   failure. Outside a batch the route is committed and its irqfd assigned at once. Inside one, an MSI
- *   route's irqfd is assigned only at the batch end, after the commit that gives its GSI a route: KVM
- *   injects an event already pending on the eventfd when the irqfd is assigned, through the GSI's route at
- *   that moment, so assigning first would drop an event the device raised while the vector was masked.
+ *   failure. Outside a batch of caller the route is committed and its irqfd assigned at once, whatever other
+ *   callers have open. Inside one, an MSI route's irqfd is assigned only at that batch's end, after the
+ *   commit that gives its GSI a route: KVM injects an event already pending on the eventfd when the irqfd is
+ *   assigned, through the GSI's route at that moment, so assigning first would drop an event the device
+ *   raised while the vector was masked.
  * kvm_routes_release: deassign (if assigned) and free index h, committing the table for an MSI route.
  *   Returns 0, -ENOENT for a handle not in use, or the first -errno (the slot is freed anyway). */
 unsigned int kvm_routes_limit(const struct kvm *kvm);
 int __must_check kvm_routes_slot(struct kvm *kvm);
-int __must_check kvm_routes_commit(struct kvm *kvm);
-int __must_check kvm_routes_batch(struct kvm *kvm, bool begin);
-int __must_check kvm_routes_add(struct kvm *kvm, struct kvm_irqfd_route *tmpl);
-int __must_check kvm_routes_release(struct kvm *kvm, int h);
+bool kvm_routes_in_batch(const struct kvm *kvm, u64 caller);
+int __must_check kvm_routes_commit(struct kvm *kvm, u64 caller);
+int __must_check kvm_routes_batch(struct kvm *kvm, u64 caller, bool begin);
+int __must_check kvm_routes_add(struct kvm *kvm, u64 caller, struct kvm_irqfd_route *tmpl);
+int __must_check kvm_routes_release(struct kvm *kvm, u64 caller, int h);
 void kvm_routes_free(struct kvm *kvm);
 
 static inline struct kvm *hv_to_kvm(struct hv *hv)

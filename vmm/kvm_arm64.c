@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,18 +129,28 @@ static int kvm_set_gsi_routing(struct kvm *kvm, const struct kvm_irq_routing *tb
 	return 0;
 }
 
+/* Who calls the route table: the calling thread. A device opens and closes its batch on the thread that
+ * handles one guest access (vmm/kvm.h), so another vCPU's device is never held up by it. */
+static u64 route_caller(void)
+{
+	return (u64)pthread_self();
+}
+
 static int kvm_irqfd_batch(struct hv *hv, bool begin)
 {
 	struct kvm *kvm = hv_to_kvm(hv);
+	u64 caller = route_caller();
 	bool unbalanced;
 	int ret;
 
 	pthread_mutex_lock(&kvm->lock);
-	unbalanced = !begin && !kvm->route_batch;
-	ret = kvm_routes_batch(kvm, begin);
+	unbalanced = !begin && !kvm_routes_in_batch(kvm, caller);
+	ret = kvm_routes_batch(kvm, caller, begin);
 	pthread_mutex_unlock(&kvm->lock);
 	if (unbalanced)
 		pr_err_ratelimited("kvm: irqfd batch end without a begin");
+	else if (ret && begin)
+		pr_err_ratelimited("kvm: irqfd batch begin: %s (routes are changed one by one)", strerror(-ret));
 	else if (ret)
 		pr_err_ratelimited("kvm: irqfd batch end: committing the GSI routing table (%u SPIs + irqfd routes) "
 				   "or assigning the batch's irqfds: %s (retried at the next batch end)",
@@ -169,7 +180,7 @@ static int kvm_irqfd_add(struct kvm *kvm, struct kvm_irqfd_route *tmpl)
 	int ret;
 
 	pthread_mutex_lock(&kvm->lock);
-	ret = kvm_routes_add(kvm, tmpl);
+	ret = kvm_routes_add(kvm, route_caller(), tmpl);
 	pthread_mutex_unlock(&kvm->lock);
 	if (ret >= 0)
 		return ret;
@@ -215,7 +226,7 @@ static int kvm_irqfd_release(struct hv *hv, int handle)
 	pthread_mutex_lock(&kvm->lock);
 	if (handle >= 0 && (unsigned int)handle < kvm->nroutes)
 		eventfd = kvm->routes[handle].eventfd; /* the slot may be reused as soon as the lock is dropped */
-	ret = kvm_routes_release(kvm, handle);
+	ret = kvm_routes_release(kvm, route_caller(), handle);
 	pthread_mutex_unlock(&kvm->lock);
 	if (ret && ret != -ENOENT)
 		pr_err_ratelimited("kvm: releasing irqfd %d: %s", eventfd, strerror(-ret));
@@ -302,12 +313,12 @@ int kvm_open(struct kvm *kvm, u64 ipa_end)
 	kvm->sys_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm->sys_fd < 0) {
 		ret = -errno;
-		if (errno == ENOENT)
+		if (ret == -ENOENT)
 			pr_err("/dev/kvm: No such file (is KVM enabled? on x86 use the lab: make lab-shell)");
-		else if (errno == EACCES || errno == EPERM)
-			pr_err("/dev/kvm: %s (run as root or join the group that owns /dev/kvm)", strerror(errno));
+		else if (ret == -EACCES || ret == -EPERM)
+			pr_err("/dev/kvm: %s (run as root or join the group that owns /dev/kvm)", strerror(-ret));
 		else
-			pr_err("/dev/kvm: %s", strerror(errno));
+			pr_err("/dev/kvm: %s", strerror(-ret));
 		goto err;
 	}
 	v = ioctl(kvm->sys_fd, KVM_GET_API_VERSION, 0);
@@ -349,8 +360,8 @@ int kvm_open(struct kvm *kvm, u64 ipa_end)
 		kvm->max_gsis = 1024; /* kernels that answer 1 had KVM_MAX_IRQ_ROUTES = 1024 */
 	v = ioctl(kvm->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (v < (int)sizeof(struct kvm_run)) {
-		pr_err("/dev/kvm: KVM_GET_VCPU_MMAP_SIZE: %s", v < 0 ? strerror(errno) : "too small");
-		ret = v < 0 ? -errno : -EPROTO;
+		ret = v < 0 ? -errno : -EPROTO; /* before pr_err, which may change errno */
+		pr_err("/dev/kvm: KVM_GET_VCPU_MMAP_SIZE: %s", v < 0 ? strerror(-ret) : "too small");
 		goto err;
 	}
 	kvm->run_size = (size_t)v;

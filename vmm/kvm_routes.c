@@ -1,6 +1,7 @@
 /* kvm_routes.c: the KVM backend's irqfd route table and the GSI routing table built from it (see kvm.h). Kept
  * apart from kvm_arm64.c, with the KVM_SET_GSI_ROUTING call behind kvm->set_gsi_routing, so that growth, the
- * GSI limit, batching and the table contents are unit-tested on any host. Callers hold kvm->lock. */
+ * GSI limit, batching and the table contents are unit-tested on any host. Callers hold kvm->lock. Batches
+ * are kept per caller (kvm->batches), so that one caller's open batch defers only its own routes. */
 #include <errno.h>
 #include <linux/kvm.h>
 #include <stdlib.h>
@@ -33,7 +34,20 @@ int kvm_routes_slot(struct kvm *kvm)
 	return (int)old;
 }
 
-int kvm_routes_commit(struct kvm *kvm)
+static struct kvm_route_batch *batch_of(const struct kvm *kvm, u64 caller)
+{
+	for (unsigned int i = 0; i < kvm->nbatches; i++)
+		if (kvm->batches[i].caller == caller)
+			return &kvm->batches[i];
+	return NULL;
+}
+
+bool kvm_routes_in_batch(const struct kvm *kvm, u64 caller)
+{
+	return batch_of(kvm, caller) != NULL;
+}
+
+int kvm_routes_commit(struct kvm *kvm, u64 caller)
 {
 	struct kvm_irq_routing *tbl;
 	size_t want = kvm->nr_spis + kvm->nroutes;
@@ -43,7 +57,7 @@ int kvm_routes_commit(struct kvm *kvm)
 	/* Dirty until KVM takes the table, so a commit that fails (here or in KVM) is retried by the next
 	 * batch end even if that batch changed nothing. */
 	kvm->routes_dirty = true;
-	if (kvm->route_batch)
+	if (kvm_routes_in_batch(kvm, caller))
 		return 0;
 	if (want > kvm->route_tbl_cap || !kvm->route_tbl) {
 		tbl = realloc(kvm->route_tbl, sizeof(*tbl) + want * sizeof(tbl->entries[0]));
@@ -83,7 +97,8 @@ int kvm_routes_commit(struct kvm *kvm)
 	return ret;
 }
 
-/* At the outermost batch end, once KVM has the table: the irqfds of the MSI routes added in the batch. */
+/* At a caller's outermost batch end, once KVM has the table: the irqfds of the MSI routes added in the batch,
+ * and those still pending from an earlier failure; never one whose own caller still has a batch open. */
 static int assign_pending(struct kvm *kvm)
 {
 	int ret = 0;
@@ -91,7 +106,7 @@ static int assign_pending(struct kvm *kvm)
 	for (unsigned int i = 0; i < kvm->nroutes; i++) {
 		struct kvm_irqfd_route *r = &kvm->routes[i];
 
-		if (!r->used || r->assigned)
+		if (!r->used || r->assigned || kvm_routes_in_batch(kvm, r->caller))
 			continue;
 		int err = kvm->irqfd_assign(kvm, r, true);
 
@@ -104,27 +119,42 @@ static int assign_pending(struct kvm *kvm)
 	return ret;
 }
 
-int kvm_routes_batch(struct kvm *kvm, bool begin)
+int kvm_routes_batch(struct kvm *kvm, u64 caller, bool begin)
 {
+	struct kvm_route_batch *b = batch_of(kvm, caller);
 	int ret;
 
 	if (begin) {
-		kvm->route_batch++;
+		if (!b) {
+			if (kvm->nbatches == kvm->batches_cap) {
+				unsigned int cap = kvm->batches_cap ? kvm->batches_cap * 2 : 4;
+				struct kvm_route_batch *nb = realloc(kvm->batches, cap * sizeof(*nb));
+
+				if (!nb)
+					return -ENOMEM;
+				kvm->batches = nb;
+				kvm->batches_cap = cap;
+			}
+			b = &kvm->batches[kvm->nbatches++];
+			*b = (struct kvm_route_batch){ .caller = caller };
+		}
+		b->depth++;
 		return 0;
 	}
-	if (!kvm->route_batch)
+	if (!b)
 		return -EINVAL;
-	if (--kvm->route_batch)
+	if (--b->depth)
 		return 0;
+	*b = kvm->batches[--kvm->nbatches]; /* this caller's batch is closed */
 	if (kvm->routes_dirty) {
-		ret = kvm_routes_commit(kvm);
+		ret = kvm_routes_commit(kvm, caller);
 		if (ret)
 			return ret; /* no irqfd without its route: they wait for a commit that works */
 	}
 	return assign_pending(kvm);
 }
 
-int kvm_routes_add(struct kvm *kvm, struct kvm_irqfd_route *tmpl)
+int kvm_routes_add(struct kvm *kvm, u64 caller, struct kvm_irqfd_route *tmpl)
 {
 	int h = kvm_routes_slot(kvm), ret;
 	struct kvm_irqfd_route *r;
@@ -135,14 +165,15 @@ int kvm_routes_add(struct kvm *kvm, struct kvm_irqfd_route *tmpl)
 		tmpl->gsi = kvm->nr_spis + (u32)h;
 	tmpl->used = true;
 	tmpl->assigned = false;
+	tmpl->caller = caller;
 	r = &kvm->routes[h];
 	*r = *tmpl;
 	if (r->msi) {
-		ret = kvm_routes_commit(kvm);
+		ret = kvm_routes_commit(kvm, caller);
 		if (ret)
 			goto err_unuse;
-		if (kvm->route_batch)
-			return h; /* assigned at the batch end, after the commit (see kvm.h) */
+		if (kvm_routes_in_batch(kvm, caller))
+			return h; /* assigned at this caller's batch end, after the commit (see kvm.h) */
 	}
 	ret = kvm->irqfd_assign(kvm, r, true);
 	if (ret)
@@ -152,14 +183,14 @@ int kvm_routes_add(struct kvm *kvm, struct kvm_irqfd_route *tmpl)
 
 err_unuse:
 	r->used = false;
-	if (r->msi && kvm_routes_commit(kvm)) {
+	if (r->msi && kvm_routes_commit(kvm, caller)) {
 		/* Still in KVM's table: it stays dirty and the next commit drops the route (inert meanwhile:
 		 * no irqfd feeds its GSI). */
 	}
 	return ret;
 }
 
-int kvm_routes_release(struct kvm *kvm, int h)
+int kvm_routes_release(struct kvm *kvm, u64 caller, int h)
 {
 	struct kvm_irqfd_route *r;
 	int ret = 0;
@@ -172,7 +203,7 @@ int kvm_routes_release(struct kvm *kvm, int h)
 	r->used = false;
 	r->assigned = false;
 	if (r->msi) {
-		int ret2 = kvm_routes_commit(kvm);
+		int ret2 = kvm_routes_commit(kvm, caller);
 
 		ret = ret ? ret : ret2;
 	}
@@ -183,10 +214,12 @@ void kvm_routes_free(struct kvm *kvm)
 {
 	free(kvm->routes);
 	free(kvm->route_tbl);
+	free(kvm->batches);
 	kvm->routes = NULL;
 	kvm->route_tbl = NULL;
+	kvm->batches = NULL;
 	kvm->nroutes = 0;
 	kvm->route_tbl_cap = 0;
-	kvm->route_batch = 0;
+	kvm->nbatches = kvm->batches_cap = 0;
 	kvm->routes_dirty = false;
 }

@@ -46,18 +46,24 @@ int log_fail_into(char *buf, size_t len, const char *prefix, int rc, const char 
 bool ratelimit_ok(struct ratelimit *rl, unsigned int burst, unsigned int interval_s)
 {
 	time_t now = time(NULL);
+	unsigned int missed = 0;
+	bool ok;
 
+	pthread_mutex_lock(&rl->lock);
 	if (now - rl->start >= (time_t)interval_s) {
-		if (rl->missed)
-			log_msg(LOG_WARN, "%u messages suppressed", rl->missed);
+		missed = rl->missed;
 		rl->start = now;
 		rl->printed = 0;
 		rl->missed = 0;
 	}
-	if (rl->printed < burst) {
+	ok = rl->printed < burst;
+	if (ok)
 		rl->printed++;
-		return true;
-	}
-	rl->missed++;
-	return false;
+	else
+		rl->missed++;
+	pthread_mutex_unlock(&rl->lock);
+	/* Printed outside the lock: one slow stderr write does not hold up the other threads. */
+	if (missed)
+		log_msg(LOG_WARN, "%u messages suppressed", missed);
+	return ok;
 }

@@ -1,8 +1,10 @@
 /* log.h: ivmm's diagnostics. One line per message on stderr, prefixed "ivmm: "; guest-caused messages
- * go through log_guest(), which is rate limited per call site so a misbehaving guest cannot flood the host. */
+ * go through log_guest(), which is rate limited per call site (across threads) so a misbehaving guest cannot
+ * flood the host. */
 #ifndef IVMM_LOG_H
 #define IVMM_LOG_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -27,30 +29,33 @@ int log_fail_format(char *buf, size_t len, const char *prefix, int rc, const cha
 int log_fail_into(char *buf, size_t len, const char *prefix, int rc, const char *hint, const char *fmt,
 		  va_list ap) __printf(6, 0);
 
-/* Rate limit: at most `burst` messages per `interval_s` seconds per state. */
+/* Rate limit: at most `burst` messages per `interval_s` seconds per state, whichever threads ask (the state
+ * has its own lock: N vCPUs hitting one call site together still print `burst` lines, not N times that). */
 struct ratelimit {
+	pthread_mutex_t lock;
 	time_t start;
 	unsigned int printed;
 	unsigned int missed;
 };
+#define RATELIMIT_INIT { .lock = PTHREAD_MUTEX_INITIALIZER }
 bool ratelimit_ok(struct ratelimit *rl, unsigned int burst, unsigned int interval_s);
 
-/* A guest mistake: warn, rate-limited per call site (10 per 5 s). */
-#define log_guest(...)                                          \
-	do {                                                    \
-		static __thread struct ratelimit rl__;          \
-		if (ratelimit_ok(&rl__, 10, 5))                 \
-			log_msg(LOG_WARN, "guest: " __VA_ARGS__); \
+/* A guest mistake: warn, rate-limited per call site (10 per 5 s), across all threads. */
+#define log_guest(...)                                                  \
+	do {                                                            \
+		static struct ratelimit rl__ = RATELIMIT_INIT;          \
+		if (ratelimit_ok(&rl__, 10, 5))                         \
+			log_msg(LOG_WARN, "guest: " __VA_ARGS__);       \
 	} while (0)
 
 /* A host-side failure on a path the guest can drive (memslots for BARs the guest moves, irqfd routes for the
  * vectors it programs): an error line like pr_err, but rate-limited per call site like log_guest, so the
  * first failures (those at VM setup included) print in full and a guest cannot flood stderr. */
-#define pr_err_ratelimited(...)                         \
-	do {                                            \
-		static __thread struct ratelimit rl__;  \
-		if (ratelimit_ok(&rl__, 10, 5))         \
-			log_msg(LOG_ERR, __VA_ARGS__);  \
+#define pr_err_ratelimited(...)                                 \
+	do {                                                    \
+		static struct ratelimit rl__ = RATELIMIT_INIT;  \
+		if (ratelimit_ok(&rl__, 10, 5))                 \
+			log_msg(LOG_ERR, __VA_ARGS__);          \
 	} while (0)
 
 #endif

@@ -1,14 +1,30 @@
 /* main.c: ivmm's entry point: parse the command line (and config file), then either dump the DTB or build
  * and run the VM, mapping every outcome to the exit statuses of vmm/config.h:
  *   0 guest powered off / help / version / --dump-dtb, 1 host failure, 2 usage or config error,
- *   3 guest reset, 4 guest crash, 128 + N ended by signal N. */
+ *   3 guest reset, 4 guest crash, 128 + N ended by signal N (SIGINT, SIGTERM, SIGHUP: while the guest runs,
+ *   or during the setup, which then stops at its next check and undoes itself: vmm/sig.h). */
+#include <errno.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include "boot/boot.h"
 #include "vmm/cli.h"
 #include "vmm/config.h"
+#include "vmm/host_check.h"
 #include "vmm/log.h"
+#include "vmm/sig.h"
 #include "vmm/vm.h"
+
+/* vm_create() failed with ret: 128 + N when a stop signal ended the setup, else a host failure. */
+static int setup_failed_status(int ret)
+{
+	int sig = ret == -EINTR ? sig_stop_pending() : 0;
+
+	if (!sig)
+		return IVMM_EXIT_RUNTIME;
+	pr_info("%s: stopped during setup (everything undone)", strsignal(sig));
+	return 128 + sig;
+}
 
 int main(int argc, char **argv)
 {
@@ -18,6 +34,10 @@ int main(int argc, char **argv)
 	struct vm *vm;
 	struct timespec t_start;
 	int status, ret;
+
+	/* `ivmm host-check`: inspect the host, touch nothing (vmm/host_check.h). */
+	if (argc > 1 && !strcmp(argv[1], "host-check"))
+		return host_check_main(argc - 1, argv + 1);
 
 	clock_gettime(CLOCK_MONOTONIC, &t_start);
 
@@ -35,23 +55,24 @@ int main(int argc, char **argv)
 		vm_config_free(&cfg);
 		return IVMM_EXIT_OK;
 	}
-	if (cfg.dump_dtb) {
-		status = boot_dump_dtb(&cfg);
-		vm_config_free(&cfg);
-		return status;
-	}
 	/* Bad kernel/initrd/memory size: exit 2; an I/O or memory failure reading them: exit 1. */
 	ret = boot_prepare(&cfg, &bf);
 	if (ret) {
 		vm_config_free(&cfg);
 		return ivmm_exit_for_errno(ret);
 	}
-	if (vm_create(&cfg, &bf, &vm)) {
-		status = IVMM_EXIT_RUNTIME;
+	if (cfg.dump_dtb) {
+		/* Writing the file is the host's business: any failure there is exit 1. */
+		status = boot_dump_dtb(&cfg, &bf) ? IVMM_EXIT_RUNTIME : IVMM_EXIT_OK;
 	} else {
-		vm->stats.t_start = t_start;
-		status = vm_run(vm);
-		vm_destroy(vm);
+		ret = vm_create(&cfg, &bf, &vm);
+		if (ret) {
+			status = setup_failed_status(ret);
+		} else {
+			vm->stats.t_start = t_start;
+			status = vm_run(vm);
+			vm_destroy(vm);
+		}
 	}
 	boot_files_free(&bf);
 	vm_config_free(&cfg);

@@ -9,6 +9,8 @@
  *   7. passthrough devices (vm_setup_passthrough, vm_passthrough.c)
  *   8. kernel, initrd and DTB into RAM (boot_load), boot vCPU registers
  *   9. run state: the stop eventfd
+ * A stop signal (SIGINT, SIGTERM, SIGHUP) pending at the start, after any phase or between two vCPUs ends the
+ * setup: everything done so far is undone and vm_create returns -EINTR (vmm/sig.h; main exits 128 + N).
  * vm_run() owns the console (raw terminal), the vCPU threads and the main thread's event loop (signals,
  * console input and output, the stop event, and the fds devices register with vm_watch), and always joins
  * every thread and restores the terminal before returning. */
@@ -29,6 +31,7 @@
 #include "devices/uart16550.h"
 #include "vmm/config.h"
 #include "vmm/log.h"
+#include "vmm/sig.h"
 #include "vmm/vm.h"
 
 /* ---- devices list ---- */
@@ -144,6 +147,9 @@ static int vcpus_create(struct vm *vm)
 		if (ret)
 			return ret;
 		vm->nvcpus++;
+		ret = sig_stop_check();
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -268,8 +274,9 @@ void vm_print_stats(struct vm *vm)
 		vsmmu_stats_print(vm->pt->vsmmus[k]);
 }
 
-/* IVMM_LOG=debug: how long each phase took (wall ms since the previous mark). */
-static void phase_mark(struct vm *vm, const char *phase)
+/* The end of a phase: IVMM_LOG=debug says how long it took (wall ms since the previous mark); then -EINTR if
+ * a stop signal is pending, so the setup unwinds instead of going on (vmm/sig.h). */
+static int phase_done(struct vm *vm, const char *phase)
 {
 	struct timespec now;
 
@@ -278,6 +285,7 @@ static void phase_mark(struct vm *vm, const char *phase)
 		 (double)(now.tv_sec - vm->stats.t_mark.tv_sec) * 1e3 +
 			 (double)(now.tv_nsec - vm->stats.t_mark.tv_nsec) / 1e6);
 	vm->stats.t_mark = now;
+	return sig_stop_check();
 }
 
 int vm_create(const struct vm_config *cfg, struct boot_files *bf, struct vm **out)
@@ -286,6 +294,10 @@ int vm_create(const struct vm_config *cfg, struct boot_files *bf, struct vm **ou
 	struct vm *vm;
 	int ret;
 
+	/* Ctrl-C while the files were read: nothing to build. */
+	ret = sig_stop_check();
+	if (ret)
+		return ret;
 	vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		pr_err("vm: out of memory for the VM object");
@@ -301,7 +313,9 @@ int vm_create(const struct vm_config *cfg, struct boot_files *bf, struct vm **ou
 	if (ret)
 		goto fail;
 	vm->phases |= VM_PH_KVM;
-	phase_mark(vm, "KVM VM");
+	ret = phase_done(vm, "KVM VM");
+	if (ret)
+		goto fail;
 
 	ret = ram_create(vm);
 	if (ret)
@@ -311,24 +325,32 @@ int vm_create(const struct vm_config *cfg, struct boot_files *bf, struct vm **ou
 	if (ret)
 		goto fail;
 	vm->phases |= VM_PH_MEMSLOT;
-	phase_mark(vm, "guest RAM");
+	ret = phase_done(vm, "guest RAM");
+	if (ret)
+		goto fail;
 
 	ret = bus_init(&vm->bus);
 	if (ret)
 		goto fail;
 	vm->phases |= VM_PH_BUS;
-	phase_mark(vm, "bus");
+	ret = phase_done(vm, "bus");
+	if (ret)
+		goto fail;
 
 	ret = vcpus_create(vm);
 	if (ret)
 		goto fail;
+	ret = phase_done(vm, "vCPUs");
+	if (ret)
+		goto fail;
 
-	phase_mark(vm, "vCPUs");
 	ret = gic_create(&vm->kvm, vm->nvcpus, &vm->gic);
 	if (ret)
 		goto fail;
 	vm->phases |= VM_PH_GIC;
-	phase_mark(vm, "vGIC + ITS");
+	ret = phase_done(vm, "vGIC + ITS");
+	if (ret)
+		goto fail;
 
 	ret = loop_init(vm);
 	if (ret)
@@ -338,12 +360,17 @@ int vm_create(const struct vm_config *cfg, struct boot_files *bf, struct vm **ou
 	ret = uart_setup(vm);
 	if (ret)
 		goto fail;
+	ret = phase_done(vm, "UART");
+	if (ret)
+		goto fail;
 
-	phase_mark(vm, "UART");
+	/* Checks for stop signals itself, per device and while pinning guest RAM (the long part). */
 	ret = vm_setup_passthrough(vm);
 	if (ret)
 		goto fail;
-	phase_mark(vm, "passthrough");
+	ret = phase_done(vm, "passthrough");
+	if (ret)
+		goto fail;
 
 	ret = boot_load(cfg, bf, &vm->mem);
 	if (ret)
@@ -352,7 +379,9 @@ int vm_create(const struct vm_config *cfg, struct boot_files *bf, struct vm **ou
 	if (ret)
 		goto fail;
 
-	phase_mark(vm, "kernel, initrd and DTB load");
+	ret = phase_done(vm, "kernel, initrd and DTB load");
+	if (ret)
+		goto fail;
 	ret = runstate_init(vm);
 	if (ret)
 		goto fail;
@@ -429,10 +458,7 @@ int vm_block_signals(void)
 	sigset_t set;
 	int ret;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
+	sig_stop_set(&set);
 	sigaddset(&set, VM_STATS_SIGNAL);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	ret = pthread_sigmask(SIG_BLOCK, &set, NULL);
@@ -619,10 +645,7 @@ int vm_run(struct vm *vm)
 	sigset_t set;
 	int sig_fd, ret;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP); /* the terminal went away: same clean end */
+	sig_stop_set(&set);
 	sigaddset(&set, VM_STATS_SIGNAL);
 	sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sig_fd < 0) {

@@ -101,7 +101,8 @@ static inline struct hv *vm_hv(struct vm *vm)
 
 /* Build the VM for cfg, with bf from boot_prepare() (kept by the VM until vm_destroy, freed by the caller
  * after). On failure everything already built is undone, one message says what failed, and -errno is
- * returned (a runtime failure: exit 1). */
+ * returned (a runtime failure: exit 1); -EINTR, without a message, when a stop signal (SIGINT, SIGTERM,
+ * SIGHUP) became pending during the setup (vmm/sig.h: the caller exits with 128 + sig_stop_pending()). */
 int __must_check vm_create(const struct vm_config *cfg, struct boot_files *bf, struct vm **out);
 /* Run until the VM ends. Returns the exit status for main (enum ivmm_exit, or 128 + signal number).
  * Expects SIGINT/SIGTERM/SIGHUP blocked in the calling thread (vm_block_signals) so they end the VM cleanly. */
@@ -124,8 +125,9 @@ void vm_unwatch(struct vm *vm, int fd);
 void vm_print_stats(struct vm *vm);
 /* Put a device on the VM's list (it is destroyed with the VM, in reverse order of addition). */
 void vm_add_device(struct vm *vm, struct device *dev);
-/* Block SIGINT, SIGTERM, SIGHUP and the vCPU kick signal in the calling thread (main does it first thing, so they are
- * delivered through vm_run's signalfd and every thread inherits the mask). Ignores SIGPIPE. */
+/* Block SIGINT, SIGTERM, SIGHUP, SIGUSR1 and the vCPU kick signal in the calling thread (main does it first
+ * thing, so they are delivered through vm_run's signalfd, or seen by vm_create's checks before that, and every
+ * thread inherits the mask). Ignores SIGPIPE. */
 int __must_check vm_block_signals(void);
 
 /* The host's default huge page size (what MAP_HUGETLB maps) from a meminfo file ("Hugepagesize: N kB"),

@@ -12,8 +12,8 @@
 #   lab_bind_edu2               lab_bind_edu for the second edu
 #   lab_nvme_bdf                print the NVMe controller's BDF (class 0x010802, 00:03.0); fails if there is none
 #   lab_bind_vfio BDF           bind any PCI device to vfio-pci (idempotent), print its cdev (what the two above use)
-#   lab_need_ivmm               fail with "ivmm not built" unless /usr/bin/ivmm exists
-#   lab_need_prog NAME          fail with "NAME not built" unless /progs/NAME exists
+#   lab_need_ivmm               fail with "ivmm not built" unless $LAB_IVMM (/usr/bin/ivmm) exists
+#   lab_need_prog NAME          fail with "NAME not built" unless $LAB_PROGS/NAME (/progs/NAME) exists
 #   lab_run_l2 TIMEOUT OUTFILE IVMM-ARGS...
 #                               run `ivmm run --kernel /l2/Image --initrd /l2/initramfs.cpio.gz IVMM-ARGS...`,
 #                               output to OUTFILE; returns ivmm's exit code, or 124 after killing it on timeout
@@ -36,9 +36,15 @@
 #                               delivered, dropped-full, dropped-abort, while-disabled, lost-host, irqs, reads
 #                               (`sync-irqs` and `irqs`, `events` and `events delivered` do not mix up)
 
+# Where things are: L1's paths unless set. run-host.sh (the portable host bundle, docs/lab.md) exports them
+# pointing into the unpacked bundle, and exports LAB_DEVICE, LAB_DEVICE2 (edus) and LAB_NVME, the BDFs given
+# with its --device (empty: none given): when set, lab_edu_bdf, lab_edu2_bdf and lab_nvme_bdf print them and
+# never pick a device of the host by searching.
+LAB_DIR=${LAB_DIR:-/lab}
 LAB_IVMM=${LAB_IVMM:-/usr/bin/ivmm}
-LAB_L2_KERNEL=/l2/Image
-LAB_L2_INITRD=/l2/initramfs.cpio.gz
+LAB_PROGS=${LAB_PROGS:-/progs}
+LAB_L2_KERNEL=${LAB_L2_KERNEL:-/l2/Image}
+LAB_L2_INITRD=${LAB_L2_INITRD:-/l2/initramfs.cpio.gz}
 LAB_EDU_ID="0x1234 0x11e8"
 
 # To stderr, so that a failure inside $(...) still reaches the log: write `x=$(lab_edu_bdf) || exit 1`.
@@ -76,11 +82,20 @@ lab__edu_nth() {
 	return 1
 }
 
+# lab__given SET BDF WHAT: under run-host.sh (SET non-empty) print the BDF it was given, or fail naming WHAT.
+lab__given() {
+	[ -n "$1" ] || return 1
+	[ -n "$2" ] || lab_fail "no $3 given (run-host.sh --device)"
+	echo "$2"
+}
+
 lab_edu_bdf() {
+	lab__given "${LAB_DEVICE+set}" "$LAB_DEVICE" edu && return 0
 	lab__edu_nth 1 || lab_fail "no edu PCI device (1234:11e8) in L1"
 }
 
 lab_edu2_bdf() {
+	lab__given "${LAB_DEVICE2+set}" "$LAB_DEVICE2" "second edu" && return 0
 	lab__edu_nth 2 || lab_fail "no second edu PCI device (1234:11e8) in L1 (run.sh gives L1 two)"
 }
 
@@ -104,6 +119,7 @@ lab__driver_of() {
 # The NVMe controller's BDF (class 0x010802; QEMU's nvme in the lab, tests/lab/run.sh).
 lab_nvme_bdf() {
 	local d
+	lab__given "${LAB_NVME+set}" "$LAB_NVME" "NVMe controller" && return 0
 	for d in /sys/bus/pci/devices/*; do
 		[ "$(cat "$d/class" 2>/dev/null)" = 0x010802 ] && { basename "$d"; return 0; }
 	done
@@ -160,7 +176,7 @@ lab_need_ivmm() {
 }
 
 lab_need_prog() {
-	[ -x "/progs/$1" ] || lab_fail "$1 not built (no /progs/$1 in the L1 image: run make lab)"
+	[ -x "$LAB_PROGS/$1" ] || lab_fail "$1 not built (no $LAB_PROGS/$1 in the L1 image: run make lab)"
 }
 
 # lab_run_timeout TIMEOUT OUTFILE CMD...: runs CMD in its own session with output to OUTFILE; on timeout
@@ -255,4 +271,57 @@ lab_vsmmu_stat() {
 		[ -n "$v" ] || lab_fail "no counter '$key' in the 'ivmm: stats: $name' lines of $(basename "$file")" ;;
 	esac
 	echo "$v"
+}
+
+# ---- background ivmm runs, and what an ivmm that is gone must not leave behind (scenarios/sigkill.sh) ----
+#   lab_ivmm_start OUTFILE IVMM-ARGS...
+#                               start `ivmm run --kernel /l2/Image --initrd /l2/initramfs.cpio.gz IVMM-ARGS...` in the
+#                               background, stdin /dev/null, output to OUTFILE (environment as the caller's);
+#                               its pid in LAB_IVMM_PID
+#   lab_ivmm_reap PID SECONDS   wait at most SECONDS for PID (a child of the scenario) to end: its exit status in
+#                               LAB_IVMM_RC; returns 1 (LAB_IVMM_RC empty) if it is still running
+#   lab_nothing_left BDF CDEV WHAT
+#                               fail (naming WHAT) unless no ivmm process or thread is left, no process holds CDEV
+#                               or /dev/iommu open, BDF is still bound to vfio-pci, and CDEV opens again
+
+lab_ivmm_start() {
+	local out=$1
+	shift
+	lab_need_ivmm
+	"$LAB_IVMM" run --kernel "$LAB_L2_KERNEL" --initrd "$LAB_L2_INITRD" "$@" > "$out" 2>&1 < /dev/null &
+	LAB_IVMM_PID=$!
+}
+
+lab_ivmm_reap() {
+	local pid=$1 i=0 state
+	LAB_IVMM_RC=
+	while [ $i -lt $(($2 * 10)) ]; do
+		state=$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)
+		[ -z "$state" ] || [ "$state" = Z ] && break
+		usleep 100000
+		i=$((i + 1))
+	done
+	[ -z "$state" ] || [ "$state" = Z ] || return 1
+	wait "$pid"
+	LAB_IVMM_RC=$?
+	return 0
+}
+
+lab_nothing_left() {
+	local bdf=$1 cdev=$2 what=$3 left t f l drv
+	left=$(pidof ivmm)
+	[ -z "$left" ] || lab_fail "$what: ivmm processes left: $left"
+	for t in /proc/[0-9]*/task/[0-9]*/comm; do
+		[ "$(cat "$t" 2>/dev/null)" = ivmm ] && lab_fail "$what: an ivmm thread is left: ${t%/comm}"
+	done
+	for f in /proc/[0-9]*/fd/*; do
+		l=$(readlink "$f" 2>/dev/null) || continue
+		case "$l" in
+		"$cdev" | /dev/iommu) lab_fail "$what: ${f%/fd/*} still holds $l open" ;;
+		esac
+	done
+	drv=$(lab__driver_of "$bdf")
+	[ "$drv" = vfio-pci ] || lab_fail "$what: $bdf is bound to '${drv:-nothing}', not vfio-pci"
+	( exec 3<> "$cdev" ) 2> /dev/null || lab_fail "$what: $cdev does not open again"
+	return 0
 }

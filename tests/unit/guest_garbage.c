@@ -1,7 +1,8 @@
 /* guest_garbage.c: the garbage-writing guest rig (see guest_garbage.h). The device under test is an edu-like
  * function: BAR0 32-bit 1 MiB (mmap), BAR1 I/O (hidden), BAR2/3 64-bit prefetchable 64 KiB (mmap) holding
  * the MSI-X table (8 vectors at 0) and PBA (at 0x8000); MSI 64-bit with per-vector masks (4 vectors), PM,
- * MSI-X and a vendor capability; INTA. */
+ * MSI-X and a vendor capability; INTA. gg_reset (see guest_garbage.h) puts it back to power-on the way a guest
+ * would, without rebuilding anything, so the fuzzer (tests/fuzz/guest_garbage_fuzz.c) builds it once. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -80,6 +81,34 @@ static bool chance(struct gg *g, u32 in)
 	return below(g, in) == 0;
 }
 
+/* ---- what the run observed, and which eventfds may hold a count ---- */
+
+static void mix(struct gg *g, u64 v)
+{
+	g->digest = (g->digest ^ v) * 0x100000001b3ULL;
+}
+
+static bool kicked(const struct gg *g, int fd)
+{
+	return fd >= GG_FD_SCAN || (fd >= 0 && (g->kicked[fd / 64] >> (fd % 64) & 1));
+}
+
+/* An fd beyond the bitmap counts as kicked for good (nkicked never drops back for it). */
+static void set_kicked(struct gg *g, int fd, bool on)
+{
+	u64 bit = 1ULL << (fd % 64);
+
+	if (fd >= GG_FD_SCAN && on)
+		g->nkicked++;
+	if (fd < 0 || fd >= GG_FD_SCAN || !(g->kicked[fd / 64] & bit) == !on)
+		return;
+	g->kicked[fd / 64] ^= bit;
+	if (on)
+		g->nkicked++;
+	else
+		g->nkicked--;
+}
+
 /* ---- guest accesses ---- */
 
 /* What bus.h promises for an access, from the region list as it is now. */
@@ -118,6 +147,11 @@ static bool gg_access(struct gg *g, u64 addr, unsigned int len, bool wr, u64 *va
 	bool uart = addr >= LAYOUT_UART_BASE && addr < LAYOUT_UART_BASE + 8 && len == 1;
 	bool dlab = g->us.lcr & UART_LCR_DLAB, loop = g->us.mcr & UART_MCR_LOOP;
 	bool line = g->fh.spi_level[LAYOUT_SPI_UART];
+	const struct mmio_region *r0 = bar_region(g, 0);
+	/* Device memory (BAR0, BAR2 but its MSI-X table and PBA): its contents are not part of the run's record. */
+	bool devmem = (r0 && addr >= r0->base && addr - r0->base < r0->len) ||
+		      (r2 && addr >= r2base && addr - r2base < r2len && addr - r2base >= GG_MSIX_VECS * PCI_MSIX_ENTRY_SIZE &&
+		       (addr - r2base < PBA_OFF || addr - r2base >= PBA_OFF + 8));
 	u8 d[8];
 	int want = bus_expect(g, addr, len), ret;
 
@@ -126,6 +160,15 @@ static bool gg_access(struct gg *g, u64 addr, unsigned int len, bool wr, u64 *va
 	ret = bus_access(&g->bus, addr, d, len, wr);
 	if (ret_out)
 		*ret_out = ret;
+	mix(g, addr);
+	mix(g, (u64)len << 32 | (u64)wr << 31 | (u32)ret);
+	if (wr && addr >= LAYOUT_ECAM_BASE + SLOT1 && addr < LAYOUT_ECAM_BASE + SLOT1 + GG_CFG_SNAP) {
+		u64 off = addr - LAYOUT_ECAM_BASE - SLOT1;
+
+		g->cfg_dirty |= 1ULL << (off / 4);
+		if (off / 4 != (off + (len ? len - 1 : 0)) / 4 && off + len <= GG_CFG_SNAP)
+			g->cfg_dirty |= 1ULL << ((off + len - 1) / 4);
+	}
 	REQUIRE(ret == want, "%s of %u bytes at 0x%llx: bus says %d, bus.h rules say %d", wr ? "write" : "read", len,
 		(unsigned long long)addr, ret, want);
 	if (wr) {
@@ -144,6 +187,8 @@ static bool gg_access(struct gg *g, u64 addr, unsigned int len, bool wr, u64 *va
 		v |= (u64)d[i] << (8 * i);
 	}
 	*val = v;
+	if (!devmem)
+		mix(g, v);
 	if (ret == 0 && uart)
 		return uart_seen_read(g, (unsigned int)(addr - LAYOUT_UART_BASE), (u8)v, dlab, line);
 	return true;
@@ -191,14 +236,13 @@ static u64 bar_size(unsigned int i)
 	return i == 0 ? BAR0_SIZE : BAR2_SIZE;
 }
 
+/* The trapped view of BAR i while the model says it decodes (check_bars proves such a region is on the bus,
+ * and that nothing else is). */
 static const struct mmio_region *bar_region(struct gg *g, unsigned int i)
 {
-	const char *name = i == 0 ? "edu0-bar0" : "edu0-bar2";
+	const struct vfio_pci_bar *b = &g->vp->bars[i];
 
-	for (const struct mmio_region *r = g->bus.regions; r; r = r->next)
-		if (r->name && !strcmp(r->name, name))
-			return r;
-	return NULL;
+	return b->gpa != VFIO_PCI_NO_ADDR ? &b->mmio : NULL;
 }
 
 static int irq_index(struct gg *g)
@@ -210,21 +254,27 @@ static int irq_index(struct gg *g)
 	return VFIO_PCI_INTX_IRQ_INDEX;
 }
 
-static bool efd_readable(int fd)
+/* An eventfd holds a count only if the device wrote it since it was last read (or closed and reused): the
+ * others are not asked. */
+static bool efd_readable(struct gg *g, int fd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 
-	return fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+	return fd >= 0 && kicked(g, fd) && poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
 }
 
 /* The hypervisor delivers whatever a live irqfd route's eventfd holds (KVM consumes it). */
 static void hv_deliver(struct gg *g)
 {
-	for (unsigned int i = 0; i < FAKE_HV_MAX_IRQFDS; i++) {
+	for (unsigned int i = 0; g->nkicked && i < FAKE_HV_MAX_IRQFDS; i++) {
+		int fd = g->fh.irqfds[i].eventfd;
 		u64 cnt;
 
-		if (g->fh.irqfds[i].used && read(g->fh.irqfds[i].eventfd, &cnt, 8) == 8)
+		if (!g->fh.irqfds[i].used || !kicked(g, fd))
+			continue;
+		if (read(fd, &cnt, 8) == 8)
 			g->deliveries++;
+		set_kicked(g, fd, false);
 	}
 }
 
@@ -284,18 +334,82 @@ static int count_fds(void)
 	return n;
 }
 
+/* Open fds below GG_FD_SCAN in one system call (no fd of its own, unlike /proc/self/fd). */
+static int count_fds_fast(void)
+{
+	struct pollfd p[GG_FD_SCAN];
+	int n = 0;
+
+	for (int i = 0; i < GG_FD_SCAN; i++)
+		p[i] = (struct pollfd){ .fd = i };
+	if (poll(p, GG_FD_SCAN, 0) < 0)
+		return -1;
+	for (int i = 0; i < GG_FD_SCAN; i++)
+		n += !(p[i].revents & POLLNVAL);
+	return n;
+}
+
+bool gg_begin(struct gg *g, u64 seed, const u8 *data, size_t len, bool faults, bool disciplined)
+{
+	g->seed = seed;
+	g->rng = seed ? seed : 0x9e3779b97f4a7c15ULL;
+	g->data = data;
+	g->len = len;
+	g->pos = 0;
+	g->exhausted = false;
+	g->step = 0;
+	g->faults = faults;
+	g->disciplined = disciplined;
+	memset(g->msix, 0, sizeof(g->msix));
+	for (unsigned int i = 0; i < GG_MSIX_VECS; i++)
+		g->msix[i][3] = PCI_MSIX_ENTRY_CTRL_MASKBIT;
+	memset(&g->us, 0, sizeof(g->us));
+	g->in_next = g->in_expect = 1;
+	g->in_accepted = g->in_consumed = 0;
+	g->in_short = false;
+	g->tx_written = g->tx_out = 0;
+	g->tx_dropped0 = uart16550_tx_dropped(g->uart);
+	g->deliveries = 0;
+	g->digest = 0xcbf29ce484222325ULL;
+	g->why[0] = '\0';
+	g->fds_begin = count_fds_fast();
+	REQUIRE(g->fds_begin > 0, "poll over the first %d fds: %s", GG_FD_SCAN, strerror(errno));
+	/* A disciplined guest turns the FIFO on first (toggling it later would discard input). */
+	return !disciplined || uart_write(g, UART_FCR, UART_FCR_ENABLE);
+}
+
+/* What gg_reset must find again: the device as the guest sees it, the fake device's own config, the fakes'
+ * interrupt state, the fds. */
+static bool snapshot(struct gg *g)
+{
+	struct fake_vfio_region *c = &g->fv.regions[VFIO_PCI_CONFIG_REGION_INDEX];
+
+	for (u32 off = 0; off < GG_CFG_SNAP; off += 4) {
+		u32 v = cfg(g, off, 4);
+
+		memcpy(&g->built.cfg[off], &v, 4);
+	}
+	g->built.dev_cfg = malloc(c->size);
+	REQUIRE(g->built.dev_cfg, "out of memory for the config snapshot");
+	memcpy(g->built.dev_cfg, c->data, c->size);
+	g->built.dev_cfg_len = c->size;
+	for (int i = 0; i < FAKE_VFIO_NR_IRQS; i++) {
+		g->built.vfio_enabled[i] = g->fv.enabled[i];
+		g->built.vfio_masked[i] = g->fv.masked[i][0];
+	}
+	for (unsigned int i = 0; i < FAKE_HV_MAX_IRQFDS; i++) {
+		g->built.irqfds += g->fh.irqfds[i].used;
+		g->built.irqfds_msi += g->fh.irqfds[i].used && g->fh.irqfds[i].msi;
+	}
+	memcpy(g->built.spi_level, g->fh.spi_level, sizeof(g->built.spi_level));
+	return true;
+}
+
 bool gg_setup(struct gg *g, u64 seed, const u8 *data, size_t len, bool faults, bool disciplined)
 {
 	int p[2];
 
 	memset(g, 0, sizeof(*g));
-	g->seed = seed;
-	g->rng = seed ? seed : 0x9e3779b97f4a7c15ULL;
-	g->data = data;
-	g->len = len;
-	g->faults = faults;
-	g->disciplined = disciplined;
-	g->in_next = g->in_expect = 1;
 	g->out_r = g->out_w = -1;
 	g->fds_before = count_fds();
 	g->tx_log = malloc(GG_TX_LOG);
@@ -316,10 +430,7 @@ bool gg_setup(struct gg *g, u64 seed, const u8 *data, size_t len, bool faults, b
 	fake_vfio_open(&g->fv, &g->vdev, "0000:00:01.0");
 	REQUIRE(vfio_dev_bind(&g->vdev, 3) == 0, "vfio_dev_bind");
 	REQUIRE(vfio_pci_create(&g->vp, "edu0", &g->vdev, &g->host, &g->fh.hv, &g->bus, -1) == 0, "vfio_pci_create");
-	for (unsigned int i = 0; i < GG_MSIX_VECS; i++)
-		g->msix[i][3] = PCI_MSIX_ENTRY_CTRL_MASKBIT;
-	/* A disciplined guest turns the FIFO on first (toggling it later would discard input). */
-	return !disciplined || uart_write(g, UART_FCR, UART_FCR_ENABLE);
+	return snapshot(g) && gg_begin(g, seed, data, len, faults, disciplined);
 }
 
 /* ---- PCI operations ---- */
@@ -512,8 +623,8 @@ static void op_kick(struct gg *g)
 	int fd = g->fv.trigger_fd[irq_index(g)][below(g, GG_MSIX_VECS)];
 	u64 one = 1;
 
-	if (fd >= 0 && write(fd, &one, 8) != 8)
-		return;
+	if (fd >= 0 && write(fd, &one, 8) == 8)
+		set_kicked(g, fd, true);
 }
 
 /* ---- UART operations ---- */
@@ -681,7 +792,7 @@ static bool host_console(struct gg *g)
 
 	while ((n = read(g->out_r, buf, sizeof(buf))) > 0) {
 		for (ssize_t i = 0; i < n; i++, g->tx_out++) {
-			if (uart16550_tx_dropped(g->uart) || g->tx_out >= GG_TX_LOG)
+			if (uart16550_tx_dropped(g->uart) != g->tx_dropped0 || g->tx_out >= GG_TX_LOG)
 				continue; /* once bytes were dropped only the counts are checked */
 			REQUIRE(buf[i] == g->tx_log[g->tx_out], "console byte %lu is 0x%x, the guest wrote 0x%x", g->tx_out,
 				buf[i], g->tx_log[g->tx_out]);
@@ -919,14 +1030,20 @@ static bool check_bars(struct gg *g, bool complete)
 			!cfg(g, PCI_ROM_ADDRESS, 4),
 		"a hidden BAR reads non-zero");
 
-	/* The bus: sorted, disjoint, only known regions. */
+	/* The bus: sorted, disjoint, only known regions, and every BAR the model says decodes. */
+	bool on_bus[2] = { false, false };
+
 	for (const struct mmio_region *r = g->bus.regions; r; r = r->next) {
 		REQUIRE(first || r->base > prev_last, "bus regions out of order or overlapping at %s", r->name);
 		first = false;
 		prev_last = r->base + (r->len - 1);
 		REQUIRE(r == uart16550_region(g->uart) || r == &g->host.ecam || r == reg[0] || r == reg[1],
 			"unknown region %s on the bus", r->name ? r->name : "?");
+		on_bus[0] |= r == reg[0];
+		on_bus[1] |= r == reg[1];
 	}
+	REQUIRE((!reg[0] || on_bus[0]) && (!reg[1] || on_bus[1]), "BAR%d decodes per the model but is not on the bus",
+		reg[0] && !on_bus[0] ? 0 : 2);
 	for (unsigned int b = 0; b < 2; b++) {
 		unsigned int i = b * 2;
 
@@ -1048,7 +1165,7 @@ static bool check_irqs(struct gg *g, bool complete)
 			want_routes, idx);
 	/* Pending: an event waits in the eventfd of a vector without a route (masked, or the hv refused it). */
 	for (unsigned int i = 0; idx == VFIO_PCI_MSI_IRQ_INDEX && i < n; i++)
-		if (!routed[i] && g->fv.enabled[idx] && efd_readable(g->fv.trigger_fd[idx][i]))
+		if (!routed[i] && g->fv.enabled[idx] && efd_readable(g, g->fv.trigger_fd[idx][i]))
 			pend |= BIT(i);
 	REQUIRE(cfg(g, MSI_CAP + PCI_MSI_PENDING_64, 4) == pend, "MSI pending 0x%x, masked vectors with an event 0x%x",
 		cfg(g, MSI_CAP + PCI_MSI_PENDING_64, 4), pend);
@@ -1060,14 +1177,16 @@ static bool check_irqs(struct gg *g, bool complete)
 		u64 v, ppend = 0;
 
 		for (unsigned int i = 0; i < GG_MSIX_VECS; i++) {
-			for (unsigned int w = 0; w < 4; w++) {
-				if (!mmio_r(g, r2->base + 16 * i + 4 * w, 4, &v, NULL))
+			/* Two 8-byte reads per entry (a driver may read either way; both are the same words). */
+			for (unsigned int w = 0; w < 4; w += 2) {
+				if (!mmio_r(g, r2->base + 16 * i + 4 * w, 8, &v, NULL))
 					return false;
-				REQUIRE(v == g->msix[i][w], "MSI-X entry %u word %u reads 0x%llx, guest wrote 0x%x", i, w,
-					(unsigned long long)v, g->msix[i][w]);
+				REQUIRE((u32)v == g->msix[i][w] && (u32)(v >> 32) == g->msix[i][w + 1],
+					"MSI-X entry %u words %u-%u read 0x%llx, guest wrote 0x%x 0x%x", i, w, w + 1,
+					(unsigned long long)v, g->msix[i][w], g->msix[i][w + 1]);
 			}
 			if (idx == VFIO_PCI_MSIX_IRQ_INDEX && g->fv.enabled[idx] && !routed[i] &&
-			    efd_readable(g->fv.trigger_fd[idx][i]))
+			    efd_readable(g, g->fv.trigger_fd[idx][i]))
 				ppend |= BIT(i);
 		}
 		if (!mmio_r(g, r2->base + PBA_OFF, 8, &v, NULL))
@@ -1111,10 +1230,11 @@ static bool check_uart(struct gg *g)
 	int in_pipe = 0;
 
 	REQUIRE(ioctl(g->out_r, FIONREAD, &in_pipe) == 0, "FIONREAD on the console pipe: %s", strerror(errno));
-	REQUIRE(g->tx_out + (unsigned long)in_pipe + uart16550_tx_pending(g->uart) + uart16550_tx_dropped(g->uart) ==
-			g->tx_written,
+	unsigned long dropped = uart16550_tx_dropped(g->uart) - g->tx_dropped0;
+
+	REQUIRE(g->tx_out + (unsigned long)in_pipe + uart16550_tx_pending(g->uart) + dropped == g->tx_written,
 		"console output: %lu written by the guest, %lu read from the console, %d in it, %zu queued, %lu dropped",
-		g->tx_written, g->tx_out, in_pipe, uart16550_tx_pending(g->uart), uart16550_tx_dropped(g->uart));
+		g->tx_written, g->tx_out, in_pipe, uart16550_tx_pending(g->uart), dropped);
 	return true;
 }
 
@@ -1170,6 +1290,147 @@ bool gg_drain_uart(struct gg *g)
 	return check_uart(g);
 }
 
+static u32 built32(const struct gg *g, u32 off)
+{
+	u32 v;
+
+	memcpy(&v, &g->built.cfg[off], 4);
+	return v;
+}
+
+static void reset_cfg(struct gg *g, u32 off, unsigned int size, u32 v)
+{
+	pci_host_ecam_write(&g->host, SLOT1 + off, v, size);
+}
+
+/* Empty an eventfd the device may have written (its count would otherwise reach the next run). */
+static void efd_drain(struct gg *g, int fd)
+{
+	u64 cnt;
+
+	if (fd >= 0 && kicked(g, fd))
+		(void)!read(fd, &cnt, 8);
+}
+
+bool gg_reset(struct gg *g)
+{
+	struct fake_vfio_region *c = &g->fv.regions[VFIO_PCI_CONFIG_REGION_INDEX];
+	u64 bar2 = (built32(g, PCI_BASE_ADDRESS_2) & ~0xfull) | (u64)built32(g, PCI_BASE_ADDRESS_3) << 32;
+	unsigned int irqfds = 0, irqfds_msi = 0;
+	int fds;
+	u64 cnt;
+	u8 buf[256];
+
+	clear_faults(g);
+	REQUIRE(uart16550_rx_room(g->uart) == UART_HOST_BUF_SIZE && !uart16550_tx_pending(g->uart),
+		"reset with the UART not drained (%zu bytes of input, %zu of output left)",
+		UART_HOST_BUF_SIZE - uart16550_rx_room(g->uart), uart16550_tx_pending(g->uart));
+
+	/* The device as a driver's remove would leave it: MSI and MSI-X off (their eventfds and routes go), the
+	 * MSI-X table entries the guest changed back to masked zeros (with decode on at the built BAR2 address,
+	 * as a driver must; the guest's view of the table, g->msix, was checked against the model at the end of
+	 * the run), the device's own config space as its reset leaves it, then every register that does not
+	 * read as built written back to its built value, decode and BARs included. Straight to the bridge and
+	 * the bus: these accesses are the rig's, not the run's. */
+	if (cfg(g, MSIX_CAP, 4) != built32(g, MSIX_CAP))
+		reset_cfg(g, MSIX_CAP + PCI_MSIX_FLAGS, 2, built32(g, MSIX_CAP) >> 16);
+	if (cfg(g, MSI_CAP, 4) != built32(g, MSI_CAP))
+		reset_cfg(g, MSI_CAP + PCI_MSI_FLAGS, 2, built32(g, MSI_CAP) >> 16);
+	for (unsigned int i = 0; i < GG_MSIX_VECS; i++) {
+		static const u32 clean[4] = { 0, 0, 0, PCI_MSIX_ENTRY_CTRL_MASKBIT };
+		const struct mmio_region *r2;
+
+		if (!memcmp(g->msix[i], clean, sizeof(clean)))
+			continue;
+		r2 = bar_region(g, 2);
+		if (!r2 || r2->base != bar2) {
+			reset_cfg(g, PCI_COMMAND, 2, 0);
+			reset_cfg(g, PCI_BASE_ADDRESS_0, 4, built32(g, PCI_BASE_ADDRESS_0));
+			reset_cfg(g, PCI_BASE_ADDRESS_3, 4, built32(g, PCI_BASE_ADDRESS_3));
+			reset_cfg(g, PCI_BASE_ADDRESS_2, 4, built32(g, PCI_BASE_ADDRESS_2));
+			reset_cfg(g, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+			r2 = bar_region(g, 2);
+			REQUIRE(r2 && r2->base == bar2, "reset: BAR2 does not decode at 0x%llx", (unsigned long long)bar2);
+		}
+		for (unsigned int w = 0; w < 4; w++) {
+			u8 v[4];
+
+			memcpy(v, &clean[w], 4);
+			REQUIRE(bus_access(&g->bus, bar2 + PCI_MSIX_ENTRY_SIZE * i + 4 * w, v, 4, true) == 0,
+				"reset: MSI-X entry %u refused", i);
+		}
+	}
+	REQUIRE(c->size == g->built.dev_cfg_len, "the device's config region changed size");
+	memcpy(c->data, g->built.dev_cfg, c->size);
+	/* What may differ: the dwords the run wrote, and those whose value lives in the device or its eventfds
+	 * (command/status, MSI pending, PM control, the vendor capability); every GG_FULL_RESET_CHECK-th reset
+	 * looks at all of them. */
+	u64 look = g->cfg_dirty | 1ULL << (PCI_COMMAND / 4) | 1ULL << ((MSI_CAP + PCI_MSI_PENDING_64) / 4) |
+		   1ULL << ((PM_CAP + PCI_PM_CTRL) / 4) | 1ULL << (VNDR_CAP / 4) | 1ULL << (MSI_CAP / 4) |
+		   1ULL << (MSIX_CAP / 4);
+
+	if (g->resets++ % GG_FULL_RESET_CHECK == 0)
+		look = ~0ULL;
+	for (u32 off = 0; off < GG_CFG_SNAP; off += 4) {
+		if (!(look >> (off / 4) & 1) || cfg(g, off, 4) == built32(g, off))
+			continue;
+		reset_cfg(g, off, 4, built32(g, off));
+		REQUIRE(cfg(g, off, 4) == built32(g, off), "reset: config 0x%02x reads 0x%08x, 0x%08x after the build", off,
+			cfg(g, off, 4), built32(g, off));
+	}
+
+	/* What the device's interrupts left in the fakes. */
+	for (int i = 0; i < FAKE_VFIO_NR_IRQS; i++) {
+		REQUIRE(g->fv.enabled[i] == g->built.vfio_enabled[i] && g->fv.masked[i][0] == g->built.vfio_masked[i],
+			"reset: VFIO irq index %d %s%s, after the build %s%s", i, g->fv.enabled[i] ? "enabled" : "disabled",
+			g->fv.masked[i][0] ? " (masked)" : "", g->built.vfio_enabled[i] ? "enabled" : "disabled",
+			g->built.vfio_masked[i] ? " (masked)" : "");
+		for (int v = 0; v < FAKE_VFIO_MAX_VECTORS; v++)
+			efd_drain(g, g->fv.trigger_fd[i][v]);
+	}
+	for (unsigned int i = 0; i < FAKE_HV_MAX_IRQFDS; i++) {
+		irqfds += g->fh.irqfds[i].used;
+		irqfds_msi += g->fh.irqfds[i].used && g->fh.irqfds[i].msi;
+	}
+	REQUIRE(irqfds == g->built.irqfds && irqfds_msi == g->built.irqfds_msi,
+		"reset: %u irqfd routes (%u MSI), %u (%u) after the build", irqfds, irqfds_msi, g->built.irqfds,
+		g->built.irqfds_msi);
+	for (unsigned int i = 0; i < FAKE_HV_MAX_MAPS; i++)
+		REQUIRE(!g->fh.maps[i].used, "reset: memslot at 0x%llx still mapped with decode off",
+			(unsigned long long)g->fh.maps[i].gpa);
+	REQUIRE(g->fh.batch_depth == 0, "irqfd batch left open (depth %d)", g->fh.batch_depth);
+	memset(g->kicked, 0, sizeof(g->kicked));
+	g->nkicked = 0;
+	g->cfg_dirty = 0;
+
+	/* The UART at power-on, its wake-ups consumed, nothing in the console (asked in one poll: after the
+	 * drain there is normally nothing). */
+	uart16550_device(g->uart)->ops->reset(uart16550_device(g->uart));
+	struct pollfd left[3] = { { .fd = uart16550_wake_fd(g->uart), .events = POLLIN },
+				  { .fd = uart16550_tx_fd(g->uart), .events = POLLIN },
+				  { .fd = g->out_r, .events = POLLIN } };
+
+	if (poll(left, 3, 0) > 0) {
+		for (unsigned int i = 0; i < 2; i++)
+			if (left[i].revents & POLLIN)
+				(void)!read(left[i].fd, &cnt, 8);
+		while ((left[2].revents & POLLIN) && read(g->out_r, buf, sizeof(buf)) > 0) {
+		}
+	}
+	REQUIRE(!memcmp(g->fh.spi_level, g->built.spi_level, sizeof(g->built.spi_level)),
+		"reset: an interrupt line is not at its level after the build");
+
+	/* The fakes' logs start again (they are bounded; nothing reads them across runs). */
+	g->fh.ncalls = 0;
+	memset(g->fh.spi_raises, 0, sizeof(g->fh.spi_raises));
+	g->fv.nr_irq_calls = 0;
+
+	fds = count_fds_fast();
+	REQUIRE(fds == g->fds_begin, "%d file descriptors open after the reset, %d when the run began: the run "
+		"leaked or closed one", fds, g->fds_begin);
+	return true;
+}
+
 bool gg_teardown(struct gg *g)
 {
 	unsigned int maps = 0, routes = 0;
@@ -1194,6 +1455,8 @@ bool gg_teardown(struct gg *g)
 	close(g->out_w);
 	free(g->tx_log);
 	g->tx_log = NULL;
+	free(g->built.dev_cfg);
+	g->built.dev_cfg = NULL;
 	REQUIRE(maps == 0, "%u memslots left after the device was destroyed", maps);
 	REQUIRE(routes == 0, "%u irqfd routes left after the device was destroyed", routes);
 	for (int i = 0; i < FAKE_VFIO_NR_IRQS; i++) {

@@ -21,9 +21,9 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
 	{ ARGS("run"), "ivmm: error: no kernel given (--kernel or [boot] kernel)\n" },
-	{ ARGS("start"), "ivmm: error: unknown command 'start' (expected 'run', '--help' or '--version')\n" },
+	{ ARGS("start"), "ivmm: error: unknown command 'start' (expected 'run', 'host-check', '--help' or '--version')\n" },
 	{ ARGS("--kernel", "Image"),
-	  "ivmm: error: unknown command '--kernel' (expected 'run', '--help' or '--version')\n" },
+	  "ivmm: error: unknown command '--kernel' (expected 'run', 'host-check', '--help' or '--version')\n" },
 	{ ARGS("run", "--kernel", "I", "--foo"), "ivmm: error: unknown option '--foo' (try 'ivmm --help')\n" },
 	{ ARGS("run", "--kernel", "I", "--foo=1"), "ivmm: error: unknown option '--foo=1' (try 'ivmm --help')\n" },
 	{ ARGS("run", "-x"), "ivmm: error: unknown option '-x' (try 'ivmm --help')\n" },

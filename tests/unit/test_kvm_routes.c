@@ -1,7 +1,8 @@
 /* test_kvm_routes.c: the KVM backend's irqfd route table (vmm/kvm_routes.c) with KVM_SET_GSI_ROUTING
  * recorded: the table grows past the old fixed 256 entries up to KVM's GSI limit, a full table says -ENOSPC,
- * committed tables hold the SPI identity routes plus one MSI route (with device id) per live MSI entry, and a
- * batch turns n route changes into one commit. */
+ * committed tables hold the SPI identity routes plus one MSI route (with device id) per live MSI entry, a
+ * batch turns n route changes into one commit, and batches belong to their caller: one device's open batch
+ * never leaves another device's route reported live but not assigned. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <linux/kvm.h>
@@ -10,6 +11,9 @@
 #include "vmm/kvm.h"
 
 #define NR_SPIS 96
+/* Callers of the route table (kvm_arm64.c passes the calling thread): two devices' threads. */
+#define DEV_A 0xa
+#define DEV_B 0xb
 
 enum ev_kind { EV_COMMIT, EV_ASSIGN, EV_DEASSIGN };
 
@@ -96,14 +100,14 @@ static int add_msi(struct rec *r, u64 addr, u32 data, u32 devid)
 	r->kvm.routes[h] = (struct kvm_irqfd_route){ .used = true, .msi = true, .gsi = NR_SPIS + (u32)h,
 						     .eventfd = 100 + h, .resamplefd = -1, .addr = addr, .data = data,
 						     .devid = devid };
-	cr_assert_eq(kvm_routes_commit(&r->kvm), 0);
+	cr_assert_eq(kvm_routes_commit(&r->kvm, DEV_A), 0);
 	return h;
 }
 
 static void release(struct rec *r, int h)
 {
 	r->kvm.routes[h].used = false;
-	cr_assert_eq(kvm_routes_commit(&r->kvm), 0);
+	cr_assert_eq(kvm_routes_commit(&r->kvm, DEV_A), 0);
 }
 
 Test(kvm_routes, grows_to_the_gsi_limit_then_enospc)
@@ -113,11 +117,11 @@ Test(kvm_routes, grows_to_the_gsi_limit_then_enospc)
 
 	rec_init(r, 4096);
 	cr_assert_eq(kvm_routes_limit(&r->kvm), limit);
-	cr_assert_eq(kvm_routes_batch(&r->kvm, true), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, true), 0);
 	for (unsigned int i = 0; i < limit; i++)
 		cr_assert_eq(add_msi(r, 0x8090040, i, 0x8), (int)i, "route %u", i);
 	cr_assert_eq(kvm_routes_slot(&r->kvm), -ENOSPC, "KVM's GSI limit reached");
-	cr_assert_eq(kvm_routes_batch(&r->kvm, false), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, false), 0);
 	cr_assert_eq(r->commits, 1, "one commit for the whole batch");
 	cr_assert_eq(r->last_nr, NR_SPIS + limit);
 	cr_assert_eq(r->last[4095].gsi, 4095, "the last GSI is the highest KVM takes");
@@ -172,22 +176,22 @@ Test(kvm_routes, batches_nest_and_commit_only_when_dirty)
 	struct rec *r = calloc(1, sizeof(*r));
 
 	rec_init(r, 4096);
-	cr_assert_eq(kvm_routes_batch(&r->kvm, false), -EINVAL, "end without begin");
-	cr_assert_eq(kvm_routes_batch(&r->kvm, true), 0);
-	cr_assert_eq(kvm_routes_batch(&r->kvm, false), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, false), -EINVAL, "end without begin");
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, true), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, false), 0);
 	cr_assert_eq(r->commits, 0, "nothing changed: no commit");
-	cr_assert_eq(kvm_routes_batch(&r->kvm, true), 0);
-	cr_assert_eq(kvm_routes_batch(&r->kvm, true), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, true), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, true), 0);
 	for (int i = 0; i < 10; i++)
 		add_msi(r, 0x8090040, (u32)i, 0x8);
 	release(r, 3);
-	cr_assert_eq(kvm_routes_batch(&r->kvm, false), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, false), 0);
 	cr_assert_eq(r->commits, 0, "inner end: still deferred");
 	r->fail = -EINVAL;
-	cr_assert_eq(kvm_routes_batch(&r->kvm, false), -EINVAL, "the outer end commits and reports failure");
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, false), -EINVAL, "the outer end commits and reports failure");
 	cr_assert_eq(r->commits, 1);
 	r->fail = 0;
-	cr_assert_eq(kvm_routes_commit(&r->kvm), 0);
+	cr_assert_eq(kvm_routes_commit(&r->kvm, DEV_A), 0);
 	cr_assert_eq(r->last_nr, NR_SPIS + 9);
 	kvm_routes_free(&r->kvm);
 	free(r);
@@ -220,39 +224,44 @@ Test(kvm_routes, a_failed_commit_stays_dirty_and_the_next_batch_end_retries)
 	r->kvm.routes[s] = (struct kvm_irqfd_route){ .used = true, .msi = true, .gsi = NR_SPIS, .eventfd = 7,
 						     .resamplefd = -1, .addr = 0x8090040, .data = 1, .devid = 8 };
 	r->fail = -ENOMEM;
-	cr_assert_eq(kvm_routes_commit(&r->kvm), -ENOMEM, "KVM refused the table");
+	cr_assert_eq(kvm_routes_commit(&r->kvm, DEV_A), -ENOMEM, "KVM refused the table");
 	cr_assert_eq(r->commits, 1);
 	cr_assert(r->kvm.routes_dirty, "the refused table is still owed to KVM");
 	/* A batch that changes nothing must still hand KVM the table it never took. */
 	r->fail = 0;
-	cr_assert_eq(kvm_routes_batch(&r->kvm, true), 0);
-	cr_assert_eq(kvm_routes_batch(&r->kvm, false), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, true), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, false), 0);
 	cr_assert_eq(r->commits, 2, "the batch end retried the failed commit");
 	cr_assert_eq(r->last_nr, NR_SPIS + 1);
 	cr_assert_eq(r->last[NR_SPIS].u.msi.data, 1);
 	cr_assert_not(r->kvm.routes_dirty);
 	/* Failing at a batch end leaves it dirty too. */
-	cr_assert_eq(kvm_routes_batch(&r->kvm, true), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, true), 0);
 	r->kvm.routes[s].data = 2;
-	cr_assert_eq(kvm_routes_commit(&r->kvm), 0);
+	cr_assert_eq(kvm_routes_commit(&r->kvm, DEV_A), 0);
 	r->fail = -EINVAL;
-	cr_assert_eq(kvm_routes_batch(&r->kvm, false), -EINVAL);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, false), -EINVAL);
 	cr_assert(r->kvm.routes_dirty);
 	r->fail = 0;
-	cr_assert_eq(kvm_routes_batch(&r->kvm, true), 0);
-	cr_assert_eq(kvm_routes_batch(&r->kvm, false), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, true), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, false), 0);
 	cr_assert_eq(r->commits, 4);
 	cr_assert_eq(r->last[NR_SPIS].u.msi.data, 2);
 	kvm_routes_free(&r->kvm);
 	free(r);
 }
 
-static int route_msi(struct rec *r, int eventfd, u32 data)
+static int route_msi_of(struct rec *r, u64 caller, int eventfd, u32 data)
 {
 	struct kvm_irqfd_route t = { .msi = true, .eventfd = eventfd, .resamplefd = -1, .addr = 0x8090040,
 				     .data = data, .devid = 0x8 };
 
-	return kvm_routes_add(&r->kvm, &t);
+	return kvm_routes_add(&r->kvm, caller, &t);
+}
+
+static int route_msi(struct rec *r, int eventfd, u32 data)
+{
+	return route_msi_of(r, DEV_A, eventfd, data);
 }
 
 Test(kvm_routes, outside_a_batch_an_msi_irqfd_is_assigned_after_its_route_is_committed)
@@ -270,7 +279,7 @@ Test(kvm_routes, outside_a_batch_an_msi_irqfd_is_assigned_after_its_route_is_com
 	cr_assert_eq(r->ev[1].gsi, NR_SPIS);
 	cr_assert(r->ev[1].gsi_routed, "the GSI was routed when its irqfd was assigned");
 	/* A wired SPI needs no commit (identity route). */
-	s = kvm_routes_add(&r->kvm, &spi);
+	s = kvm_routes_add(&r->kvm, DEV_A, &spi);
 	cr_assert_eq(s, 1);
 	cr_assert_eq(r->nev, 3);
 	cr_assert_eq(r->ev[2].kind, EV_ASSIGN);
@@ -280,12 +289,12 @@ Test(kvm_routes, outside_a_batch_an_msi_irqfd_is_assigned_after_its_route_is_com
 	cr_assert_eq(route_msi(r, 41, 2), -EBADF);
 	cr_assert_not(r->kvm.routes[2].used);
 	cr_assert_eq(r->last_nr, NR_SPIS + 1, "the failed route left KVM's table again");
-	cr_assert_eq(kvm_routes_release(&r->kvm, h), 0);
+	cr_assert_eq(kvm_routes_release(&r->kvm, DEV_A, h), 0);
 	cr_assert_eq(r->ev[r->nev - 2].kind, EV_DEASSIGN);
 	cr_assert_eq(r->ev[r->nev - 1].kind, EV_COMMIT);
 	cr_assert_eq(r->last_nr, NR_SPIS);
-	cr_assert_eq(kvm_routes_release(&r->kvm, h), -ENOENT, "released twice");
-	cr_assert_eq(kvm_routes_release(&r->kvm, -1), -ENOENT);
+	cr_assert_eq(kvm_routes_release(&r->kvm, DEV_A, h), -ENOENT, "released twice");
+	cr_assert_eq(kvm_routes_release(&r->kvm, DEV_A, -1), -ENOENT);
 	kvm_routes_free(&r->kvm);
 	free(r);
 }
@@ -301,8 +310,8 @@ Test(kvm_routes, inside_a_batch_msi_irqfds_are_assigned_only_after_the_final_com
 	rec_init(r, 4096);
 	h[0] = route_msi(r, 30, 0);
 	r->nev = 0;
-	cr_assert_eq(kvm_routes_batch(&r->kvm, true), 0);
-	cr_assert_eq(kvm_routes_release(&r->kvm, h[0]), 0, "a vector's target changes: release ...");
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, true), 0);
+	cr_assert_eq(kvm_routes_release(&r->kvm, DEV_A, h[0]), 0, "a vector's target changes: release ...");
 	for (int i = 0; i < 8; i++)
 		h[i] = route_msi(r, 60 + i, (u32)i);
 	cr_assert_eq(h[0], 0, "... and re-add in the same slot (same GSI, new route)");
@@ -310,9 +319,9 @@ Test(kvm_routes, inside_a_batch_msi_irqfds_are_assigned_only_after_the_final_com
 	cr_assert_eq(r->ev[0].kind, EV_DEASSIGN);
 	cr_assert_eq(r->ev[0].eventfd, 30);
 	/* Releasing a route whose irqfd was never assigned issues no deassign. */
-	cr_assert_eq(kvm_routes_release(&r->kvm, h[7]), 0);
+	cr_assert_eq(kvm_routes_release(&r->kvm, DEV_A, h[7]), 0);
 	cr_assert_eq(r->nev, 1);
-	cr_assert_eq(kvm_routes_batch(&r->kvm, false), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, false), 0);
 	cr_assert_eq(r->commits, 2, "one commit before the batch, one for the whole batch");
 	cr_assert_eq(r->nev, 1 + 1 + 7);
 	cr_assert_eq(r->ev[1].kind, EV_COMMIT, "the commit comes first");
@@ -334,32 +343,74 @@ Test(kvm_routes, a_failed_batch_end_keeps_irqfds_pending_until_a_later_end_succe
 	int a, b;
 
 	rec_init(r, 4096);
-	cr_assert_eq(kvm_routes_batch(&r->kvm, true), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, true), 0);
 	a = route_msi(r, 70, 1);
 	b = route_msi(r, 71, 2);
 	r->fail = -ENOMEM;
-	cr_assert_eq(kvm_routes_batch(&r->kvm, false), -ENOMEM);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, false), -ENOMEM);
 	cr_assert_eq(r->nev, 0, "no irqfd without its route");
 	r->fail = 0;
 	/* Nested batches: only the outermost end commits and assigns. */
-	cr_assert_eq(kvm_routes_batch(&r->kvm, true), 0);
-	cr_assert_eq(kvm_routes_batch(&r->kvm, true), 0);
-	cr_assert_eq(kvm_routes_batch(&r->kvm, false), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, true), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, true), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, false), 0);
 	cr_assert_eq(r->nev, 0);
 	r->fail_assign = -EINVAL; /* the first irqfd fails, the second still goes in */
-	cr_assert_eq(kvm_routes_batch(&r->kvm, false), -EINVAL);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, false), -EINVAL);
 	cr_assert_eq(r->nev, 2);
 	cr_assert_eq(r->ev[0].kind, EV_COMMIT);
 	cr_assert_eq(r->ev[1].eventfd, 71);
 	cr_assert_not(r->kvm.routes[a].assigned);
 	cr_assert(r->kvm.routes[b].assigned);
-	cr_assert_eq(kvm_routes_batch(&r->kvm, true), 0);
-	cr_assert_eq(kvm_routes_batch(&r->kvm, false), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, true), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, false), 0);
 	cr_assert_eq(r->nev, 3, "nothing to commit; the pending irqfd is retried");
 	cr_assert_eq(r->ev[2].kind, EV_ASSIGN);
 	cr_assert_eq(r->ev[2].eventfd, 70);
 	cr_assert(r->ev[2].gsi_routed);
 	cr_assert(r->kvm.routes[a].assigned);
+	kvm_routes_free(&r->kvm);
+	free(r);
+}
+
+/* Two devices on two vCPUs: A's MSI-X table write has a batch open when B's guest driver unmasks a vector.
+ * B's call is outside any batch of its own, so its route must be live (committed and its irqfd assigned)
+ * when the call returns, not deferred to A's batch end; A's routes still wait for A's end; and a batch B
+ * opens and closes meanwhile assigns B's routes only. */
+Test(kvm_routes, one_callers_open_batch_does_not_defer_another_callers_route)
+{
+	struct rec *r = calloc(1, sizeof(*r));
+	int a, b, b2;
+
+	rec_init(r, 4096);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, true), 0);
+	a = route_msi_of(r, DEV_A, 80, 1);
+	cr_assert_eq(r->nev, 0, "A's route waits for A's batch end");
+	b = route_msi_of(r, DEV_B, 90, 2);
+	cr_assert_geq(b, 0);
+	cr_assert(r->kvm.routes[b].assigned, "B's route is reported live: it must be");
+	cr_assert_eq(r->nev, 2);
+	cr_assert_eq(r->ev[0].kind, EV_COMMIT);
+	cr_assert_eq(r->ev[1].kind, EV_ASSIGN);
+	cr_assert_eq(r->ev[1].eventfd, 90);
+	cr_assert(r->ev[1].gsi_routed, "B's irqfd assigned after its GSI got a route");
+	cr_assert_not(r->kvm.routes[a].assigned, "A's batch is still open");
+	/* B's own batch, inside A's: its end assigns B's route, not A's. */
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_B, true), 0);
+	b2 = route_msi_of(r, DEV_B, 91, 3);
+	cr_assert_not(r->kvm.routes[b2].assigned);
+	/* A closes (and reopens) its batch meanwhile. */
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, false), 0);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, true), 0);
+	cr_assert(r->kvm.routes[a].assigned, "A's end assigned A's route");
+	cr_assert_not(r->kvm.routes[b2].assigned, "... but not B's: B's batch is open");
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_B, false), 0);
+	cr_assert(r->kvm.routes[b2].assigned);
+	cr_assert(r->ev[r->nev - 1].kind == EV_ASSIGN && r->ev[r->nev - 1].eventfd == 91 && r->ev[r->nev - 1].gsi_routed);
+	/* An end of a caller without a begin of its own is refused, even while another caller has one open. */
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_B, false), -EINVAL);
+	cr_assert_eq(kvm_routes_batch(&r->kvm, DEV_A, false), 0);
+	cr_assert_eq(r->kvm.nbatches, 0);
 	kvm_routes_free(&r->kvm);
 	free(r);
 }

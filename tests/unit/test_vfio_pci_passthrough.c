@@ -2,18 +2,24 @@
  * VFIO and hv backends: the order of iommufd/VFIO operations (IOAS, bind, attach, reserved-range check, RAM at
  * IOVA = GPA, device models at 00:01.0 and 00:02.0), teardown leaving nothing behind, and every bad input
  * (iommufd missing, device missing / not bound, bind/attach failures, RAM hitting a reserved IOVA window,
- * the same host device twice, a BAR that cannot be placed) unwinding in order with its message. */
+ * the same host device twice, a BAR that cannot be placed) unwinding in order with its message. Guest RAM
+ * goes into the IOAS in PASSTHROUGH_RAM_CHUNK pieces, and a stop signal arriving during the setup (Ctrl-C
+ * while devices are opened or RAM is pinned) ends it at the next check with -EINTR, everything undone. */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
 #include "boot/layout.h"
 #include "devices/passthrough.h"
 #include "tests/unit/fake_hv.h"
 #include "tests/unit/fake_iommufd.h"
 #include "tests/unit/fake_vfio.h"
 #include "tests/unit/cr_stderr.h"
+#include "vmm/sig.h"
 
 #define RW (VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE)
 #define NDEV 2
@@ -25,6 +31,11 @@ struct env {
 	int fail_iommufd_open;
 	int fail_vfio_open[NDEV];
 	unsigned int opens;
+	unsigned int sigint_at_open;   /* raise SIGINT while opening the n-th device (1-based), 0: never */
+	unsigned int sigterm_at_map;   /* raise SIGTERM during the n-th IOAS_MAP (1-based), 0: never */
+	unsigned int maps;
+	struct iommufd_ops ops;        /* the fake's ops with ioas_map wrapped (sigterm_at_map) */
+	int (*fake_map)(struct iommufd *ictx, u32 ioas, void *va, u64 length, u64 *iova, u32 flags);
 	struct fake_hv fh;
 	struct bus bus;
 	struct guest_mem ram;
@@ -33,6 +44,16 @@ struct env {
 };
 
 static struct env env;
+
+/* The fake's IOAS_MAP, counted; the sigterm_at_map-th one has SIGTERM arrive while the kernel pins. */
+static int map_counted(struct iommufd *ictx, u32 ioas, void *va, u64 length, u64 *iova, u32 flags)
+{
+	int rc = env.fake_map(ictx, ioas, va, length, iova, flags);
+
+	if (++env.maps == env.sigterm_at_map)
+		raise(SIGTERM);
+	return rc;
+}
 
 static int open_iommufd(void *ctx, struct iommufd *ictx)
 {
@@ -43,6 +64,10 @@ static int open_iommufd(void *ctx, struct iommufd *ictx)
 		return e->fail_iommufd_open;
 	}
 	fake_iommufd_attach_ctx(&e->fi, ictx);
+	e->ops = *ictx->ops;
+	e->fake_map = e->ops.ioas_map;
+	e->ops.ioas_map = map_counted;
+	ictx->ops = &e->ops;
 	return 0;
 }
 
@@ -56,7 +81,8 @@ static int open_vfio(void *ctx, struct vfio_dev *dev, const char *bdf)
 		if (e->fail_vfio_open[i])
 			return e->fail_vfio_open[i];
 		fake_vfio_open(&e->fv[i], dev, bdf);
-		e->opens++;
+		if (++e->opens == e->sigint_at_open)
+			raise(SIGINT);
 		return 0;
 	}
 	return -ENODEV;
@@ -280,4 +306,114 @@ Test(passthrough, ram_map_failure_unwinds, .init = cr_redirect_stderr)
 	cr_assert_eq(create(), -ENOMEM);
 	assert_all_undone();
 	env_down();
+}
+
+/* The stop signals blocked, as main has them (vm_block_signals); drained at the end of the test. */
+static void block_stop_signals(sigset_t *set)
+{
+	sig_stop_set(set);
+	cr_assert_eq(pthread_sigmask(SIG_BLOCK, set, NULL), 0);
+}
+
+static void drain_stop_signals(const sigset_t *set)
+{
+	const struct timespec zero = { 0 };
+
+	while (sigtimedwait(set, NULL, &zero) > 0) {
+	}
+}
+
+/* Guest RAM of a size that takes three IOAS_MAPs (256 + 256 + 88 MiB): reserved address space only. */
+#define BIG_RAM (600 * SZ_1M)
+
+static void big_ram(void)
+{
+	free(env.ram.host);
+	env.ram.size = BIG_RAM;
+	env.ram.host = mmap(NULL, BIG_RAM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	cr_assert_neq(env.ram.host, MAP_FAILED);
+}
+
+static void big_ram_free(void)
+{
+	munmap(env.ram.host, BIG_RAM);
+	env.ram.host = NULL;
+}
+
+static unsigned int live_maps(void)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < FAKE_IOMMUFD_MAX_MAPS; i++)
+		n += env.fi.maps[i].used;
+	return n;
+}
+
+Test(passthrough, ram_goes_into_the_ioas_in_chunks, .init = cr_redirect_stderr)
+{
+	static const u64 want[][2] = { { 0, 256 * SZ_1M }, { 256 * SZ_1M, 256 * SZ_1M }, { 512 * SZ_1M, 88 * SZ_1M } };
+
+	env_up(1);
+	big_ram();
+	cr_assert_eq(create(), 0);
+	cr_assert_eq(env.maps, 3);
+	cr_assert_eq(live_maps(), 3);
+	for (unsigned int k = 0; k < 3; k++) {
+		bool found = false;
+
+		for (unsigned int i = 0; i < FAKE_IOMMUFD_MAX_MAPS; i++) {
+			const struct fake_iommufd_map *m = &env.fi.maps[i];
+
+			found |= m->used && m->iova == LAYOUT_RAM_BASE + want[k][0] && m->length == want[k][1] &&
+				 m->va == (u8 *)env.ram.host + want[k][0] && (m->flags & IOMMU_IOAS_MAP_WRITEABLE);
+		}
+		cr_assert(found, "chunk %u: 0x%llx bytes at RAM + 0x%llx", k, (unsigned long long)want[k][1],
+			  (unsigned long long)want[k][0]);
+	}
+	passthrough_destroy(&env.pt);
+	assert_all_undone(); /* each chunk unmapped as it was mapped (the kernel refuses to split a mapping) */
+	big_ram_free();
+	env_down();
+}
+
+/* SIGINT while the second device is being opened: nothing after it is done (no RAM pinned), everything before
+ * it is undone, and the setup says nothing (main names the signal). */
+Test(passthrough, a_stop_signal_while_devices_open_unwinds_before_pinning, .init = cr_redirect_stderr)
+{
+	static char out[4096];
+	sigset_t set;
+
+	block_stop_signals(&set);
+	env_up(2);
+	env.sigint_at_open = 2;
+	cr_assert_eq(create(), -EINTR);
+	cr_assert_str_eq(cr_stderr_read(out, sizeof(out)), "", "the setup says nothing: main names the signal");
+	cr_assert_eq(env.maps, 0, "no guest RAM pinned after the signal");
+	cr_assert_eq(fake_iommufd_log_find(&env.fi, "ioas_map:1"), -1);
+	assert_all_undone();
+	for (unsigned int i = 0; i < NDEV; i++)
+		cr_assert(env.fv[i].closed, "device %u closed", i);
+	cr_assert_eq(sig_stop_pending(), SIGINT);
+	env_down();
+	drain_stop_signals(&set);
+}
+
+/* SIGTERM while the first of three RAM chunks is being pinned: the setup stops after that chunk, which is
+ * unpinned again with everything else. */
+Test(passthrough, a_stop_signal_while_ram_is_pinned_stops_after_the_chunk, .init = cr_redirect_stderr)
+{
+	sigset_t set;
+
+	block_stop_signals(&set);
+	env_up(1);
+	big_ram();
+	env.sigterm_at_map = 1;
+	cr_assert_eq(create(), -EINTR);
+	cr_assert_eq(env.maps, 1, "one chunk, not the whole RAM");
+	cr_assert_eq(env.fv[0].resets, 0, "no device model built after the signal (it resets the device)");
+	assert_all_undone();
+	cr_assert_eq(sig_stop_pending(), SIGTERM);
+	big_ram_free();
+	env_down();
+	drain_stop_signals(&set);
 }

@@ -22,7 +22,7 @@ check() {
 }
 K=$LAB_L2_KERNEL
 check "ivmm: error: cannot open kernel /no/such/Image: No such file or directory" run --kernel /no/such/Image
-check "ivmm: error: /lab/lib.sh: not an arm64 Linux Image (bad magic)" run --kernel /lab/lib.sh
+check "ivmm: error: $LAB_DIR/lib.sh: not an arm64 Linux Image (bad magic)" run --kernel "$LAB_DIR/lib.sh"
 check "ivmm: error: $LAB_L2_INITRD: not an arm64 Linux Image (gzip-compressed: decompress it first)" \
 	run --kernel "$LAB_L2_INITRD"
 check "ivmm: error: --memory '12Q': not a size (examples: 512M, 2G, 1048576)" run --kernel "$K" --memory 12Q

@@ -6,6 +6,9 @@
 lab_need_ivmm
 hp=/proc/sys/vm/nr_hugepages
 [ -w $hp ] || lab_fail "no $hp in L1 (CONFIG_HUGETLBFS?)"
+# What was reserved before is put back on every way out (0 in L1; a real host's own setting under run-host.sh).
+hp_was=$(cat $hp)
+trap 'echo "$hp_was" > $hp' EXIT
 echo 150 > $hp
 got=$(cat $hp)
 [ "$got" -ge 128 ] || lab_fail "could reserve only $got huge pages in L1 (need 128 for 256M)"

@@ -6,7 +6,7 @@
 lab_need_prog iommufd-chain
 bdf=$(lab_edu_bdf) || exit 1
 lab_bind_edu > /dev/null || exit 1
-/progs/iommufd-chain "$bdf"
+"$LAB_PROGS/iommufd-chain" "$bdf"
 rc=$?
 [ $rc = 0 ] || lab_fail "iommufd-chain $bdf exited with status $rc"
 echo "iommufd-chain: ok"

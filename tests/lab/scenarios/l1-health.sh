@@ -21,6 +21,6 @@ again=$(lab_bind_edu) || exit 1
 [ "$again" = "$cdev" ] || lab_fail "lab_bind_edu not idempotent: $cdev then $again"
 lab_info "edu $bdf on vfio-pci, cdev $cdev"
 
-[ -s /l2/Image ] || lab_fail "/l2/Image missing"
-[ -s /l2/initramfs.cpio.gz ] || lab_fail "/l2/initramfs.cpio.gz missing"
+[ -s "$LAB_L2_KERNEL" ] || lab_fail "$LAB_L2_KERNEL missing"
+[ -s "$LAB_L2_INITRD" ] || lab_fail "$LAB_L2_INITRD missing"
 echo "l1-health: ok"

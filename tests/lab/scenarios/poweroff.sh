@@ -6,7 +6,7 @@ lab_need_ivmm
 out=/tmp/poweroff.out
 feed=/tmp/poweroff-feed.sh
 cat > "$feed" <<'FEED'
-. /lab/lib.sh
+. "${LAB_DIR:-/lab}/lib.sh"
 out=$1
 lab_wait_for "$out" 'L2: shell ready' 1200 || exit 1
 sleep 1
