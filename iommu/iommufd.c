@@ -2,10 +2,12 @@
  * report failures (see iommufd.h). The real backend (ioctls on /dev/iommu) is iommufd_kernel.c, vEVENTQ
  * record parsing iommufd_events.c, invalidation batches iommufd_inv.c, IOVA range helpers iommufd_iova.c. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 #include <endian.h>
 #include "iommu/iommufd_internal.h"
@@ -115,22 +117,43 @@ const struct iommufd_obj *iommufd_obj_find(const struct iommufd *ictx, u32 id)
 	return i < 0 ? NULL : &ictx->objs[i];
 }
 
+/* A vEVENTQ's fd holds the object (the kernel refuses DESTROY while its file is open), and a poller may still
+ * have the fd's number (vm_watch calls back once more after an unwatch). So the file is not closed: an
+ * eventfd that never becomes readable is put over its number (dup3, atomic), which releases the file while
+ * the number stays the tracker's, so no open() elsewhere can be handed it while someone might still use it.
+ * The placeholder is closed only once DESTROY succeeded; when DESTROY fails the object stays tracked with the
+ * placeholder as its fd (a later iommufd_destroy puts a fresh one over it and retries; iommufd_close closes
+ * it). Returns 0 or -errno after a message. */
+static int release_queue_file(struct iommufd *ictx, const char *tn, u32 id, int fd)
+{
+	int ph = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), rc = 0;
+
+	if (ph < 0)
+		return fail(ictx, -errno, "DESTROY %s %u: placeholder eventfd for its fd %d", tn, id, fd);
+	if (dup3(ph, fd, O_CLOEXEC) < 0)
+		rc = fail(ictx, -errno, "DESTROY %s %u: placeholder over its fd %d", tn, id, fd);
+	close(ph);
+	return rc;
+}
+
 int iommufd_destroy(struct iommufd *ictx, u32 id)
 {
 	ssize_t i = track_index(ictx, id);
 	const char *tn = i < 0 ? "untracked object" : iommufd_obj_type_name(ictx->objs[i].type);
-	int rc;
+	int rc, fd = i < 0 ? -1 : ictx->objs[i].fd;
 
 	if (i < 0)
 		pr_debug("iommufd: destroying untracked id %u", id);
-	/* A vEVENTQ's fd holds the object: close it first so the destroy is not refused as busy. */
-	if (i >= 0 && ictx->objs[i].fd >= 0) {
-		close(ictx->objs[i].fd);
-		ictx->objs[i].fd = -1;
+	if (fd >= 0) {
+		rc = release_queue_file(ictx, tn, id, fd);
+		if (rc)
+			return rc;
 	}
 	rc = ictx->ops->destroy(ictx, id);
 	if (rc)
 		return fail(ictx, rc, "DESTROY %s %u", tn, id);
+	if (fd >= 0)
+		close(fd); /* the placeholder: the object is gone, the number may be reused now */
 	if (i >= 0) {
 		memmove(&ictx->objs[i], &ictx->objs[i + 1], (ictx->nr_objs - (size_t)i - 1) * sizeof(ictx->objs[0]));
 		ictx->nr_objs--;

@@ -5,10 +5,11 @@
  * tests plug a fake (tests/unit/fake_iommufd.h). The iommufd_* wrappers below call the ops, print one line on
  * failure ("iommufd: OPERATION (ids...): strerror") and keep the tracker up to date.
  *
- * Object order (design.md): IOAS -> nest-parent (S2) HWPT on it -> vIOMMU on the S2 HWPT -> vDEVICE per
- * device (virt_id = guest StreamID) -> nested HWPTs (guest STEs) -> vEVENTQ. iommufd_teardown() destroys
- * what is still tracked in the safe reverse order: nested HWPTs, vDEVICEs, vEVENTQs, vIOMMUs, S2/paging
- * HWPTs, IOASes. Devices must first be re-attached to a safe HWPT (or detached, or their fd closed):
+ * Object order (docs/architecture.md, "iommufd objects and their order"): IOAS -> nest-parent (S2) HWPT on it
+ * -> vIOMMU on the S2 HWPT -> vDEVICE per device (virt_id = guest StreamID) -> nested HWPTs (guest STEs), and
+ * a vEVENTQ while the guest has EVTQEN set. Teardown runs in reverse, children before their parents;
+ * iommufd_teardown() destroys what is still tracked by rank: nested HWPTs, vDEVICEs, vEVENTQs, vIOMMUs,
+ * S2/paging HWPTs, IOASes (vDEVICEs and vEVENTQs are siblings under the vIOMMU: their order does not matter). Devices must first be re-attached to a safe HWPT (or detached, or their fd closed):
  * the kernel refuses to destroy a HWPT a device is attached to (-EBUSY). That is the VFIO layer's job
  * (devices/vfio_dev.h), done by its owner before iommufd_teardown().
  *
@@ -159,7 +160,11 @@ int __must_check iommufd_veventq_alloc_smmuv3(struct iommufd *ictx, u32 viommu_i
 					      int *out_fd);
 
 /* Destroy one tracked object (closes a vEVENTQ's fd). An id the tracker does not know is still passed
- * to the kernel (and reported as untracked in a debug line). */
+ * to the kernel (and reported as untracked in a debug line). A vEVENTQ's file is released before the DESTROY
+ * (the kernel refuses it while the file is open) but its fd number only after the DESTROY succeeded: an
+ * eventfd that never polls readable holds the number meanwhile, so a poller that still has it cannot read
+ * another file; if the DESTROY fails, the object stays tracked with that placeholder as its fd (the next
+ * iommufd_destroy retries, iommufd_close closes it). */
 int __must_check iommufd_destroy(struct iommufd *ictx, u32 id);
 /* Destroy every tracked object, children first (order in the file header). Keeps going on failure;
  * returns the first error. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "iommu/smmuv3_regs.h"
 #include "tests/unit/fake_iommufd.h"
@@ -286,8 +287,14 @@ static int f_veventq_alloc(struct iommufd *ictx, u32 viommu_id, u32 type, u32 de
 			close(p[0]);
 			close(p[1]);
 		} else {
+			struct stat st;
+
 			f->objs[*out].rfd = p[0];
 			f->objs[*out].wfd = p[1];
+			if (!fstat(p[0], &st)) {
+				f->objs[*out].rino = st.st_ino;
+				f->objs[*out].rdev = st.st_dev;
+			}
 			f->objs[*out].depth = depth;
 			*out_fd = p[0];
 		}
@@ -367,9 +374,14 @@ static int f_invalidate(struct iommufd *ictx, u32 id, u32 data_type, const void 
 	return rc;
 }
 
-static bool fd_open(int fd)
+/* The queue's file is still open (what holds the kernel's reference on a vEVENTQ): its fd number is open and
+ * still names this queue's pipe. A caller may have put another file over the number to release the queue
+ * while keeping the number (iommufd_destroy does). */
+static bool queue_file_open(const struct fake_iommufd_obj *o)
 {
-	return fd >= 0 && fcntl(fd, F_GETFD) != -1;
+	struct stat st;
+
+	return o->rfd >= 0 && !fstat(o->rfd, &st) && st.st_ino == o->rino && st.st_dev == o->rdev;
 }
 
 static int f_destroy(struct iommufd *ictx, u32 id)
@@ -396,7 +408,7 @@ static int f_destroy(struct iommufd *ictx, u32 id)
 			if (f->maps[i].used && f->maps[i].ioas == id)
 				f->maps[i].used = false; /* destroying an IOAS unmaps everything */
 	if (o->type == IOMMUFD_OBJ_VEVENTQ) {
-		if (fd_open(o->rfd))
+		if (queue_file_open(o))
 			return -EBUSY; /* the fd holds a reference */
 		if (!ioctl(o->wfd, FIONREAD, &unread))
 			f->veventq_discarded += (u64)unread; /* events nobody read die with the queue */

@@ -41,6 +41,7 @@ struct fake_iommufd_obj {
 	u64 ste[2];        /* nested HWPT, host order */
 	u32 depth;         /* vEVENTQ: the depth it was allocated with */
 	int rfd, wfd;      /* vEVENTQ pipe */
+	unsigned long long rino, rdev; /* the read end's inode: DESTROY is refused while rfd still names it */
 };
 
 struct fake_iommufd_map {

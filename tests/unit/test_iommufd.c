@@ -5,8 +5,10 @@
 #include <criterion/redirect.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "iommu/iommufd.h"
 #include "iommu/smmuv3_regs.h"
@@ -368,4 +370,64 @@ Test(iommufd_iova, find_skips_reserved_and_honours_alignment)
 			cr_assert_eq(iova, find_cases[i].iova, "%s: got 0x%llx", find_cases[i].what,
 				     (unsigned long long)iova);
 	}
+}
+
+/* A vEVENTQ whose DESTROY fails keeps its fd number: the queue's file is released (a placeholder that never
+ * polls readable sits at the number), the object stays tracked with that number, no open() can be given it
+ * (a poller that still has the number must never read another file), and the next destroy finishes the job
+ * and frees the number. */
+Test(iommufd, a_failed_veventq_destroy_keeps_its_fd_number)
+{
+	struct pollfd p;
+	struct fake_iommufd f;
+	struct iommufd ictx;
+	const struct iommufd_obj *o;
+	struct chain c;
+	struct stat st;
+	int n;
+
+	fake_iommufd_init(&f);
+	fake_iommufd_attach_ctx(&f, &ictx);
+	build_chain(&ictx, &c);
+	f.fail_destroy = -EBUSY; /* the kernel still holds the queue (a read under way) */
+	cr_assert_eq(iommufd_destroy(&ictx, c.veventq), -EBUSY);
+	o = iommufd_obj_find(&ictx, c.veventq);
+	cr_assert_not_null(o, "still tracked");
+	cr_assert_eq(o->fd, c.fd, "with its fd number");
+	cr_assert_neq(fcntl(c.fd, F_GETFD), -1, "the number is still open ...");
+	cr_assert_eq(fstat(c.fd, &st), 0);
+	cr_assert_not(S_ISFIFO(st.st_mode), "... but no longer the queue's file (the fake's is a pipe)");
+	n = open("/dev/null", O_RDONLY);
+	cr_assert_geq(n, 0);
+	cr_assert_neq(n, c.fd, "open() cannot be given the number");
+	close(n);
+	p = (struct pollfd){ .fd = c.fd, .events = POLLIN };
+	cr_assert_eq(poll(&p, 1, 0), 0, "a late poller sees nothing to read at the number");
+	cr_assert(f.objs[c.veventq].live);
+	/* The retry releases nothing twice, destroys, and only then gives the number back. */
+	cr_assert_eq(iommufd_destroy(&ictx, c.veventq), 0);
+	cr_assert_not(f.objs[c.veventq].live);
+	cr_assert_null(iommufd_obj_find(&ictx, c.veventq));
+	cr_assert_eq(fcntl(c.fd, F_GETFD), -1, "the placeholder is closed after the destroy");
+	iommufd_close(&ictx);
+	fake_iommufd_release(&f);
+}
+
+/* A queue that cannot be destroyed before the context closes: iommufd_close closes the placeholder. */
+Test(iommufd, close_releases_a_veventq_that_would_not_go)
+{
+	struct fake_iommufd f;
+	struct iommufd ictx;
+	struct chain c;
+
+	fake_iommufd_init(&f);
+	fake_iommufd_attach_ctx(&f, &ictx);
+	build_chain(&ictx, &c);
+	f.fail_destroy = -EBUSY;
+	f.fail_destroy_id = c.veventq;
+	f.fail_destroy_n = 100; /* every attempt, iommufd_close's included */
+	cr_assert_eq(iommufd_destroy(&ictx, c.veventq), -EBUSY);
+	iommufd_close(&ictx);
+	cr_assert_eq(fcntl(c.fd, F_GETFD), -1, "nothing of the queue left open");
+	fake_iommufd_release(&f);
 }
