@@ -37,19 +37,8 @@ int main(void)
 
 	edu_prog = "l2-events-flood";
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (edu_find(bdf, sizeof(bdf)) || l2_iommufd_open(bdf, &v, &io))
+	if (l2_fault_setup(bdf, sizeof(bdf), &v, &io, &rid, &bar, &buf, IOVA_OK))
 		return 1;
-	rid = l2_pci_rid(bdf);
-	buf = l2_dma_buffer(L2_PAGE);
-	if (rid < 0 || !buf || l2_iommufd_map(&io, buf, L2_PAGE, IOVA_OK) || l2_vfio_cmd_set(&v, CMD_MEMORY | CMD_MASTER))
-		return 1;
-	bar = l2_vfio_map_bar0(&v);
-	if (!bar)
-		return 1;
-	if (l2_dma_roundtrip(bar, buf, L2_PAGE, IOVA_OK, 0, 256, 1)) {
-		edu_say("round trip through the mapped page at IOVA 0x%llx failed before any fault", IOVA_OK);
-		return 1;
-	}
 	if (l2_evtlog_read(&lb))
 		return 1;
 	irq0 = l2_evtq_irqs(irq_line, sizeof(irq_line));

@@ -574,4 +574,28 @@ static inline long l2_events_settle(unsigned int quiet_ms, unsigned int max_ms)
 	return irqs;
 }
 
+/* The start the fault programs share: the first edu taken with L2's VFIO cdev + iommufd, one page of buffer
+ * mapped at iova, memory decode and bus mastering on, BAR0 mapped, and a round trip through the page proven
+ * before anything faults. Fills bdf, *rid (its requester id = its vSID), *bar and *buf. 0, or 1 after saying
+ * why. */
+static inline int l2_fault_setup(char *bdf, size_t bdflen, struct l2_vfio *v, struct l2_iommufd *io, int *rid,
+				 volatile uint8_t **bar, uint8_t **buf, uint64_t iova)
+{
+	if (edu_find(bdf, bdflen) || l2_iommufd_open(bdf, v, io))
+		return 1;
+	*rid = l2_pci_rid(bdf);
+	*buf = l2_dma_buffer(L2_PAGE);
+	if (*rid < 0 || !*buf || l2_iommufd_map(io, *buf, L2_PAGE, iova) || l2_vfio_cmd_set(v, CMD_MEMORY | CMD_MASTER))
+		return 1;
+	*bar = l2_vfio_map_bar0(v);
+	if (!*bar)
+		return 1;
+	if (l2_dma_roundtrip(*bar, *buf, L2_PAGE, iova, 0, 256, 1)) {
+		edu_say("round trip through the mapped page at IOVA 0x%llx failed before any fault",
+			(unsigned long long)iova);
+		return 1;
+	}
+	return 0;
+}
+
 #endif
