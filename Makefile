@@ -7,6 +7,7 @@
 #   make check-lab  run the lab scenarios (SCENARIOS="boot console" to pick some)
 #   make lab-shell  interactive L1 console (edu bound to vfio-pci, ivmm installed)
 #   make demo       x86: boot the lab and run an ivmm guest with edu passed through; arm64: ivmm run with configs/demo.ini
+#   make host-bundle  the portable arm64 host test bundle (ivmm, guest kernel + initramfs, scenarios, run-host.sh)
 #   make bench      lab benchmarks (boot time, VMM start, RSS, MMIO cost)
 #   make fuzz       libFuzzer over the guest-garbage rig (clang; FUZZ_TIME seconds, default 60; prints exec/s)
 #   make install    ivmm, its man page and configs/*.ini under DESTDIR + PREFIX (default /usr/local);
@@ -54,7 +55,7 @@ TEST_OBJS := $(TEST_SRCS:%.c=$(B)/test/%.o)
 ARM64_OBJS := $(ARM64_LIB_SRCS:%.c=$(B)/arm64/%.o)
 PROGS := $(PROG_SRCS:tests/lab/progs/%.c=$(B)/arm64/progs/%)
 
-.PHONY: all deps deps-lab unit test tsan check lab check-lab lab-shell demo bench arm64 clean distclean install \
+.PHONY: all deps deps-lab unit test tsan check lab check-lab lab-shell demo bench arm64 clean distclean install \ host-bundle
 	uninstall check-install check-man
 all: $(B)/host/ivmm
 
@@ -149,6 +150,10 @@ demo:
 
 bench: lab
 	@bash tests/lab/bench.sh
+
+# The portable host test bundle (tests/lab/bundle.sh, docs/lab.md): build/host-bundle/ivmm-host-bundle.tar.gz.
+host-bundle: deps-lab
+	@bash tests/lab/bundle.sh
 
 # libFuzzer over the guest-garbage rig (tests/unit/guest_garbage.h): the fuzzer input is the guest. Its own
 # clang build of the library (ASan/UBSan runtimes cannot mix with gcc's); the library is coverage-instrumented,

@@ -3,7 +3,9 @@
 #   build/lab/Image                  the lab kernel (a link to the cached build from tests/lab/kernel.sh)
 #   build/lab/l2-initramfs.cpio.gz   guest root: busybox, /init (init/l2-init), /progs/l2-* (tests/lab/progs/l2-*.c)
 #   build/lab/l1-initramfs.cpio.gz   emulated host root: busybox, /init (init/l1-init), /usr/bin/ivmm, /progs/*,
-#                                    /lab/lib.sh, /lab/scenarios/, /configs/, /l2/Image, /l2/initramfs.cpio.gz
+#                                    /lab/lib.sh, /lab/scenarios/, /configs/, /l2/Image, /l2/initramfs.cpio.gz,
+#                                    /bundle/ivmm-host-bundle.tar.gz (scenario host-bundle)
+#   build/lab/ivmm-host-bundle.tar.gz  the portable host bundle (tests/lab/bundle.sh), packed from the same files
 # It packs whatever build/arm64/ holds: without build/arm64/ivmm the L1 image is still produced (scenarios that
 # need ivmm then fail with "ivmm not built"). It compiles nothing; `make lab` does. Rerunning takes ~1-2 s; an
 # image is only rewritten when its content changed (so its mtime says when it last changed).
@@ -134,6 +136,11 @@ cp -r "$top/configs/." "$l1/configs/"
 rm -f "$l1"/configs/lab/*.patch
 cp "$image" "$l1/l2/Image"
 cp "$out/l2-initramfs.cpio.gz" "$l1/l2/initramfs.cpio.gz"
+# The portable host bundle, made of exactly what the image holds, goes into it too: scenario host-bundle runs it
+# in L1 as on any arm64 host.
+bash "$here/bundle.sh" --root "$l1" "$out/ivmm-host-bundle.tar.gz" || die "packing the host bundle failed"
+mkdir -p "$l1/bundle"
+cp "$out/ivmm-host-bundle.tar.gz" "$l1/bundle/"
 pack "$l1" "$out/l1-initramfs.cpio.gz" && changed+="l1"
 
 log "images in build/lab (${changed:-unchanged}): L1 $(stat -c %s "$out/l1-initramfs.cpio.gz") bytes with $ivmm_state," \

@@ -1,0 +1,73 @@
+# host-bundle: the portable host bundle (tests/lab/bundle.sh, `make host-bundle`) runs the lab's scenarios on an
+# arm64 host as the lab does, so it cannot drift from the lab. L1 is such a host (KVM + iommufd + a nesting
+# SMMUv3) and holds the bundle as /bundle/ivmm-host-bundle.tar.gz, packed by tests/lab/build.sh from the files of
+# the L1 image itself (checked here: the same ivmm, guest kernel and root, L1 programs, lib.sh and scenarios). It
+# is unpacked in /tmp and `run-host.sh --device <edu> --device <edu2> --device <nvme>` runs its default set
+# natively, under the bundle's own busybox and paths; every scenario the lab runs must PASS there too (none
+# FAIL, none SKIP) and run-host.sh must run no other. The lab's set is every non-manual scenario except:
+#   host-bundle itself: `# lab-only`, which run-host.sh leaves out by default (it would unpack and run itself).
+# (selftest-* and bench-* are manual: in neither set.) All the others nest: each runs in its own session under
+# run-host.sh's watchdog with its own timeout, and what it leaves running is killed by its environment marker
+# (L1's `kill -1` between scenarios would kill this scenario too).
+# Time: the sum of the nested scenarios' own run times (docs/lab.md, "The host bundle"), hence the timeout.
+# lab-only
+# timeout: 1800
+lab_need_ivmm
+tgz=/bundle/ivmm-host-bundle.tar.gz
+[ -f $tgz ] || lab_fail "no $tgz in the L1 image (tests/lab/build.sh packs it)"
+dir=/tmp/host-bundle
+rm -rf $dir
+mkdir -p $dir
+tar -xzf $tgz -C $dir || lab_fail "cannot unpack $tgz"
+b=$dir/ivmm-host-bundle
+[ -x $b/run-host.sh ] || lab_fail "no run-host.sh in $tgz"
+
+# The bundle holds what L1 holds, no more, no less.
+same() {
+	cmp -s "$1" "$2" || lab_fail "the bundle's ${1#$b/} is not L1's $2"
+}
+same $b/bin/ivmm "$LAB_IVMM"
+same $b/l2/Image "$LAB_L2_KERNEL"
+same $b/l2/initramfs.cpio.gz "$LAB_L2_INITRD"
+same $b/lab/lib.sh "$LAB_DIR/lib.sh"
+for f in "$LAB_DIR"/scenarios/*.sh; do same $b/lab/scenarios/${f##*/} "$f"; done
+for f in "$LAB_PROGS"/*; do [ ! -e "$f" ] || same $b/progs/${f##*/} "$f"; done
+[ "$(ls $b/lab/scenarios)" = "$(ls "$LAB_DIR"/scenarios)" ] || lab_fail "the bundle has other scenarios than L1"
+[ "$(ls $b/progs)" = "$(ls "$LAB_PROGS")" ] || lab_fail "the bundle has other programs than L1"
+lab_info "$tgz ($(wc -c < $tgz) bytes, $(sed -n 1p $b/MANIFEST)) holds L1's ivmm, guest, programs and scenarios"
+
+# The lab's set: what run.sh runs by default, but this one.
+expect=
+for f in "$LAB_DIR"/scenarios/*.sh; do
+	s=$(basename "$f" .sh)
+	grep -q '^#[[:space:]]*manual[[:space:]]*$' "$f" && continue
+	[ "$s" = host-bundle ] && continue
+	expect="$expect $s"
+done
+n=$(echo $expect | wc -w)
+
+e1=$(lab_edu_bdf) || exit 1
+e2=$(lab_edu2_bdf) || exit 1
+nv=$(lab_nvme_bdf) || exit 1
+lab_info "running: run-host.sh --device $e1 --device $e2 --device $nv ($n scenarios expected)"
+{ sh $b/run-host.sh --device $e1 --device $e2 --device $nv --out $dir/results < /dev/null; echo $? > $dir/rc; } 2>&1 |
+	tee $dir/run-host.out
+rc=$(cat $dir/rc)
+
+bad=
+for s in $expect; do
+	l=$(grep -E "^lab: $s (PASS|FAIL|SKIP)( |\$)" $dir/run-host.out | head -n 1)
+	case "$l" in
+	"lab: $s PASS") ;;
+	"") bad="$bad; $s: no result" ;;
+	*) bad="$bad; ${l#lab: }" ;;
+	esac
+done
+for s in $(sed -nE 's/^lab: ([A-Za-z0-9_.-]+) (PASS|FAIL|SKIP)( .*)?$/\1/p' $dir/run-host.out); do
+	case " $expect " in *" $s "*) ;; *) bad="$bad; $s ran in the bundle but is not in the lab's set" ;; esac
+done
+[ -z "$bad" ] || lab_fail "in the bundle:${bad#;}"
+last=$(tail -n 1 $dir/run-host.out)
+[ "$last" = "$n passed, 0 failed" ] || lab_fail "run-host.sh ended with '$last', not '$n passed, 0 failed'"
+[ "$rc" = 0 ] || lab_fail "run-host.sh exited with status $rc although all passed"
+echo "host-bundle: all $n lab scenarios passed in the bundle too"
