@@ -55,8 +55,8 @@ TEST_OBJS := $(TEST_SRCS:%.c=$(B)/test/%.o)
 ARM64_OBJS := $(ARM64_LIB_SRCS:%.c=$(B)/arm64/%.o)
 PROGS := $(PROG_SRCS:tests/lab/progs/%.c=$(B)/arm64/progs/%)
 
-.PHONY: all deps deps-lab unit test tsan check lab check-lab lab-shell demo bench arm64 clean distclean install \ host-bundle
-	uninstall check-install check-man
+.PHONY: all deps deps-lab unit test tsan check lab check-lab lab-shell demo bench arm64 clean distclean install \
+	uninstall check-install check-man host-bundle
 all: $(B)/host/ivmm
 
 # Dependencies are (re)checked on every build: a second run costs well under a second.
