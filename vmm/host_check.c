@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include "boot/layout.h"
 #include "devices/vfio_dev.h"
 #include "iommu/iommufd.h"
@@ -58,6 +59,18 @@ static void __printf(5, 6) line(struct hc *hc, const char *bdf, const char *what
 	fflush(hc->out);
 }
 
+
+/* The real uname op, the same on every host (both host_check_arm64.c and host_check_other.c use it). */
+int host_check_uname(void *ctx, char *machine, size_t mlen, char *release, size_t rlen)
+{
+	struct utsname u;
+
+	if (uname(&u))
+		return -errno;
+	snprintf(machine, mlen, "%s", u.machine);
+	snprintf(release, rlen, "%s", u.release);
+	return 0;
+}
 /* ---- arguments ---- */
 
 static void usage(FILE *out)

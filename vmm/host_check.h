@@ -76,6 +76,8 @@ struct host_check_sys {
 	int dev_fd[4];     /* devices created for real in the probe VM */
 	unsigned int ndev;
 };
+/* uname(2) as the uname op wants it (shared by the real ops of every host). */
+int host_check_uname(void *ctx, char *machine, size_t mlen, char *release, size_t rlen);
 const struct host_check_ops *host_check_sys_ops(struct host_check_sys *sys);
 
 /* `ivmm host-check ...`: main() calls host_check_main(argc - 1, argv + 1) when argv[1] is "host-check";

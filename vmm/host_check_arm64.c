@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 #include "devices/vfio_dev.h"
 #include "iommu/iommufd.h"
@@ -17,17 +16,6 @@
 static struct host_check_sys *S(void *ctx)
 {
 	return ctx;
-}
-
-static int sys_uname(void *ctx, char *machine, size_t mlen, char *release, size_t rlen)
-{
-	struct utsname u;
-
-	if (uname(&u))
-		return -errno;
-	snprintf(machine, mlen, "%s", u.machine);
-	snprintf(release, rlen, "%s", u.release);
-	return 0;
 }
 
 static int sys_kvm_open(void *ctx, int *api)
@@ -123,7 +111,7 @@ static int sys_open_vfio(void *ctx, struct vfio_dev *dev, const char *bdf)
 
 static const struct host_check_ops sys_ops = {
 	.arm64 = true,
-	.uname = sys_uname,
+	.uname = host_check_uname,
 	.kvm_open = sys_kvm_open,
 	.kvm_ipa_limit = sys_kvm_ipa_limit,
 	.kvm_create_vm = sys_kvm_create_vm,

@@ -1,26 +1,12 @@
 /* host_check_other.c: struct host_check_ops of `ivmm host-check` on hosts that are not arm64 (see
  * host_check.h). ivmm runs guests on arm64 KVM only, so the ops say the build is not arm64 and host-check
- * prints that one line (exit 1) without touching anything; uname names the machine for it. */
-#include <errno.h>
-#include <stdio.h>
+ * prints that one line (exit 1) without touching anything; uname (host_check.c) names the machine for it. */
 #include <string.h>
-#include <sys/utsname.h>
 #include "vmm/host_check.h"
-
-static int other_uname(void *ctx, char *machine, size_t mlen, char *release, size_t rlen)
-{
-	struct utsname u;
-
-	if (uname(&u))
-		return -errno;
-	snprintf(machine, mlen, "%s", u.machine);
-	snprintf(release, rlen, "%s", u.release);
-	return 0;
-}
 
 static const struct host_check_ops other_ops = {
 	.arm64 = false,
-	.uname = other_uname,
+	.uname = host_check_uname,
 };
 
 const struct host_check_ops *host_check_sys_ops(struct host_check_sys *sys)
