@@ -1,13 +1,15 @@
-/* l2-vsmmu-probe: L2 program (tests/lab/scenarios/vsmmu-probe.sh, ivmm run --viommu smmuv3). Checks that L2's
- * own arm-smmu-v3 driver probed ivmm's emulated SMMUv3 and put edu behind it:
+/* l2-vsmmu-probe: L2 program (tests/lab/scenarios/vsmmu-probe.sh, vsmmu-two.sh, device-vsmmu.sh; ivmm run
+ * --viommu smmuv3). Checks that L2's own arm-smmu-v3 driver probed ivmm's emulated SMMUv3 and put the
+ * passed-through devices behind it (device-agnostic: every passed-through function, l2_dut.h, edu or not):
  *   - /sys/class/iommu/ has an entry (printed with what /sys/bus/pci/devices/BDF/iommu points to);
- *   - every edu (found by its ids, l2_edu.h) has an iommu_group (group number and default domain type printed,
- *     and the IOMMU it is behind: `edu at BDF, behind IOMMU NAME`, which vsmmu-two.sh reads);
+ *   - every passed-through function has an iommu_group (group number and default domain type printed, and the
+ *     IOMMU it is behind: `device at BDF, behind IOMMU NAME`, which vsmmu-two.sh reads);
  *   - L2's kernel log (klogctl READ_ALL) has no arm-smmu-v3 line saying error, failed, timeout, aborted, lost,
  *     "will not be reported" or "EVTQ overflow" (case-insensitive; the offending lines are printed).
  * `N IOMMU(s) in /sys/class/iommu` is printed for the scenarios. The device tree's SMMU nodes (name,
  * compatible) and whether the PCIe node has an iommu-map, and the driver's arm-smmu-v3 lines are printed for the
  * record. Exit 0 when all three hold. */
+#include "tests/lab/progs/l2_dut.h"
 #include "tests/lab/progs/l2_iommufd.h"
 
 static const char *const bad_words[] = {
@@ -88,8 +90,8 @@ static bool bad_line(const char *line)
 	return false;
 }
 
-/* One edu: the IOMMU it is behind and its iommu_group (into group). 0, or -1 after a message. */
-static int probe_edu(const char *bdf, char *group_out, size_t glen)
+/* One device: the IOMMU it is behind and its iommu_group (into group). 0, or -1 after a message. */
+static int probe_dev(const char *bdf, char *group_out, size_t glen)
 {
 	char p[300], buf[300], type[64] = "?";
 	const char *iommu, *group;
@@ -97,11 +99,11 @@ static int probe_edu(const char *bdf, char *group_out, size_t glen)
 
 	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/iommu", bdf);
 	iommu = link_name(p, buf, sizeof(buf));
-	edu_say("edu at %s, behind IOMMU %s", bdf, iommu ? iommu : "(none: no iommu link)");
+	edu_say("device at %s, behind IOMMU %s", bdf, iommu ? iommu : "(none: no iommu link)");
 	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/iommu_group", bdf);
 	group = link_name(p, buf, sizeof(buf));
 	if (!group) {
-		edu_say("edu %s has no iommu_group", bdf);
+		edu_say("device %s has no iommu_group", bdf);
 		return -1;
 	}
 	snprintf(group_out, glen, "%.*s", (int)(glen - 1), group);
@@ -114,7 +116,7 @@ static int probe_edu(const char *bdf, char *group_out, size_t glen)
 		type[strcspn(type, "\n")] = 0;
 		close(fd);
 	}
-	edu_say("edu %s is in iommu group %s (default domain type %s)", bdf, group_out, type);
+	edu_say("device %s is in iommu group %s (default domain type %s)", bdf, group_out, type);
 	return 0;
 }
 
@@ -122,7 +124,7 @@ int main(void)
 {
 	char bdfs[8][EDU_BDF_LEN], groups[200] = "", group[64];
 	char *log, *line, *save = NULL;
-	int fails = 0, nr_iommu, smmu_lines = 0, bad = 0, nedu;
+	int fails = 0, nr_iommu, smmu_lines = 0, bad = 0, ndev;
 
 	edu_prog = "l2-vsmmu-probe";
 	show_dt();
@@ -133,14 +135,14 @@ int main(void)
 		fails++;
 	}
 
-	nedu = edu_find_all(bdfs, 8);
-	if (nedu <= 0)
+	ndev = l2_pci_endpoints(bdfs, 8);
+	if (ndev <= 0)
 		return 1;
-	for (int i = 0; i < nedu; i++) {
+	for (int i = 0; i < ndev; i++) {
 		char bdf[EDU_BDF_LEN];
 
 		memcpy(bdf, bdfs[i], sizeof(bdf));
-		if (probe_edu(bdf, group, sizeof(group))) {
+		if (probe_dev(bdf, group, sizeof(group))) {
 			fails++;
 			continue;
 		}
@@ -172,6 +174,6 @@ int main(void)
 		fails++;
 	if (fails)
 		return 1;
-	edu_say("%d IOMMU(s), edu in group %s, clean arm-smmu-v3 log", nr_iommu, groups);
+	edu_say("%d IOMMU(s), %d device(s) in group(s) %s, clean arm-smmu-v3 log", nr_iommu, ndev, groups);
 	return 0;
 }

@@ -115,7 +115,7 @@ static inline int l2_iommufd_open(const char *bdf, struct l2_vfio *v, struct l2_
 		edu_say("VFIO_DEVICE_ATTACH_IOMMUFD_PT %s to IOAS %u: %s", io->cdev, io->ioas, strerror(errno));
 		return -1;
 	}
-	edu_say("edu %s: %s (iommu group %s) bound to iommufd as device %u, attached to IOAS %u (HWPT %u)", bdf,
+	edu_say("device %s: %s (iommu group %s) bound to iommufd as device %u, attached to IOAS %u (HWPT %u)", bdf,
 		io->cdev, group, io->dev_id, io->ioas, attach.pt_id);
 	return l2_vfio_regions(v);
 }

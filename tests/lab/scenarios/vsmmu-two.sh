@@ -24,8 +24,8 @@ lab_expect $out 'L2-RESULT l2-vsmmu-dma PASS' "l2-vsmmu-dma did not pass on both
 lab_expect $out '^l2-vsmmu-dma: 2 of 2 edus passed' "l2-vsmmu-dma did not test two edus"
 n=$(sed -n 's/^l2-vsmmu-probe: \([0-9]*\) IOMMU(s) in \/sys\/class\/iommu.*/\1/p' $out | tail -n 1)
 [ "$n" = 2 ] || lab_fail "L2 has ${n:-no} IOMMU(s) in /sys/class/iommu, not 2"
-i1=$(sed -n 's/^l2-vsmmu-probe: edu at 0000:00:01\.0, behind IOMMU //p' $out | tail -n 1 | tr -d '\r')
-i2=$(sed -n 's/^l2-vsmmu-probe: edu at 0000:00:02\.0, behind IOMMU //p' $out | tail -n 1 | tr -d '\r')
+i1=$(sed -n 's/^l2-vsmmu-probe: device at 0000:00:01\.0, behind IOMMU //p' $out | tail -n 1 | tr -d '\r')
+i2=$(sed -n 's/^l2-vsmmu-probe: device at 0000:00:02\.0, behind IOMMU //p' $out | tail -n 1 | tr -d '\r')
 lab_info "L2: edu 00:01.0 behind $i1, edu 00:02.0 behind $i2"
 [ -n "$i1" ] && [ -n "$i2" ] || lab_fail "L2 did not show both edus (00:01.0 and 00:02.0) behind an IOMMU"
 [ "$i1" != "$i2" ] || lab_fail "both edus are behind the same IOMMU $i1 in L2"

@@ -1,0 +1,94 @@
+/* l2_dut.h: for the L2 programs of the device-agnostic scenarios (tests/lab/scenarios/device-*.sh), which must
+ * work on whatever PCI function the host passes through, not just QEMU's edu: find the passed-through functions
+ * (every type-0 function that is not a bridge: ivmm puts nothing else on its bus), and the device under test
+ * (`ivmm.dut=BDF` on the kernel command line, else the only such function). Header-only, on top of l2_edu.h
+ * (for edu_say and the sysfs readers; nothing here touches edu's registers). */
+#ifndef IVMM_LAB_L2_DUT_H
+#define IVMM_LAB_L2_DUT_H
+
+#include "tests/lab/progs/l2_edu.h"
+
+/* Every passed-through function in BDF order (at most max), names of EDU_BDF_LEN bytes. Returns how many (0
+ * after a message), -1 when /sys/bus/pci/devices cannot be read. */
+static inline int l2_pci_endpoints(char (*bdfs)[EDU_BDF_LEN], int max)
+{
+	DIR *d = opendir("/sys/bus/pci/devices");
+	struct dirent *e;
+	char p[300];
+	int n = 0;
+
+	if (!d) {
+		edu_say("cannot open /sys/bus/pci/devices: %s", strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d)) && n < max) {
+		uint8_t hdr = 0xff;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/class", e->d_name);
+		if ((read_hex_file(p) >> 16) == 0x06)
+			continue;
+		if (edu_cfg_rw(e->d_name, 0x0e, &hdr, 1, 0) || (hdr & 0x7f))
+			continue;
+		size_t len = strnlen(e->d_name, EDU_BDF_LEN - 1);
+
+		memcpy(bdfs[n], e->d_name, len);
+		bdfs[n++][len] = 0;
+	}
+	closedir(d);
+	qsort(bdfs, (size_t)n, EDU_BDF_LEN, edu__cmp);
+	if (!n)
+		edu_say("no passed-through PCI function in /sys/bus/pci/devices (ivmm run without --device?)");
+	return n;
+}
+
+/* The value of `key=` on the kernel command line into val (empty string: not there). */
+static inline void l2_cmdline_get(const char *key, char *val, size_t len)
+{
+	char buf[4096], *w, *save = NULL;
+	int fd = open("/proc/cmdline", O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	size_t klen = strlen(key);
+
+	if (fd >= 0)
+		close(fd);
+	val[0] = 0;
+	buf[n > 0 ? n : 0] = 0;
+	for (w = strtok_r(buf, " \n", &save); w; w = strtok_r(NULL, " \n", &save))
+		if (!strncmp(w, key, klen) && w[klen] == '=')
+			snprintf(val, len, "%s", w + klen + 1);
+}
+
+/* The device under test: ivmm.dut=BDF, else the only passed-through function. 0, or -1 after a message. */
+static inline int l2_dut_find(char *bdf, size_t len)
+{
+	char all[8][EDU_BDF_LEN], p[300];
+	int n;
+
+	l2_cmdline_get("ivmm.dut", bdf, len);
+	if (bdf[0]) {
+		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s", bdf);
+		if (access(p, F_OK)) {
+			edu_say("ivmm.dut=%s: no such PCI function in the guest", bdf);
+			return -1;
+		}
+	} else {
+		n = l2_pci_endpoints(all, 8);
+		if (n <= 0)
+			return -1;
+		if (n > 1) {
+			edu_say("%d passed-through functions and no ivmm.dut=BDF to say which one to test", n);
+			return -1;
+		}
+		snprintf(bdf, len, "%s", all[0]);
+	}
+	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/vendor", bdf);
+	unsigned long ven = read_hex_file(p);
+
+	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/device", bdf);
+	edu_say("device under test: %s (%04lx:%04lx)", bdf, ven, read_hex_file(p));
+	return 0;
+}
+
+#endif
