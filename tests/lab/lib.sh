@@ -11,6 +11,8 @@
 #   lab_edu2_bdf                print the second edu's BDF (e.g. 0000:00:02.0); fails if there is none
 #   lab_bind_edu2               lab_bind_edu for the second edu
 #   lab_nvme_bdf                print the NVMe controller's BDF (class 0x010802, 00:03.0); fails if there is none
+#   lab_dut_bdf                 print the device under test of the device-agnostic scenarios (device-*.sh): the
+#                               first edu in L1, run-host.sh's first --device on a host (any PCI device)
 #   lab_bind_vfio BDF           bind any PCI device to vfio-pci (idempotent), print its cdev (what the two above use)
 #   lab_need_ivmm               fail with "ivmm not built" unless $LAB_IVMM (/usr/bin/ivmm) exists
 #   lab_need_prog NAME          fail with "NAME not built" unless $LAB_PROGS/NAME (/progs/NAME) exists
@@ -18,7 +20,12 @@
 #                               run `ivmm run --kernel /l2/Image --initrd /l2/initramfs.cpio.gz IVMM-ARGS...`,
 #                               output to OUTFILE; returns ivmm's exit code, or 124 after killing it on timeout
 #   lab_run_timeout TIMEOUT OUTFILE CMD...
-#                               the same for any command
+#                               the same for any command (both: stdin from $LAB_STDIN when set, else /dev/null)
+#   lab_run_dut_l2 PROGS TIMEOUT [IVMM-ARGS...]
+#                               pass the device under test through (guest-vfio=on) to L2, which runs /progs/PROG
+#                               for each of PROGS (a comma list; L2 kernel with iommu.passthrough=1); fails unless
+#                               ivmm exits 0 and each PASSes; output in /tmp/FIRST-PROG.out (lab_run_edu_l2 is the
+#                               same for one PROG on edu)
 #   lab_expect FILE REGEX WHAT  fail with "WHAT (no /REGEX/ in FILE)" unless FILE has a line matching REGEX
 #   lab_tail FILE [N]           print the last N (default 20) lines of FILE, indented (for diagnostics)
 #   lab_uptime                  print L1 uptime in seconds (e.g. 12.34)
@@ -37,9 +44,9 @@
 #                               (`sync-irqs` and `irqs`, `events` and `events delivered` do not mix up)
 
 # Where things are: L1's paths unless set. run-host.sh (the portable host bundle, docs/lab.md) exports them
-# pointing into the unpacked bundle, and exports LAB_DEVICE, LAB_DEVICE2 (edus) and LAB_NVME, the BDFs given
-# with its --device (empty: none given): when set, lab_edu_bdf, lab_edu2_bdf and lab_nvme_bdf print them and
-# never pick a device of the host by searching.
+# pointing into the unpacked bundle, and exports LAB_DEVICE, LAB_DEVICE2 (edus), LAB_NVME and LAB_DUT (the first
+# device given), the BDFs given with its --device (empty: none given): when set, lab_edu_bdf, lab_edu2_bdf,
+# lab_nvme_bdf and lab_dut_bdf print them and never pick a device of the host by searching.
 LAB_DIR=${LAB_DIR:-/lab}
 LAB_IVMM=${LAB_IVMM:-/usr/bin/ivmm}
 LAB_PROGS=${LAB_PROGS:-/progs}
@@ -126,6 +133,13 @@ lab_nvme_bdf() {
 	lab_fail "no NVMe controller (class 0x010802) in L1"
 }
 
+# The device under test of the device-agnostic scenarios (device-*.sh): run-host.sh's first --device (LAB_DUT),
+# in the lab's L1 the first edu.
+lab_dut_bdf() {
+	lab__given "${LAB_DUT+set}" "$LAB_DUT" "device to test" && return 0
+	lab__edu_nth 1 || lab_fail "no edu PCI device (1234:11e8) in L1 to test"
+}
+
 lab_bind_vfio() {
 	local bdf=$1 drv i cdev
 	drv=$(lab__driver_of "$bdf")
@@ -179,12 +193,13 @@ lab_need_prog() {
 	[ -x "$LAB_PROGS/$1" ] || lab_fail "$1 not built (no $LAB_PROGS/$1 in the L1 image: run make lab)"
 }
 
-# lab_run_timeout TIMEOUT OUTFILE CMD...: runs CMD in its own session with output to OUTFILE; on timeout
-# kills the whole session (TERM, then KILL after 2 s) and returns 124, else returns CMD's exit code.
+# lab_run_timeout TIMEOUT OUTFILE CMD...: runs CMD in its own session with output to OUTFILE, stdin from
+# $LAB_STDIN (default /dev/null; a FIFO to talk to the guest's console); on timeout kills the whole session
+# (TERM, then KILL after 2 s) and returns 124, else returns CMD's exit code.
 lab_run_timeout() {
 	local t=$1 out=$2 pid ticks=0 rc
 	shift 2
-	setsid "$@" > "$out" 2>&1 < /dev/null &
+	setsid "$@" > "$out" 2>&1 < "${LAB_STDIN:-/dev/null}" &
 	pid=$!
 	while kill -0 "$pid" 2>/dev/null; do
 		if [ $ticks -ge $((t * 10)) ]; then
@@ -221,22 +236,46 @@ lab_expect() {
 	lab_fail "$3 (no /$2/ in $(basename "$1"))"
 }
 
-# lab_run_edu_l2 PROG TIMEOUT [IVMM-ARGS...]: edu bound to vfio-pci in L1 and passed through to L2, which runs
-# /progs/PROG (ivmm.l2=PROG), a program that takes edu with VFIO in L2 (so the device is guest-vfio=on). Shows ivmm's and PROG's lines, fails the scenario unless ivmm exits 0 and L2
-# reports PROG PASS. The output stays in /tmp/PROG.out for further checks.
-lab_run_edu_l2() {
-	local prog=$1 t=$2 bdf out rc
-	shift 2
+# lab__run_progs_l2 BDF DEVPARAMS CMDLINE PROGS TIMEOUT [IVMM-ARGS...]: BDF bound to vfio-pci and passed through
+# (`--device vfio-pci,host=BDF,DEVPARAMS`), L2 booted with `console=ttyS0 CMDLINE ivmm.l2=PROGS` (a comma list)
+# runs them in order. Shows ivmm's and the programs' lines; fails the scenario unless ivmm exits 0 and L2 reports
+# every one PASS. The output stays in /tmp/FIRST-PROG.out for further checks.
+lab__run_progs_l2() {
+	local bdf=$1 params=$2 cmdline=$3 progs=$4 t=$5 out rc p pat
+	shift 5
 	lab_need_ivmm
-	bdf=$(lab_edu_bdf) || exit 1
-	lab_bind_edu > /dev/null || exit 1
-	out=/tmp/$prog.out
-	# L2 programs take edu with VFIO in L2 (guest-vfio=on: behind a vSMMU, no direct MSI window for it).
-	lab_run_l2 "$t" "$out" --device "vfio-pci,host=$bdf,guest-vfio=on" --cmdline "console=ttyS0 ivmm.l2=$prog" "$@"
+	lab_bind_vfio "$bdf" > /dev/null || exit 1
+	out=/tmp/${progs%%,*}.out
+	lab_run_l2 "$t" "$out" --device "vfio-pci,host=$bdf,$params" --cmdline "console=ttyS0 ${cmdline:+$cmdline }ivmm.l2=$progs" "$@"
 	rc=$?
-	grep -E "^(ivmm:|$prog:|L2-RESULT)" "$out"
+	pat=$(echo "$progs" | sed 's/,/:|/g')
+	grep -E "^(ivmm:|$pat:|L2-RESULT)" "$out"
 	[ $rc = 0 ] || { lab_tail "$out" 30; lab_fail "ivmm exited with status $rc"; }
-	lab_expect "$out" "L2-RESULT $prog PASS" "$prog did not pass"
+	for p in $(echo "$progs" | tr , ' '); do
+		lab_expect "$out" "L2-RESULT $p PASS" "$p did not pass"
+	done
+}
+
+# lab_run_edu_l2 PROG TIMEOUT [IVMM-ARGS...]: edu passed through to L2, which runs /progs/PROG (ivmm.l2=PROG), a
+# program that takes edu with VFIO in L2 (so the device is guest-vfio=on: behind a vSMMU, no direct MSI window
+# for it). As lab__run_progs_l2; the output stays in /tmp/PROG.out.
+lab_run_edu_l2() {
+	local prog=$1 t=$2 bdf
+	shift 2
+	bdf=$(lab_edu_bdf) || exit 1
+	lab__run_progs_l2 "$bdf" guest-vfio=on "" "$prog" "$t" "$@"
+}
+
+# lab_run_dut_l2 PROGS TIMEOUT [IVMM-ARGS...]: the device under test (lab_dut_bdf) passed through with
+# guest-vfio=on, L2 running PROGS (a comma list), as lab__run_progs_l2. L2 boots with iommu.passthrough=1: a
+# guest kernel driver that takes the device at boot (an NVMe, a NIC) gets an identity default domain, whose
+# MSIs reach the host's doorbell without the direct MSI window guest-vfio=on leaves out (docs/vsmmu.md); the
+# programs then take the device with the guest's own VFIO. The output stays in /tmp/FIRST-PROG.out.
+lab_run_dut_l2() {
+	local progs=$1 t=$2 bdf
+	shift 2
+	bdf=$(lab_dut_bdf) || exit 1
+	lab__run_progs_l2 "$bdf" guest-vfio=on iommu.passthrough=1 "$progs" "$t" "$@"
 }
 
 lab_wait_for() {
