@@ -15,12 +15,16 @@
 # never one found by searching the host. run-host.sh and the scenarios run under the bundle's static busybox
 # (bin/busybox, its applets first in PATH): the same shell and tools as in L1, whatever the host's are.
 #
-# --device BDF   (repeatable; DDDD:BB:DD.F or BB:DD.F) a PCI device the scenarios may take. The first QEMU edu
-#                (1234:11e8) is the one every edu scenario uses, a second edu the one vsmmu-two adds, an NVMe
-#                controller (class 0x010802) the one passthrough-nvme and vsmmu-nvme give to the guest (it is
-#                unbound from its driver and data is written to it: never name a disk you need). A scenario
-#                needing a device that was not given is reported SKIP; any other device is only looked at by
-#                `ivmm host-check`. The scenarios bind the devices they use to vfio-pci and leave them there.
+# --device BDF   (repeatable; DDDD:BB:DD.F or BB:DD.F) a PCI device the scenarios may take. The first one given,
+#                whatever it is, is the device under test of the device-agnostic scenarios (device-config,
+#                device-irqs, device-vsmmu: config space and BARs against the host's sysfs, MSI/MSI-X set up
+#                through VFIO in the guest, vSMMU probe, STE attach and invalidation batching, nothing asked of
+#                the device itself; device-fault, a stage-1 fault event, when the lab can make the device DMA:
+#                edu, NVMe controllers). The first QEMU edu (1234:11e8) is the one every edu scenario uses, a
+#                second edu the one vsmmu-two adds, an NVMe controller (class 0x010802) the one passthrough-nvme
+#                and vsmmu-nvme give to the guest (it is unbound from its driver and data is written to it:
+#                never name a disk you need). A scenario needing a device that was not given is reported SKIP.
+#                The scenarios bind the devices they use to vfio-pci and leave them there.
 # -v, --verbose  copy each scenario's output to stdout while it runs
 # --out DIR      where each scenario's output (NAME.out) and the summary go (default: results/DATE-TIME/ here)
 #
@@ -103,7 +107,9 @@ if [ $list = 0 ]; then
 	[ -c /dev/kvm ] || die "no /dev/kvm: this host's kernel offers no KVM (CONFIG_KVM, booted at EL2)"
 fi
 
-# ---- the devices: which one is the edu, the second edu, the NVMe controller ----
+# ---- the devices: the device under test (the first), which one is the edu, the second edu, the NVMe ----
+dut=${bdfs# }
+dut=${dut%% *}
 edu1= edu2= nvme=
 dev_id() {
 	echo "$(cat "/sys/bus/pci/devices/$1/vendor" 2>/dev/null) $(cat "/sys/bus/pci/devices/$1/device" 2>/dev/null)"
@@ -125,6 +131,7 @@ needs() {
 	echo "$code" | grep -Eq 'lab_edu_bdf|lab_bind_edu|lab_unbind_edu|lab_run_edu_l2' && n="$n edu"
 	echo "$code" | grep -Eq 'lab_edu2_bdf|lab_bind_edu2' && n="$n edu2"
 	echo "$code" | grep -q 'lab_nvme_bdf' && n="$n nvme"
+	echo "$code" | grep -Eq 'lab_dut_bdf|lab_run_dut_l2' && n="$n device"
 	echo $n
 }
 # skip_reason FILE: why the scenario cannot run with the devices given (nothing: it can).
@@ -135,6 +142,11 @@ skip_reason() {
 		edu) [ -n "$edu1" ] || { echo "needs QEMU's edu device"; return; } ;;
 		edu2) [ -n "$edu2" ] || { echo "needs a second QEMU edu device"; return; } ;;
 		nvme) [ -n "$nvme" ] || { echo "needs an NVMe controller (--device; its data is overwritten)"; return; } ;;
+		device) [ -n "$dut" ] || { echo "needs a device to test (--device BDF: any PCI device)"; return; } ;;
+		device-dma)
+			[ -n "$dut" ] || { echo "needs a device to test (--device BDF)"; return; }
+			[ "$(dev_id "$dut")" = "0x1234 0x11e8" ] || [ "$(cat "/sys/bus/pci/devices/$dut/class")" = 0x010802 ] ||
+				{ echo "the lab knows no way to make $dut ($(dev_id "$dut" | sed 's/0x//g; s/ /:/')) do DMA (edu, NVMe: l2_dma_trigger.h)"; return; } ;;
 		esac
 	done
 }
@@ -181,7 +193,7 @@ say() { echo "lab: $*" | tee -a "$out/summary.log"; }
 
 # What lib.sh and the scenarios use (lib.sh's defaults are L1's paths).
 export LAB_DIR="$here/lab" LAB_IVMM="$here/bin/ivmm" LAB_PROGS="$here/progs" LAB_L2_KERNEL="$here/l2/Image" \
-	LAB_L2_INITRD="$here/l2/initramfs.cpio.gz" LAB_DEVICE="$edu1" LAB_DEVICE2="$edu2" LAB_NVME="$nvme"
+	LAB_L2_INITRD="$here/l2/initramfs.cpio.gz" LAB_DEVICE="$edu1" LAB_DEVICE2="$edu2" LAB_NVME="$nvme" LAB_DUT="$dut"
 
 say "info: host $(uname -n), kernel $(uname -r), $(grep -c '^processor' /proc/cpuinfo) CPUs;" \
 	"bundle built from $(sed -n 's/^built from //p' "$here/MANIFEST" 2>/dev/null)"
@@ -192,12 +204,16 @@ for b in $bdfs; do
 	drv=$(readlink "/sys/bus/pci/devices/$b/driver" 2>/dev/null)
 	drv=${drv##*/}
 	what="$id class $(cat "/sys/bus/pci/devices/$b/class"), driver ${drv:-none}"
+	uses=
+	[ "$b" != "$dut" ] || uses="the device-agnostic scenarios test it"
 	case "$b" in
-	"$edu1") say "info: device $b: QEMU's edu ($what): the edu scenarios use it" ;;
-	"$edu2") say "info: device $b: a second QEMU edu ($what): the scenarios with two edus use it" ;;
-	"$nvme") say "info: device $b: NVMe controller ($what): the nvme scenarios give it to the guest, which writes to it" ;;
-	*) say "info: device $b ($what): not QEMU's edu or an NVMe controller: only ivmm host-check looks at it" ;;
+	"$edu1") kind="QEMU's edu" u="the edu scenarios use it" ;;
+	"$edu2") kind="a second QEMU edu" u="the scenarios with two edus use it" ;;
+	"$nvme") kind="NVMe controller" u="the nvme scenarios give it to the guest, which writes to it" ;;
+	*) kind="a device" u= ;;
 	esac
+	[ -n "$u$uses" ] || uses="only ivmm host-check looks at it"
+	say "info: device $b: $kind ($what): ${u:+$u}${u:+${uses:+; }}$uses"
 done
 [ -n "$bdfs" ] || say "info: no --device given: only the scenarios that need no device run"
 [ -z "$bdfs" ] || [ -n "$edu1" ] ||

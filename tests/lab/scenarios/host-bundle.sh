@@ -2,9 +2,11 @@
 # arm64 host as the lab does, so it cannot drift from the lab. L1 is such a host (KVM + iommufd + a nesting
 # SMMUv3) and holds the bundle as /bundle/ivmm-host-bundle.tar.gz, packed by tests/lab/build.sh from the files of
 # the L1 image itself (checked here: the same ivmm, guest kernel and root, L1 programs, lib.sh and scenarios). It
-# is unpacked in /tmp and `run-host.sh --device <edu> --device <edu2> --device <nvme>` runs its default set
+# is unpacked in /tmp and `run-host.sh --device <nvme> --device <edu> --device <edu2>` runs its default set
 # natively, under the bundle's own busybox and paths; every scenario the lab runs must PASS there too (none
-# FAIL, none SKIP) and run-host.sh must run no other. The lab's set is every non-manual scenario except:
+# FAIL, none SKIP) and run-host.sh must run no other. The NVMe controller comes first, so it is the bundle's
+# device under test: the device-agnostic scenarios (device-*), which test edu in the lab, test a device with
+# other BARs, capabilities and interrupts (MSI-X) here, proving they know nothing of edu. The lab's set is every non-manual scenario except:
 #   host-bundle itself: `# lab-only`, which run-host.sh leaves out by default (it would unpack and run itself).
 # (selftest-* and bench-* are manual: in neither set.) All the others nest: each runs in its own session under
 # run-host.sh's watchdog with its own timeout, and what it leaves running is killed by its environment marker
@@ -49,8 +51,8 @@ n=$(echo $expect | wc -w)
 e1=$(lab_edu_bdf) || exit 1
 e2=$(lab_edu2_bdf) || exit 1
 nv=$(lab_nvme_bdf) || exit 1
-lab_info "running: run-host.sh --device $e1 --device $e2 --device $nv ($n scenarios expected)"
-{ sh $b/run-host.sh --device $e1 --device $e2 --device $nv --out $dir/results < /dev/null; echo $? > $dir/rc; } 2>&1 |
+lab_info "running: run-host.sh --device $nv --device $e1 --device $e2 ($n scenarios expected)"
+{ sh $b/run-host.sh --device $nv --device $e1 --device $e2 --out $dir/results < /dev/null; echo $? > $dir/rc; } 2>&1 |
 	tee $dir/run-host.out
 rc=$(cat $dir/rc)
 
