@@ -21,7 +21,7 @@ int main(void)
 	struct l2_iommufd io;
 	struct l2_vfio v;
 	volatile uint8_t *bar;
-	char bdf[EDU_BDF_LEN], p[300], irq_line[512];
+	char bdf[EDU_BDF_LEN], p[300];
 	unsigned long ven, dev, cls;
 	long irq0, irq1, faults = 0, other = 0;
 	uint64_t len = 0;
@@ -56,24 +56,16 @@ int main(void)
 		edu_say("mmap BAR0 through VFIO: %s", strerror(errno));
 		return 1;
 	}
-	if (l2_evtlog_read(&before))
+	edu_say("trigger: %s at IOVA 0x%llx (vSID 0x%x)", t->name, IOVA_BAD, rid);
+	if (l2_faults_begin(&before, &irq0))
 		return 1;
-	irq0 = l2_evtq_irqs(irq_line, sizeof(irq_line));
-	if (irq0 < 0) {
-		edu_say("no arm-smmu-v3-evtq line in /proc/interrupts: L2's SMMU driver has no event queue interrupt");
-		return 1;
-	}
-	edu_say("trigger: %s at IOVA 0x%llx (vSID 0x%x); event queue interrupt before: %s", t->name, IOVA_BAD, rid,
-		irq_line);
-	l2_klog_quiet();
 	fired = t->fire(bar, v.bar0.size, IOVA_BAD, &len);
-	irq1 = l2_events_settle(1000, 20000);
+	if (l2_faults_end(&after, &irq1))
+		return 1;
 	if (t->quiesce)
 		t->quiesce(bar);
-	if (fired || l2_evtlog_read(&after))
+	if (fired)
 		return 1;
-	(void)l2_evtq_irqs(irq_line, sizeof(irq_line));
-	edu_say("event queue interrupt after: %s", irq_line);
 	for (long i = before.n; i < after.n; i++) {
 		const struct l2_smmu_evt *e = &after.ev[i];
 

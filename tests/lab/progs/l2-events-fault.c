@@ -27,7 +27,7 @@ int main(void)
 	struct l2_vfio v;
 	volatile uint8_t *bar;
 	uint8_t *buf;
-	char bdf[64], irq_line[512];
+	char bdf[64];
 	long irq0, irq1, writes = 0, reads = 0, other = 0, partial = 0;
 	int rid, fails = 0;
 
@@ -37,26 +37,15 @@ int main(void)
 		return 1;
 	edu_say("edu %s (vSID 0x%x): round trip through IOVA 0x%llx works", bdf, rid, IOVA_OK);
 
-	if (l2_evtlog_read(&before))
+	if (l2_faults_begin(&before, &irq0))
 		return 1;
-	irq0 = l2_evtq_irqs(irq_line, sizeof(irq_line));
-	if (irq0 < 0) {
-		edu_say("no arm-smmu-v3-evtq line in /proc/interrupts: L2's SMMU driver has no event queue interrupt");
-		return 1;
-	}
-	edu_say("event queue interrupt before: %s", irq_line);
-
-	l2_klog_quiet();
 	if (edu_dma(bar, EDU_DMA_BUF, IOVA_BAD, WRITE_LEN, EDU_DMA_TO_RAM) ||
 	    edu_dma(bar, IOVA_BAD + READ_OFF, EDU_DMA_BUF, READ_LEN, 0)) {
 		(void)l2_events_settle(0, 0);
 		return 1;
 	}
-	irq1 = l2_events_settle(1000, 20000);
-	if (l2_evtlog_read(&after))
+	if (l2_faults_end(&after, &irq1))
 		return 1;
-	(void)l2_evtq_irqs(irq_line, sizeof(irq_line));
-	edu_say("event queue interrupt after: %s", irq_line);
 
 	for (long i = before.n; i < after.n; i++) {
 		const struct l2_smmu_evt *e = &after.ev[i];

@@ -8,36 +8,24 @@
 
 #include "tests/lab/progs/l2_edu.h"
 
+/* A function ivmm passed through: type 0 header, not a bridge. */
+static inline bool l2__endpoint(const char *name)
+{
+	char p[300];
+	uint8_t hdr = 0xff;
+
+	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/class", name);
+	if ((read_hex_file(p) >> 16) == 0x06)
+		return false;
+	return !edu_cfg_rw(name, 0x0e, &hdr, 1, 0) && !(hdr & 0x7f);
+}
+
 /* Every passed-through function in BDF order (at most max), names of EDU_BDF_LEN bytes. Returns how many (0
  * after a message), -1 when /sys/bus/pci/devices cannot be read. */
 static inline int l2_pci_endpoints(char (*bdfs)[EDU_BDF_LEN], int max)
 {
-	DIR *d = opendir("/sys/bus/pci/devices");
-	struct dirent *e;
-	char p[300];
-	int n = 0;
+	int n = l2_pci_scan(bdfs, max, l2__endpoint);
 
-	if (!d) {
-		edu_say("cannot open /sys/bus/pci/devices: %s", strerror(errno));
-		return -1;
-	}
-	while ((e = readdir(d)) && n < max) {
-		uint8_t hdr = 0xff;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/class", e->d_name);
-		if ((read_hex_file(p) >> 16) == 0x06)
-			continue;
-		if (edu_cfg_rw(e->d_name, 0x0e, &hdr, 1, 0) || (hdr & 0x7f))
-			continue;
-		size_t len = strnlen(e->d_name, EDU_BDF_LEN - 1);
-
-		memcpy(bdfs[n], e->d_name, len);
-		bdfs[n++][len] = 0;
-	}
-	closedir(d);
-	qsort(bdfs, (size_t)n, EDU_BDF_LEN, edu__cmp);
 	if (!n)
 		edu_say("no passed-through PCI function in /sys/bus/pci/devices (ivmm run without --device?)");
 	return n;

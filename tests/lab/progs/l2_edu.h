@@ -1,4 +1,4 @@
-/* l2_edu.h: helpers shared by the L2 edu programs (tests/lab/progs/l2-edu-*.c, l2-mmio-bench.c): find QEMU's
+/* l2_edu.h: helpers shared by the L2 edu programs (tests/lab/progs/l2-edu-*.c, l2-mmio-bench.c): list PCI functions by a predicate (l2_pci_scan), find
  * edu (1234:11e8) in /sys/bus/pci/devices (the first, or all of them), read/write its config space through
  * sysfs, mmap BAR0 (sysfs resource0), run one DMA (polled, or started and waited for apart), and the edu
  * register map (lab-facts.md). Header-only: each program is one static
@@ -80,14 +80,13 @@ static int edu__cmp(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
-/* Every edu, in BDF order: up to max names of EDU_BDF_LEN bytes into bdfs. Returns how many (0: none, after a
- * message), -1 when /sys/bus/pci/devices cannot be read. */
+/* Every PCI function in /sys/bus/pci/devices that match(name) accepts, in BDF order: up to max names of
+ * EDU_BDF_LEN bytes into bdfs. Returns how many, -1 (after a message) when the directory cannot be read. */
 #define EDU_BDF_LEN 64
-static inline int edu_find_all(char (*bdfs)[EDU_BDF_LEN], int max)
+static inline int l2_pci_scan(char (*bdfs)[EDU_BDF_LEN], int max, bool (*match)(const char *name))
 {
 	DIR *d = opendir("/sys/bus/pci/devices");
 	struct dirent *e;
-	char p[300];
 	int n = 0;
 
 	if (!d) {
@@ -95,13 +94,7 @@ static inline int edu_find_all(char (*bdfs)[EDU_BDF_LEN], int max)
 		return -1;
 	}
 	while ((e = readdir(d)) && n < max) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/vendor", e->d_name);
-		if (read_hex_file(p) != EDU_VENDOR)
-			continue;
-		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/device", e->d_name);
-		if (read_hex_file(p) != EDU_DEVICE)
+		if (e->d_name[0] == '.' || !match(e->d_name))
 			continue;
 		size_t len = strnlen(e->d_name, EDU_BDF_LEN - 1);
 
@@ -110,6 +103,26 @@ static inline int edu_find_all(char (*bdfs)[EDU_BDF_LEN], int max)
 	}
 	closedir(d);
 	qsort(bdfs, (size_t)n, EDU_BDF_LEN, edu__cmp);
+	return n;
+}
+
+static inline bool edu__match(const char *name)
+{
+	char p[300];
+
+	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/vendor", name);
+	if (read_hex_file(p) != EDU_VENDOR)
+		return false;
+	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/device", name);
+	return read_hex_file(p) == EDU_DEVICE;
+}
+
+/* Every edu, in BDF order (l2_pci_scan). Returns how many (0: none, after a message), -1 when
+ * /sys/bus/pci/devices cannot be read. */
+static inline int edu_find_all(char (*bdfs)[EDU_BDF_LEN], int max)
+{
+	int n = l2_pci_scan(bdfs, max, edu__match);
+
 	if (!n)
 		edu_say("no edu (1234:11e8) in /sys/bus/pci/devices: passthrough device not visible in the guest");
 	return n;

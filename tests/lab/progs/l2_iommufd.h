@@ -574,6 +574,40 @@ static inline long l2_events_settle(unsigned int quiet_ms, unsigned int max_ms)
 	return irqs;
 }
 
+/* Before a program faults on purpose: the kernel log's event dumps so far (into before), the event queue
+ * interrupt count (into *irqs, its line printed), and the console turned off (l2_klog_quiet). 0, or -1 after a
+ * message (no event queue interrupt line: the driver has no event queue). */
+static inline int l2_faults_begin(struct l2_evtlog *before, long *irqs)
+{
+	char line[512];
+
+	if (l2_evtlog_read(before))
+		return -1;
+	*irqs = l2_evtq_irqs(line, sizeof(line));
+	if (*irqs < 0) {
+		edu_say("no arm-smmu-v3-evtq line in /proc/interrupts: L2's SMMU driver has no event queue interrupt");
+		return -1;
+	}
+	edu_say("event queue interrupt before: %s", line);
+	l2_klog_quiet();
+	return 0;
+}
+
+/* After: wait for the events to be handled (l2_events_settle: 1 s quiet, at most 20 s; console on again),
+ * then the kernel log's event dumps (into after) and the interrupt count (into *irqs, its line printed). 0, or
+ * -1 after a message. */
+static inline int l2_faults_end(struct l2_evtlog *after, long *irqs)
+{
+	char line[512];
+
+	*irqs = l2_events_settle(1000, 20000);
+	if (l2_evtlog_read(after))
+		return -1;
+	(void)l2_evtq_irqs(line, sizeof(line));
+	edu_say("event queue interrupt after: %s", line);
+	return 0;
+}
+
 /* The start the fault programs share: the first edu taken with L2's VFIO cdev + iommufd, one page of buffer
  * mapped at iova, memory decode and bus mastering on, BAR0 mapped, and a round trip through the page proven
  * before anything faults. Fills bdf, *rid (its requester id = its vSID), *bar and *buf. 0, or 1 after saying
