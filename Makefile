@@ -9,7 +9,8 @@
 #   make demo       x86: boot the lab and run an ivmm guest with edu passed through; arm64: ivmm run with configs/demo.ini
 #   make host-bundle  the portable arm64 host test bundle (ivmm, guest kernel + initramfs, scenarios, run-host.sh)
 #   make bench      lab benchmarks (boot time, VMM start, RSS, MMIO cost)
-#   make fuzz       libFuzzer over the guest-garbage rig (clang; FUZZ_TIME seconds, default 60; prints exec/s)
+#   make fuzz       libFuzzer over the guest-garbage and vSMMU-garbage rigs (clang; FUZZ_TIME seconds each,
+#                   default 60; FUZZERS=NAME for one; prints exec/s)
 #   make install    ivmm, its man page and configs/*.ini under DESTDIR + PREFIX (default /usr/local);
 #                   make uninstall removes them (tests/install.sh checks both, tests/manpage.sh the page)
 # Sources are found by wildcard: vmm/ devices/ iommu/ boot/ *.c; files ending in _arm64.c are built only for
@@ -155,11 +156,13 @@ bench: lab
 host-bundle: deps-lab
 	@bash tests/lab/bundle.sh
 
-# libFuzzer over the guest-garbage rig (tests/unit/guest_garbage.h): the fuzzer input is the guest. Its own
-# clang build of the library (ASan/UBSan runtimes cannot mix with gcc's); the library is coverage-instrumented,
-# the rig and its fakes are not (their branches are the harness's, not ivmm's: the fuzzer steers by what the
-# input does to ivmm's code, and a rig branch costs nothing). Runs FUZZ_TIME seconds (default 60) on the
-# corpus in build/fuzz/corpus, seeded from tests/fuzz/corpus/, and prints the rate (tests/fuzz/run.sh).
+# libFuzzer over the guest-garbage rig (tests/unit/guest_garbage.h) and the vSMMU-garbage rig
+# (tests/unit/vsmmu_garbage.h, its asserts abort instead of failing a Criterion test: -DIVMM_RIG_ABORT): the
+# fuzzer input is the guest. Its own clang build of the library (ASan/UBSan runtimes cannot mix with gcc's);
+# the library is coverage-instrumented, the rigs and their fakes are not (their branches are the harness's, not ivmm's: the fuzzer steers by what the
+# input does to ivmm's code, and a rig branch costs nothing). Each runs FUZZ_TIME seconds (default 60) on the
+# corpus in build/fuzz/corpus-NAME, seeded from tests/fuzz/corpus/ (guest-garbage) or corpus-vsmmu/, and prints
+# the rate (tests/fuzz/run.sh).
 .PHONY: fuzz
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 60
@@ -171,21 +174,32 @@ FUZZ_BASE := $(COMMON) -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -isystem $(UAPI) 
 # third of every execution.
 FUZZ_TRACE_CMP ?= 0
 FUZZ_CFLAGS := $(FUZZ_BASE) -fsanitize=fuzzer-no-link $(if $(filter 1,$(FUZZ_TRACE_CMP)),,-fno-sanitize-coverage=trace-cmp)
-FUZZ_RIG_SRCS := tests/unit/guest_garbage.c tests/unit/fake_hv.c tests/unit/fake_vfio.c tests/fuzz/guest_garbage_fuzz.c
-FUZZ_OBJS := $(patsubst %.c,$(B)/fuzz/%.o,$(HOST_LIB_SRCS) $(FUZZ_RIG_SRCS))
+FUZZ_LIB_OBJS := $(patsubst %.c,$(B)/fuzz/%.o,$(HOST_LIB_SRCS))
+FUZZ_GG_OBJS := $(patsubst %.c,$(B)/fuzz/%.o,tests/unit/guest_garbage.c tests/unit/fake_hv.c tests/unit/fake_vfio.c \
+	tests/fuzz/guest_garbage_fuzz.c)
+FUZZ_VG_OBJS := $(patsubst %.c,$(B)/fuzz/%.o,tests/unit/vsmmu_garbage.c tests/unit/vsmmu_rig.c tests/unit/fake_iommufd.c \
+	tests/unit/fake_hv.c tests/unit/fake_vfio.c tests/fuzz/vsmmu_garbage_fuzz.c)
+# Which fuzzers `make fuzz` runs, in turn, FUZZ_TIME seconds each: guest-garbage (UART, ECAM, vfio-pci model)
+# and vsmmu-garbage (the vSMMU: registers, stream table, command queue, events; tests/unit/vsmmu_garbage.h).
+FUZZERS ?= guest-garbage vsmmu-garbage
 .PHONY: deps-fuzz
 deps-fuzz:
 	@bash scripts/deps.sh fuzz >/dev/null
 $(B)/fuzz/tests/%.o: tests/%.c | $(B)/.uapi-ok deps-fuzz
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_BASE) -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_BASE) -DIVMM_RIG_ABORT -c $< -o $@
 $(B)/fuzz/%.o: %.c | $(B)/.uapi-ok deps-fuzz
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
-$(B)/fuzz/guest-garbage: $(FUZZ_OBJS)
+$(B)/fuzz/guest-garbage: $(FUZZ_LIB_OBJS) $(FUZZ_GG_OBJS)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(HOST_LIBS)
-fuzz: $(B)/fuzz/guest-garbage
-	@bash tests/fuzz/run.sh $< $(FUZZ_TIME) $(B)/fuzz/corpus tests/fuzz/corpus
+$(B)/fuzz/vsmmu-garbage: $(FUZZ_LIB_OBJS) $(FUZZ_VG_OBJS)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(HOST_LIBS)
+fuzz: $(addprefix $(B)/fuzz/,$(FUZZERS))
+	@rc=0; for f in $(FUZZERS); do \
+		case $$f in guest-garbage) seeds=tests/fuzz/corpus ;; *) seeds=tests/fuzz/corpus-$${f%-garbage} ;; esac; \
+		bash tests/fuzz/run.sh $(B)/fuzz/$$f $(FUZZ_TIME) $(B)/fuzz/corpus-$$f $$seeds || rc=$$?; \
+	done; exit $$rc
 
 # Installing like a C tool: DESTDIR (staging) and PREFIX (default /usr/local). The man page names the
 # configs directory: /usr/local/share/ivmm in docs/ivmm.1 becomes DATADIR in the installed copy. On an x86_64

@@ -1,6 +1,6 @@
 /* vsmmu_rig.c: the vSMMU test rig (see vsmmu_rig.h): fakes and devices, MMIO accessors, the guest driver's
  * steps (CR0, GBPA, stream table, command queue) and the checks on what the fakes saw. */
-#include <criterion/criterion.h>
+#include "tests/unit/rig_assert.h"
 #include <endian.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -13,7 +13,7 @@ static int rig_watch(void *ctx, int fd, void (*fn)(void *opaque, int fd, short r
 {
 	struct vsmmu_rig *r = ctx;
 
-	cr_assert_eq(r->watch_fd, -1, "one vEVENTQ fd watched at a time");
+	rig_assert_eq(r->watch_fd, -1, "one vEVENTQ fd watched at a time");
 	r->watch_fd = fd;
 	r->watch_fn = fn;
 	r->watch_opaque = opaque;
@@ -25,15 +25,20 @@ static void rig_unwatch(void *ctx, int fd)
 {
 	struct vsmmu_rig *r = ctx;
 
-	cr_assert_eq(fd, r->watch_fd, "unwatch of the fd that is watched");
-	cr_assert_neq(fcntl(fd, F_GETFD), -1, "fd %d leaves the main loop before it is closed", fd);
+	rig_assert_eq(fd, r->watch_fd, "unwatch of the fd that is watched");
+	rig_assert_neq(fcntl(fd, F_GETFD), -1, "fd %d leaves the main loop before it is closed", fd);
 	r->watch_fd = -1;
 	r->unwatches++;
 }
 
 void rig_init(struct vsmmu_rig *r, unsigned int ndev)
 {
-	cr_assert(ndev >= 1 && ndev <= RIG_MAX_DEV);
+	rig_init_ram(r, ndev, NULL);
+}
+
+void rig_init_ram(struct vsmmu_rig *r, unsigned int ndev, void *ram)
+{
+	rig_assert(ndev >= 1 && ndev <= RIG_MAX_DEV);
 	memset(r, 0, sizeof(*r));
 	r->up = true;
 	fake_iommufd_init(&r->fi);
@@ -43,16 +48,17 @@ void rig_init(struct vsmmu_rig *r, unsigned int ndev)
 	r->fi.hw_info.smmu.idr[5] = RIG_HOST_IDR5;
 	r->fi.hw_info.smmu.aidr = 1;
 	fake_iommufd_attach_ctx(&r->fi, &r->ictx);
-	cr_assert_eq(pthread_mutex_init(&r->ictx_lock, NULL), 0);
+	rig_assert_eq(pthread_mutex_init(&r->ictx_lock, NULL), 0);
 	fake_hv_init(&r->fh);
 
 	r->mem.gpa = RIG_RAM;
 	r->mem.size = RIG_RAM_SIZE;
-	r->mem.host = aligned_alloc(SZ_4K, RIG_RAM_SIZE);
-	cr_assert_not_null(r->mem.host);
+	r->ram_owned = !ram;
+	r->mem.host = ram ? ram : aligned_alloc(SZ_4K, RIG_RAM_SIZE);
+	rig_assert_not_null(r->mem.host);
 	memset(r->mem.host, 0, RIG_RAM_SIZE);
-	cr_assert_eq(iommufd_ioas_alloc(&r->ictx, &r->ioas), 0);
-	cr_assert_eq(iommufd_ioas_map_fixed(&r->ictx, r->ioas, r->mem.host, RIG_RAM_SIZE, RIG_RAM, true), 0);
+	rig_assert_eq(iommufd_ioas_alloc(&r->ictx, &r->ioas), 0);
+	rig_assert_eq(iommufd_ioas_map_fixed(&r->ictx, r->ioas, r->mem.host, RIG_RAM_SIZE, RIG_RAM, true), 0);
 
 	r->ndev = ndev;
 	r->cfg = (struct vsmmu_config){
@@ -83,8 +89,8 @@ void rig_init(struct vsmmu_rig *r, unsigned int ndev)
 		r->fv[i].iommufd = &r->fi;
 		r->fv[i].next_dev_id = i + 1;
 		fake_vfio_open(&r->fv[i], &r->dev[i], bdfs[i]);
-		cr_assert_eq(vfio_dev_bind(&r->dev[i], iommufd_fd(&r->ictx)), 0);
-		cr_assert_eq(r->dev[i].dev_id, i + 1);
+		rig_assert_eq(vfio_dev_bind(&r->dev[i], iommufd_fd(&r->ictx)), 0);
+		rig_assert_eq(r->dev[i].dev_id, i + 1);
 		r->cfg.streams[i] = (struct vsmmu_stream_config){ names[i], &r->dev[i], rig_vsid(i) };
 	}
 }
@@ -97,12 +103,12 @@ void rig_loop_turn(struct vsmmu_rig *r)
 
 u32 rig_veventq(struct vsmmu_rig *r)
 {
-	cr_assert_geq(r->watch_fd, 0, "no vEVENTQ fd is watched");
+	rig_assert_geq(r->watch_fd, 0, "no vEVENTQ fd is watched");
 	for (u32 id = fake_iommufd_find_live(&r->fi, IOMMUFD_OBJ_VEVENTQ, 1); id;
 	     id = fake_iommufd_find_live(&r->fi, IOMMUFD_OBJ_VEVENTQ, id + 1))
 		if (r->fi.objs[id].rfd == r->watch_fd)
 			return id;
-	cr_assert_fail("the watched fd %d is no live vEVENTQ's", r->watch_fd);
+	rig_fail("the watched fd %d is no live vEVENTQ's", r->watch_fd);
 	return 0;
 }
 
@@ -113,9 +119,14 @@ int rig_create(struct vsmmu_rig *r)
 
 void rig_up(struct vsmmu_rig *r, unsigned int ndev)
 {
-	rig_init(r, ndev);
-	cr_assert_eq(rig_create(r), 0);
-	cr_assert_not_null(r->vs);
+	rig_up_ram(r, ndev, NULL);
+}
+
+void rig_up_ram(struct vsmmu_rig *r, unsigned int ndev, void *ram)
+{
+	rig_init_ram(r, ndev, ram);
+	rig_assert_eq(rig_create(r), 0);
+	rig_assert_not_null(r->vs);
 }
 
 void rig_fini(struct vsmmu_rig *r)
@@ -132,7 +143,8 @@ void rig_fini(struct vsmmu_rig *r)
 	iommufd_close(&r->ictx);
 	fake_iommufd_release(&r->fi);
 	pthread_mutex_destroy(&r->ictx_lock);
-	free(r->mem.host);
+	if (r->ram_owned)
+		free(r->mem.host);
 	r->mem.host = NULL;
 }
 
@@ -141,17 +153,17 @@ void rig_destroy_and_check(struct vsmmu_rig *r)
 	vsmmu_destroy(r->vs);
 	r->vs = NULL;
 	for (unsigned int i = 0; i < r->ndev; i++) {
-		cr_assert_eq(r->fv[i].attached_pt, 0, "device %u still attached to %u", i, r->fv[i].attached_pt);
-		cr_assert_eq(r->fi.attached[r->dev[i].dev_id], 0);
-		cr_assert(!r->dev[i].attached);
+		rig_assert_eq(r->fv[i].attached_pt, 0, "device %u still attached to %u", i, r->fv[i].attached_pt);
+		rig_assert_eq(r->fi.attached[r->dev[i].dev_id], 0);
+		rig_assert(!r->dev[i].attached);
 	}
-	cr_assert_eq(rig_live(r, IOMMUFD_OBJ_NR), 1, "only the rig's IOAS is left (%u live)",
+	rig_assert_eq(rig_live(r, IOMMUFD_OBJ_NR), 1, "only the rig's IOAS is left (%u live)",
 		     rig_live(r, IOMMUFD_OBJ_NR));
-	cr_assert_eq(rig_live(r, IOMMUFD_OBJ_IOAS), 1);
-	cr_assert(r->fi.objs[r->ioas].live);
+	rig_assert_eq(rig_live(r, IOMMUFD_OBJ_IOAS), 1);
+	rig_assert(r->fi.objs[r->ioas].live);
 	/* The iommufd layer's tracker agrees: nothing but the IOAS. */
-	cr_assert_eq(r->ictx.nr_objs, 1);
-	cr_assert_eq(r->ictx.objs[0].id, r->ioas);
+	rig_assert_eq(r->ictx.nr_objs, 1);
+	rig_assert_eq(r->ictx.objs[0].id, r->ioas);
 }
 
 /* ---- MMIO ---- */
@@ -160,10 +172,10 @@ static struct mmio_region *region(struct vsmmu_rig *r)
 {
 	struct mmio_region *reg;
 
-	cr_assert_not_null(r->vs);
+	rig_assert_not_null(r->vs);
 	reg = vsmmu_region(r->vs);
-	cr_assert_eq(reg->base, RIG_FRAME);
-	cr_assert_eq(reg->len, SMMU_FRAME_SIZE);
+	rig_assert_eq(reg->base, RIG_FRAME);
+	rig_assert_eq(reg->len, SMMU_FRAME_SIZE);
 	return reg;
 }
 
@@ -171,7 +183,7 @@ static u64 rd(struct vsmmu_rig *r, u64 off, unsigned int size)
 {
 	struct mmio_region *reg = region(r);
 
-	cr_assert(off + size <= reg->len && !(off & (size - 1)) && (reg->sizes & size));
+	rig_assert(off + size <= reg->len && !(off & (size - 1)) && (reg->sizes & size));
 	return reg->ops->read(reg->opaque, off, size);
 }
 
@@ -179,7 +191,7 @@ static void wr(struct vsmmu_rig *r, u64 off, u64 val, unsigned int size)
 {
 	struct mmio_region *reg = region(r);
 
-	cr_assert(off + size <= reg->len && !(off & (size - 1)) && (reg->sizes & size));
+	rig_assert(off + size <= reg->len && !(off & (size - 1)) && (reg->sizes & size));
 	reg->ops->write(reg->opaque, off, val, size);
 }
 
@@ -187,7 +199,7 @@ u32 rig_rd32(struct vsmmu_rig *r, u64 off)
 {
 	u64 v = rd(r, off, 4);
 
-	cr_assert_eq(v >> 32, 0, "a 32-bit read returned 0x%llx", (unsigned long long)v);
+	rig_assert_eq(v >> 32, 0, "a 32-bit read returned 0x%llx", (unsigned long long)v);
 	return (u32)v;
 }
 
@@ -212,7 +224,7 @@ void *rig_ptr(struct vsmmu_rig *r, u64 gpa, u64 len)
 {
 	void *p = gmem_ptr(&r->mem, gpa, len);
 
-	cr_assert_not_null(p, "0x%llx+0x%llx is not guest RAM", (unsigned long long)gpa, (unsigned long long)len);
+	rig_assert_not_null(p, "0x%llx+0x%llx is not guest RAM", (unsigned long long)gpa, (unsigned long long)len);
 	return p;
 }
 
@@ -244,14 +256,14 @@ u32 rig_get32(struct vsmmu_rig *r, u64 gpa)
 void rig_cr0(struct vsmmu_rig *r, u32 bits)
 {
 	rig_wr32(r, ARM_SMMU_CR0, bits);
-	cr_assert_eq(rig_rd32(r, ARM_SMMU_CR0ACK), bits, "CR0ACK follows CR0 = 0x%x", bits);
+	rig_assert_eq(rig_rd32(r, ARM_SMMU_CR0ACK), bits, "CR0ACK follows CR0 = 0x%x", bits);
 }
 
 void rig_gbpa(struct vsmmu_rig *r, u32 fields)
 {
-	cr_assert_eq(rig_rd32(r, ARM_SMMU_GBPA) & GBPA_UPDATE, 0);
+	rig_assert_eq(rig_rd32(r, ARM_SMMU_GBPA) & GBPA_UPDATE, 0);
 	rig_wr32(r, ARM_SMMU_GBPA, fields | GBPA_UPDATE);
-	cr_assert_eq(rig_rd32(r, ARM_SMMU_GBPA), fields, "the update completed");
+	rig_assert_eq(rig_rd32(r, ARM_SMMU_GBPA), fields, "the update completed");
 }
 
 void rig_strtab_linear(struct vsmmu_rig *r)
@@ -271,7 +283,7 @@ void rig_ste_at(struct vsmmu_rig *r, u64 gpa, u64 s0, u64 s1)
 
 void rig_ste(struct vsmmu_rig *r, u32 sid, u64 s0, u64 s1)
 {
-	cr_assert_lt(sid, 1u << RIG_STRTAB_LOG2);
+	rig_assert_lt(sid, 1u << RIG_STRTAB_LOG2);
 	rig_ste_at(r, RIG_STRTAB + (u64)sid * STRTAB_STE_SIZE, s0, s1);
 }
 
@@ -354,7 +366,7 @@ unsigned int rig_events(struct vsmmu_rig *r, u64 (*evt)[4], unsigned int max)
 			evt[n][i] = rig_get64(r, gpa + 8 * i);
 		n++;
 		r->evtq_cons = (r->evtq_cons + 1) & mask;
-		cr_assert_leq(n, 1u << r->evtq_log2, "more records than the queue holds");
+		rig_assert_leq(n, 1u << r->evtq_log2, "more records than the queue holds");
 	}
 	/* Consume them, acknowledging any overflow as Linux does (OVACKFLG = OVFLG). */
 	rig_wr32(r, SMMU_PAGE_SIZE + ARM_SMMU_EVTQ_CONS, r->evtq_cons | (prod & Q_OVERFLOW_FLAG));
@@ -382,10 +394,10 @@ const struct fake_iommufd_obj *rig_hwpt(struct vsmmu_rig *r, unsigned int i)
 {
 	u32 pt = r->fv[i].attached_pt;
 
-	cr_assert(pt && pt < FAKE_IOMMUFD_MAX_OBJS, "device %u is not attached", i);
-	cr_assert(r->fi.objs[pt].live, "device %u is attached to dead object %u", i, pt);
-	cr_assert_eq(r->fi.objs[pt].type, IOMMUFD_OBJ_HWPT_NESTED, "device %u is not on a nested HWPT", i);
-	cr_assert_eq(r->fi.attached[r->dev[i].dev_id], pt, "the fake's attachment table agrees");
+	rig_assert(pt && pt < FAKE_IOMMUFD_MAX_OBJS, "device %u is not attached", i);
+	rig_assert(r->fi.objs[pt].live, "device %u is attached to dead object %u", i, pt);
+	rig_assert_eq(r->fi.objs[pt].type, IOMMUFD_OBJ_HWPT_NESTED, "device %u is not on a nested HWPT", i);
+	rig_assert_eq(r->fi.attached[r->dev[i].dev_id], pt, "the fake's attachment table agrees");
 	return &r->fi.objs[pt];
 }
 
@@ -393,7 +405,7 @@ unsigned int rig_cfg_of(struct vsmmu_rig *r, unsigned int i)
 {
 	const struct fake_iommufd_obj *o = rig_hwpt(r, i);
 
-	cr_assert(o->ste[0] & STE_0_V, "the vSMMU never hands the kernel a V=0 vSTE");
+	rig_assert(o->ste[0] & STE_0_V, "the vSMMU never hands the kernel a V=0 vSTE");
 	return (unsigned int)FIELD_GET(STE_0_CFG, o->ste[0]);
 }
 
@@ -411,11 +423,11 @@ void rig_check(struct vsmmu_rig *r)
 	unsigned int nested = 0, translating = 0, other = 0;
 	u32 viommu = 0;
 
-	cr_assert_eq(rig_live(r, IOMMUFD_OBJ_IOAS), 1);
-	cr_assert_eq(rig_live(r, IOMMUFD_OBJ_HWPT_PAGING), 1, "one nest parent");
-	cr_assert_eq(rig_live(r, IOMMUFD_OBJ_VIOMMU), 1, "one vIOMMU");
-	cr_assert_eq(rig_live(r, IOMMUFD_OBJ_VDEVICE), r->ndev, "a vDEVICE per stream");
-	cr_assert_leq(rig_live(r, IOMMUFD_OBJ_VEVENTQ), 1, "one vEVENTQ per vIOMMU, at most");
+	rig_assert_eq(rig_live(r, IOMMUFD_OBJ_IOAS), 1);
+	rig_assert_eq(rig_live(r, IOMMUFD_OBJ_HWPT_PAGING), 1, "one nest parent");
+	rig_assert_eq(rig_live(r, IOMMUFD_OBJ_VIOMMU), 1, "one vIOMMU");
+	rig_assert_eq(rig_live(r, IOMMUFD_OBJ_VDEVICE), r->ndev, "a vDEVICE per stream");
+	rig_assert_leq(rig_live(r, IOMMUFD_OBJ_VEVENTQ), 1, "one vEVENTQ per vIOMMU, at most");
 	for (u32 id = 1; id < f->next_id; id++)
 		if (f->objs[id].live && f->objs[id].type == IOMMUFD_OBJ_VIOMMU)
 			viommu = id;
@@ -426,19 +438,19 @@ void rig_check(struct vsmmu_rig *r)
 		if (!o->live || o->type != IOMMUFD_OBJ_HWPT_NESTED)
 			continue;
 		nested++;
-		cr_assert_eq(o->parent, viommu);
+		rig_assert_eq(o->parent, viommu);
 		for (unsigned int i = 0; i < r->ndev; i++)
 			users += r->fv[i].attached_pt == id;
 		if (FIELD_GET(STE_0_CFG, o->ste[0]) == STE_CFG_S1_TRANS) {
 			translating++;
-			cr_assert_eq(users, 1, "stage-1 HWPT %u has %u devices (leaked or shared)", id, users);
+			rig_assert_eq(users, 1, "stage-1 HWPT %u has %u devices (leaked or shared)", id, users);
 		} else {
 			other++;
 		}
 	}
-	cr_assert_eq(other, 2, "exactly the abort and bypass HWPTs (%u)", other);
-	cr_assert_leq(nested, r->ndev + 2, "%u nested HWPTs for %u streams", nested, r->ndev);
-	cr_assert_leq(translating, r->ndev);
+	rig_assert_eq(other, 2, "exactly the abort and bypass HWPTs (%u)", other);
+	rig_assert_leq(nested, r->ndev + 2, "%u nested HWPTs for %u streams", nested, r->ndev);
+	rig_assert_leq(translating, r->ndev);
 	for (unsigned int i = 0; i < r->ndev; i++)
-		cr_assert_eq(rig_hwpt(r, i)->parent, viommu);
+		rig_assert_eq(rig_hwpt(r, i)->parent, viommu);
 }

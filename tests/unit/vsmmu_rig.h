@@ -14,7 +14,8 @@
  *   RIG_L2       level-2 stream tables
  *   RIG_EVTQ     the event queue (up to 2^VSMMU_EVTQS records of 32 bytes)
  *   RIG_SCRATCH  MSI targets and anything else
- * The rig is a plain struct a test file keeps in its Criterion fixture (one per test process). */
+ * The rig is a plain struct a test file keeps in its Criterion fixture (one per test process); its checks use
+ * rig_assert.h, so the fuzzer (vsmmu_garbage.h) runs it too. */
 #ifndef IVMM_TEST_VSMMU_RIG_H
 #define IVMM_TEST_VSMMU_RIG_H
 
@@ -53,6 +54,7 @@
 
 struct vsmmu_rig {
 	bool up;                   /* rig_init done, rig_fini not yet */
+	bool ram_owned;            /* guest RAM allocated by rig_init (not the caller's: rig_init_ram) */
 	struct fake_iommufd fi;
 	struct iommufd ictx;
 	pthread_mutex_t ictx_lock;
@@ -102,8 +104,12 @@ void rig_loop_turn(struct vsmmu_rig *r);
 u32 rig_veventq(struct vsmmu_rig *r);
 /* vsmmu_create(&r->cfg, &r->vs): the return code. */
 int rig_create(struct vsmmu_rig *r);
-/* rig_init + rig_create that must succeed. */
+/* The same on guest RAM the caller owns (RIG_RAM_SIZE bytes, 4 KiB aligned; zeroed here, never freed by the
+ * rig): a fuzzer reuses one buffer for every input instead of faulting in fresh pages each time. */
+void rig_init_ram(struct vsmmu_rig *r, unsigned int ndev, void *ram);
+/* rig_init + rig_create that must succeed (rig_up_ram: on the caller's RAM). */
 void rig_up(struct vsmmu_rig *r, unsigned int ndev);
+void rig_up_ram(struct vsmmu_rig *r, unsigned int ndev, void *ram);
 /* vsmmu_destroy (if created) and free everything the rig owns; a no-op when already done. */
 void rig_fini(struct vsmmu_rig *r);
 /* vsmmu_destroy only; then every device must be detached and only the rig's IOAS live in the fake. */
