@@ -7,12 +7,13 @@
 #                               two edus (run.sh); this is always the first (lowest BDF), the one every
 #                               single-device scenario uses
 #   lab_bind_edu                bind edu to vfio-pci (idempotent), print its cdev path /dev/vfio/devices/vfioN
-#   lab_unbind_edu              unbind edu from its driver (no driver afterwards)
+#   lab_unbind_edu              unbind edu from its driver (no driver afterwards); lab_unbind BDF for any device
 #   lab_edu2_bdf                print the second edu's BDF (e.g. 0000:00:02.0); fails if there is none
 #   lab_bind_edu2               lab_bind_edu for the second edu
 #   lab_nvme_bdf                print the NVMe controller's BDF (class 0x010802, 00:03.0); fails if there is none
 #   lab_dut_bdf                 print the device under test of the device-agnostic scenarios (device-*.sh): the
 #                               first edu in L1, run-host.sh's first --device on a host (any PCI device)
+#   lab_absent_bdf              print a BDF that no PCI device has here (0000:00:1f.7, or another)
 #   lab_bind_vfio BDF           bind any PCI device to vfio-pci (idempotent), print its cdev (what the two above use)
 #   lab_need_ivmm               fail with "ivmm not built" unless $LAB_IVMM (/usr/bin/ivmm) exists
 #   lab_need_prog NAME          fail with "NAME not built" unless $LAB_PROGS/NAME (/progs/NAME) exists
@@ -140,6 +141,15 @@ lab_dut_bdf() {
 	lab__edu_nth 1 || lab_fail "no edu PCI device (1234:11e8) in L1 to test"
 }
 
+# A BDF no PCI device has on this host (for the "no such device" checks).
+lab_absent_bdf() {
+	local b
+	for b in 0000:00:1f.7 0000:ff:1f.7 00ff:ff:1f.7; do
+		[ -e "/sys/bus/pci/devices/$b" ] || { echo "$b"; return 0; }
+	done
+	lab_fail "every BDF tried for 'no such device' exists on this host"
+}
+
 lab_bind_vfio() {
 	local bdf=$1 drv i cdev
 	drv=$(lab__driver_of "$bdf")
@@ -176,13 +186,17 @@ lab_bind_edu2() {
 	lab_bind_vfio "$bdf"
 }
 
+lab_unbind() {
+	if [ -e "/sys/bus/pci/devices/$1/driver" ]; then
+		echo "$1" > "/sys/bus/pci/devices/$1/driver/unbind" || lab_fail "cannot unbind $1"
+	fi
+	return 0
+}
+
 lab_unbind_edu() {
 	local bdf
 	bdf=$(lab_edu_bdf) || exit 1
-	if [ -e "/sys/bus/pci/devices/$bdf/driver" ]; then
-		echo "$bdf" > "/sys/bus/pci/devices/$bdf/driver/unbind" || lab_fail "cannot unbind $bdf"
-	fi
-	return 0
+	lab_unbind "$bdf"
 }
 
 lab_need_ivmm() {

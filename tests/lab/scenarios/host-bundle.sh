@@ -5,8 +5,9 @@
 # is unpacked in /tmp and `run-host.sh --device <nvme> --device <edu> --device <edu2>` runs its default set
 # natively, under the bundle's own busybox and paths; every scenario the lab runs must PASS there too (none
 # FAIL, none SKIP) and run-host.sh must run no other. The NVMe controller comes first, so it is the bundle's
-# device under test: the device-agnostic scenarios (device-*), which test edu in the lab, test a device with
-# other BARs, capabilities and interrupts (MSI-X) here, proving they know nothing of edu. The lab's set is every non-manual scenario except:
+# device under test: the device-agnostic scenarios (device-*, host-check, passthrough-bad-input), which test edu
+# in the lab, test a device with other BARs, capabilities and interrupts (MSI-X) here, proving they know nothing
+# of edu. The lab's set is every non-manual scenario except:
 #   host-bundle itself: `# lab-only`, which run-host.sh leaves out by default (it would unpack and run itself).
 # (selftest-* and bench-* are manual: in neither set.) All the others nest: each runs in its own session under
 # run-host.sh's watchdog with its own timeout, and what it leaves running is killed by its environment marker

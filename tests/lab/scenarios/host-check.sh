@@ -1,14 +1,15 @@
-# host-check: `ivmm host-check --device <edu>` on L1 (a real arm64 KVM + iommufd host) reports every capability
+# host-check: device-agnostic (the device under test, lab_dut_bdf: edu in the lab, run-host.sh's first --device
+# on a host). `ivmm host-check --device BDF` on L1 (a real arm64 KVM + iommufd host) reports every capability
 # ok and exits 0: KVM, its IPA size, vGICv3, ITS, KVM_CAP_MSI_DEVID, KVM_CAP_IRQFD_RESAMPLE, /dev/iommu, and for
-# edu its sysfs entry, vfio-pci, its cdev, its SMMU, the iommufd bind, GET_HW_INFO (SMMUv3, nesting, the vSMMU's
-# ID registers, errata) and a vIOMMU allocated and destroyed; S2FWB may be a warning (QEMU's SMMUv3 has no FWB,
-# the lab kernel's patch allows the vIOMMU anyway: docs/lab.md). It leaves edu as it was (still on vfio-pci, a
-# second run passes too). A device that does not exist (00:1f.0) is a missing line and exit 1; a malformed BDF
-# is exit 2.
+# the device its sysfs entry, vfio-pci, its cdev, its SMMU, the iommufd bind, GET_HW_INFO (SMMUv3, nesting, the
+# vSMMU's ID registers, errata) and a vIOMMU allocated and destroyed; S2FWB may be a warning (QEMU's SMMUv3 has
+# no FWB, the lab kernel's patch allows the vIOMMU anyway: docs/lab.md). It leaves the device as it was (still
+# on vfio-pci, a second run passes too). A device that does not exist (lab_absent_bdf) is a missing line and
+# exit 1; a malformed BDF is exit 2.
 # timeout: 60
 lab_need_ivmm
-cdev=$(lab_bind_edu) || exit 1
-bdf=$(lab_edu_bdf) || exit 1
+bdf=$(lab_dut_bdf) || exit 1
+cdev=$(lab_bind_vfio "$bdf") || exit 1
 
 # An ivmm without the subcommand says "unknown command 'host-check'" (exit 2): say that plainly.
 "$LAB_IVMM" host-check --help > /tmp/host-check.help 2>&1 < /dev/null
@@ -18,7 +19,7 @@ if [ $rc != 0 ] || ! grep -q '^Usage: ivmm host-check' /tmp/host-check.help; the
 	lab_fail "ivmm has no host-check (ivmm host-check --help: exit $rc, no usage text)"
 fi
 
-# check_ready OUT: OUT is a run on edu that found everything.
+# check_ready OUT: OUT is a run on the device that found everything.
 check_ready() {
 	local out=$1 what l
 	set -- "architecture" "KVM" "KVM IPA size" "vGICv3" "vGICv3 ITS" "KVM_CAP_MSI_DEVID" "KVM_CAP_IRQFD_RESAMPLE" \
@@ -46,9 +47,9 @@ grep '^host-check: ' /tmp/host-check.out
 [ $rc = 0 ] || { lab_tail /tmp/host-check.out 30; lab_fail "ivmm host-check --device $bdf: exit status $rc (expected 0)"; }
 check_ready /tmp/host-check.out
 
-# Nothing left behind: edu is still on vfio-pci with its cdev, and a second run (a fresh bind, a fresh
+# Nothing left behind: the device is still on vfio-pci with its cdev, and a second run (a fresh bind, a fresh
 # vIOMMU) finds it ready again.
-[ "$(basename "$(readlink "/sys/bus/pci/devices/$bdf/driver")")" = vfio-pci ] || lab_fail "edu $bdf left vfio-pci"
+[ "$(basename "$(readlink "/sys/bus/pci/devices/$bdf/driver")")" = vfio-pci ] || lab_fail "$bdf left vfio-pci"
 [ -c "$cdev" ] || lab_fail "$cdev is gone"
 lab_run_timeout 30 /tmp/host-check2.out "$LAB_IVMM" host-check --device "${bdf#0000:}"
 rc=$?
@@ -56,16 +57,17 @@ rc=$?
 check_ready /tmp/host-check2.out
 
 # No such device: its missing line, exit 1.
-[ ! -e /sys/bus/pci/devices/0000:00:1f.0 ] || lab_fail "L1 has a device at 0000:00:1f.0: pick another absent BDF"
-lab_run_timeout 30 /tmp/host-check-none.out "$LAB_IVMM" host-check --device 0000:00:1f.0
+none=$(lab_absent_bdf) || exit 1
+nre=$(echo "$none" | sed 's/[.]/\\./g')
+lab_run_timeout 30 /tmp/host-check-none.out "$LAB_IVMM" host-check --device $none
 rc=$?
-[ $rc = 1 ] || { lab_tail /tmp/host-check-none.out 30; lab_fail "ivmm host-check --device 0000:00:1f.0: exit status $rc (expected 1)"; }
+[ $rc = 1 ] || { lab_tail /tmp/host-check-none.out 30; lab_fail "ivmm host-check --device $none: exit status $rc (expected 1)"; }
 lab_expect /tmp/host-check-none.out \
-	'^host-check: 0000:00:1f\.0 device: missing: no PCI device 0000:00:1f\.0 \(/sys/bus/pci/devices/0000:00:1f\.0 does not exist\)' \
-	"no missing line for 0000:00:1f.0"
-lab_expect /tmp/host-check-none.out '^host-check: summary: missing: ' "no missing summary for 0000:00:1f.0"
-lab_expect /tmp/host-check-none.out '^host-check: KVM: ok: ' "KVM not ok in the 0000:00:1f.0 run"
-grep '^host-check: 0000:00:1f.0 ' /tmp/host-check-none.out
+	"^host-check: $nre device: missing: no PCI device $nre \\(/sys/bus/pci/devices/$nre does not exist\\)" \
+	"no missing line for $none"
+lab_expect /tmp/host-check-none.out '^host-check: summary: missing: ' "no missing summary for $none"
+lab_expect /tmp/host-check-none.out '^host-check: KVM: ok: ' "KVM not ok in the $none run"
+grep "^host-check: $none " /tmp/host-check-none.out
 
 # A malformed BDF is a usage error.
 got=$("$LAB_IVMM" host-check --device 00:20.0 2>&1 < /dev/null)
