@@ -3,10 +3,12 @@
  * with seeded random accesses; each seed below is one deterministic run, and a failure names the seed and
  * step; IVMM_GG_SEED=<seed> runs only that seed (e.g. under a debugger). Invariants are checked along the way and at the end, then the
  * teardown must leave nothing behind in the fakes. gg_reset (what the fuzzer does between inputs instead of
- * rebuilding) must give a rig on which a run goes exactly as on a fresh one. */
+ * rebuilding) must give a rig on which a run goes exactly as on a fresh one. Every input of the fuzzer's seed
+ * corpus (tests/fuzz/corpus/) runs as the fuzzer runs it. */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <stdlib.h>
+#include "tests/unit/corpus.h"
 #include "tests/unit/guest_garbage.h"
 
 static const u64 seeds[] = {
@@ -138,6 +140,37 @@ Test(guest_garbage, many_runs_on_one_rig, .init = cr_redirect_stderr, .timeout =
 		(void)complete_run(g, faults, 200);
 		cr_assert(gg_reset(g), "run %u: %s", r, g->why);
 	}
+	cr_assert(gg_teardown(g), "%s (teardown)", g->why);
+	free(g);
+}
+
+/* As guest_garbage_fuzz.c runs an input: byte 0 the flavour, the rest the choices, then a reset. */
+static void replay_one(const u8 *data, size_t len, const char *name, void *ctx)
+{
+	struct gg *g = ctx;
+	bool faults, disciplined;
+
+	if (len < 1)
+		return;
+	faults = data[0] & 1;
+	disciplined = data[0] & 2;
+	cr_assert(gg_begin(g, 0, data + 1, len - 1, faults, disciplined), "corpus/%s: %s", name, g->why);
+	cr_assert(gg_run(g, 1u << 16, 0), "corpus/%s: %s", name, g->why);
+	if (faults)
+		cr_assert(gg_recover(g), "corpus/%s: %s (after recovery)", name, g->why);
+	cr_assert(gg_drain_uart(g), "corpus/%s: %s (draining the UART)", name, g->why);
+	cr_assert(gg_reset(g), "corpus/%s: %s (reset)", name, g->why);
+}
+
+Test(guest_garbage, fuzz_corpus_replays, .init = cr_redirect_stderr, .timeout = 120)
+{
+	struct gg *g = calloc(1, sizeof(*g));
+	int n;
+
+	cr_assert_not_null(g);
+	cr_assert(gg_setup(g, 0, NULL, 0, false, false), "%s", g->why);
+	n = corpus_replay("tests/fuzz/corpus", 16384, replay_one, g);
+	cr_assert_geq(n, 1, "no corpus replayed from tests/fuzz/corpus (%d)", n);
 	cr_assert(gg_teardown(g), "%s (teardown)", g->why);
 	free(g);
 }

@@ -1,8 +1,9 @@
 /* test_vsmmu_garbage.c: a guest writing garbage to the vSMMU (the rig and what it checks after every step:
- * tests/unit/vsmmu_garbage.h, also the libFuzzer target's, make fuzz). Here on fixed seeds, 2500 steps each, and
- * once driven by bytes as the fuzzer drives it. */
+ * tests/unit/vsmmu_garbage.h, also the libFuzzer target's, make fuzz). Here on fixed seeds, 2500 steps each, once
+ * driven by bytes as the fuzzer drives it, and on every input of the fuzzer's seed corpus. */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
+#include "tests/unit/corpus.h"
 #include "tests/unit/vsmmu_garbage.h"
 
 static struct vg g;
@@ -51,4 +52,23 @@ Test(vsmmu_garbage, byte_input_ends_the_run, .timeout = 60)
 	cr_assert_lt(done, 1u << 20, "the run did not end when the input did");
 	cr_assert(g.exhausted);
 	cr_assert_eq(vg_run(&g, 0, in, sizeof(in), 1u << 20), done, "the same input, the same run");
+}
+
+static void replay_one(const u8 *data, size_t len, const char *name, void *ctx)
+{
+	unsigned int *steps = ctx;
+
+	cr_log_info("corpus-vsmmu/%s: %zu bytes", name, len);
+	if (len)
+		*steps += vg_run(&g, 0, data, len, 1u << 16);
+}
+
+/* Every input of tests/fuzz/corpus-vsmmu/ (what make fuzz starts from and what it found) passes here too. */
+Test(vsmmu_garbage, fuzz_corpus_replays, .timeout = 120)
+{
+	unsigned int steps = 0;
+	int n = corpus_replay("tests/fuzz/corpus-vsmmu", 16384, replay_one, &steps);
+
+	cr_assert_geq(n, 1, "no corpus replayed from tests/fuzz/corpus-vsmmu (%d)", n);
+	cr_assert_gt(steps, (unsigned int)n, "%d inputs made only %u steps", n, steps);
 }
