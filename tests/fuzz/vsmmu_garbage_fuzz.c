@@ -1,5 +1,6 @@
 /* vsmmu_garbage_fuzz.c: libFuzzer target over the vSMMU garbage rig (tests/unit/vsmmu_garbage.h): the fuzzer
- * input is the guest's arm-smmu-v3 driver gone wrong, each byte (or two) one choice of the rig: which MMIO
+ * input is the guest's arm-smmu-v3 driver gone wrong, read as the rig's choices (a byte for a small one, two or
+ * four for a larger range, eight for a raw 64-bit value): which MMIO
  * access, register value, STE, command, batch, re-probe or host failure comes next. The run ends when the
  * input is spent (or after 65536 steps). Every input builds the rig afresh and tears it down (vg_run: fakes,
  * guest RAM, three devices, the vSMMU), so each starts from the same state and a leak of any iommufd object,

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh: `make demo`. Shows ivmm booting a guest with a passed-through PCI device.
 #   x86_64 (or any non-arm64) host: builds the lab and boots it with ivmm.demo=1: L1 binds QEMU's edu device
-#     to vfio-pci, prints `ivmm host-check --device <edu>` and runs `ivmm run --config /configs/demo-lab.ini` (or, without that file, the lab kernel and
-#     L2 root with edu passed through) on the console. Interactive when stdin is a terminal (L2 gives a shell;
+#     to vfio-pci, prints `ivmm host-check --device <edu>` and runs `ivmm run --config /configs/demo-lab.ini`
+#     (or, without that file, the lab kernel and L2 root with edu passed through) on the console. Interactive when stdin is a terminal (L2 gives a shell;
 #     `poweroff -f` in L2 ends ivmm, then L1 powers off; Ctrl-A x quits QEMU at any time). Either way the guest
 #     first lists its PCI devices and the vSMMU, and runs the edu BAR, DMA and MSI programs through its own
 #     iommufd behind ivmm's emulated SMMUv3 (ivmm prints its --stats counters at the end). Without a terminal the guest

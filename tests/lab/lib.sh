@@ -14,6 +14,7 @@
 #   lab_dut_bdf                 print the device under test of the device-agnostic scenarios (device-*.sh): the
 #                               first edu in L1, run-host.sh's first --device on a host (any PCI device)
 #   lab_absent_bdf              print a BDF that no PCI device has here (0000:00:1f.7, or another)
+#   lab_re STRING               print STRING with its dots escaped (a BDF in a regex)
 #   lab_bind_vfio BDF           bind any PCI device to vfio-pci (idempotent), print its cdev (what the two above use)
 #   lab_need_ivmm               fail with "ivmm not built" unless $LAB_IVMM (/usr/bin/ivmm) exists
 #   lab_need_prog NAME          fail with "NAME not built" unless $LAB_PROGS/NAME (/progs/NAME) exists
@@ -139,6 +140,11 @@ lab_nvme_bdf() {
 lab_dut_bdf() {
 	lab__given "${LAB_DUT+set}" "$LAB_DUT" "device to test" && return 0
 	lab__edu_nth 1 || lab_fail "no edu PCI device (1234:11e8) in L1 to test"
+}
+
+# STRING with its dots escaped, for a regex (lab_expect, grep -E) that names a BDF.
+lab_re() {
+	echo "$1" | sed 's/[.]/\\./g'
 }
 
 # A BDF no PCI device has on this host (for the "no such device" checks).

@@ -49,8 +49,7 @@ Test(vsmmu_garbage, byte_input_ends_the_run, .timeout = 60)
 	unsigned int done = vg_run(&g, 0, in, sizeof(in), 1u << 20);
 
 	cr_assert_gt(done, 100, "only %u steps from %zu bytes", done, sizeof(in));
-	cr_assert_lt(done, 1u << 20, "the run did not end when the input did");
-	cr_assert(g.exhausted);
+	cr_assert(g.exhausted, "the run did not end when the input did");
 	cr_assert_eq(vg_run(&g, 0, in, sizeof(in), 1u << 20), done, "the same input, the same run");
 }
 

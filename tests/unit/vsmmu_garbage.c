@@ -1,5 +1,5 @@
 /* vsmmu_garbage.c: a guest writing garbage to the vSMMU (see vsmmu_garbage.h). The choices come from a seeded
- * xorshift (unit tests) or from a fuzzer's input, consumed a byte or two at a time. */
+ * xorshift (unit tests) or from a fuzzer's input, as few bytes per choice as its range needs. */
 #include <stdlib.h>
 #include <string.h>
 #include "tests/unit/rig_assert.h"
@@ -79,10 +79,16 @@ static u64 some_address(struct vg *g)
 static u64 some_value(struct vg *g, u64 off)
 {
 	switch (off) {
-	case ARM_SMMU_CR0:
-		return below(g, 32) | (below(g, 8) ? 0 : next(g) << 5);
-	case ARM_SMMU_GBPA:
-		return (below(g, 4) ? GBPA_UPDATE : 0) | (below(g, 2) ? GBPA_ABORT : 0) | (below(g, 8) ? 0 : next(g));
+	case ARM_SMMU_CR0: {
+		u64 low = below(g, 32);
+
+		return low | (below(g, 8) ? 0 : next(g) << 5);
+	}
+	case ARM_SMMU_GBPA: {
+		u64 update = below(g, 4) ? GBPA_UPDATE : 0, abrt = below(g, 2) ? GBPA_ABORT : 0;
+
+		return update | abrt | (below(g, 8) ? 0 : next(g));
+	}
 	case ARM_SMMU_GERRORN:
 		return below(g, 4) ? rig_rd32(&g->rig, ARM_SMMU_GERROR) : next(g);
 	case ARM_SMMU_STRTAB_BASE:
@@ -90,13 +96,21 @@ static u64 some_value(struct vg *g, u64 off)
 	case ARM_SMMU_EVTQ_BASE:
 	case ARM_SMMU_GERROR_IRQ_CFG0:
 	case ARM_SMMU_EVTQ_IRQ_CFG0:
-		return below(g, 4) ? some_address(g) | below(g, 32) | (below(g, 2) ? BIT(62) : 0) : next(g);
+		if (below(g, 4)) {
+			u64 a = some_address(g), lo = below(g, 32);
+
+			return a | lo | (below(g, 2) ? BIT(62) : 0);
+		}
+		return next(g);
 	case ARM_SMMU_STRTAB_BASE_CFG: {
 		static const u32 splits[] = { 6, 8, 10, 0, 7, 31 };
 
-		return FIELD_PREP(STRTAB_BASE_CFG_FMT, below(g, 4) ? below(g, 2) : below(g, 4)) |
-		       FIELD_PREP(STRTAB_BASE_CFG_SPLIT, splits[below(g, ARRAY_SIZE(splits))]) |
-		       FIELD_PREP(STRTAB_BASE_CFG_LOG2SIZE, below(g, 4) ? 8 + below(g, 9) : below(g, 64));
+		u32 fmt = below(g, 4) ? below(g, 2) : below(g, 4);
+		u32 split = splits[below(g, ARRAY_SIZE(splits))];
+		u32 log2 = below(g, 4) ? 8 + below(g, 9) : below(g, 64);
+
+		return FIELD_PREP(STRTAB_BASE_CFG_FMT, fmt) | FIELD_PREP(STRTAB_BASE_CFG_SPLIT, split) |
+		       FIELD_PREP(STRTAB_BASE_CFG_LOG2SIZE, log2);
 	}
 	case ARM_SMMU_CMDQ_PROD:
 	case ARM_SMMU_CMDQ_CONS:
@@ -107,11 +121,15 @@ static u64 some_value(struct vg *g, u64 off)
 	return below(g, 2) ? next(g) : below(g, 0x100);
 }
 
-/* A command from the vocabulary the vSMMU knows, legal or not, sometimes with garbage bits. */
+/* A command from the vocabulary the vSMMU knows, legal or not, sometimes with garbage bits. Every choice is
+ * taken in its own statement: C leaves the order of a call's arguments (and of | operands) open, and gcc (make
+ * unit) and clang (make fuzz) must read a fuzzer's input in the same order. */
 static struct rig_cmd some_command(struct vg *g)
 {
 	u32 sid = below(g, 2) ? rig_vsid(below(g, g->rig.ndev)) : below(g, 0x10000);
 	struct rig_cmd c;
+	u64 a, b;
+	u32 x, y;
 
 	switch (below(g, 24)) {
 	case 0: case 1: case 2: c = rig_cmd_cfgi_ste(sid); break;
@@ -120,19 +138,30 @@ static struct rig_cmd some_command(struct vg *g)
 	case 5: case 6: c = rig_cmd_cfgi_cd(sid); break;
 	case 7: c = rig_cmd_cfgi_cd_all(sid); break;
 	case 8: case 9: c = rig_cmd_tlbi_asid((u16)next(g)); break;
-	case 10: case 11: case 12: c = rig_cmd_tlbi_va((u16)next(g), next(g), below(g, 2)); break;
+	case 10: case 11: case 12:
+		a = next(g);
+		b = next(g);
+		c = rig_cmd_tlbi_va((u16)a, b, below(g, 2));
+		break;
 	case 13: c = rig_cmd_tlbi_vaa(next(g)); break;
 	case 14: c = rig_cmd_op(below(g, 2) ? CMDQ_OP_TLBI_NH_ALL : CMDQ_OP_TLBI_NSNH_ALL); break;
 	case 15: c = rig_cmd_op(below(g, 2) ? CMDQ_OP_PREFETCH_CONFIG : CMDQ_OP_PREFETCH_ADDR); break;
 	case 16: case 17: case 18: case 19:
-		c = rig_cmd_sync(below(g, 3), below(g, 4) ? RIG_SCRATCH + 4 * below(g, 64) :
-			     below(g, 2) ? RIG_DOORBELL : next(g), (u32)next(g));
+		x = below(g, 3);
+		a = below(g, 4) ? RIG_SCRATCH + 4 * below(g, 64) : below(g, 2) ? RIG_DOORBELL : next(g);
+		c = rig_cmd_sync(x, a, (u32)next(g));
 		break;
 	case 20: c = rig_cmd_op((u8)next(g)); break;
-	case 21: c = (struct rig_cmd){ { next(g), next(g) } }; break;
+	case 21:
+		a = next(g);
+		c = (struct rig_cmd){ { a, next(g) } };
+		break;
 	default: /* a legal one with a flipped bit */
-		c = rig_cmd_tlbi_va((u16)next(g), next(g), true);
-		c.w[below(g, 2)] ^= BIT(below(g, 64));
+		a = next(g);
+		c = rig_cmd_tlbi_va((u16)a, next(g), true);
+		x = below(g, 2);
+		y = below(g, 64);
+		c.w[x] ^= BIT(y);
 		break;
 	}
 	return c;
@@ -147,7 +176,10 @@ static void some_ste(struct vg *g, u64 gpa)
 	case 0: s0 = 0; break;
 	case 1: s0 = rig_ste_cfg(STE_CFG_ABORT); break;
 	case 2: s0 = rig_ste_cfg(STE_CFG_BYPASS); break;
-	case 3: s0 = rig_ste_cfg(below(g, 8)) | (next(g) & STE_0_S1CTXPTR); break;
+	case 3:
+		s0 = rig_ste_cfg(below(g, 8));
+		s0 |= next(g) & STE_0_S1CTXPTR;
+		break;
 	case 4: s0 = next(g); break;
 	default: s0 = rig_ste_s1(below(g, 8) ? rig_cd(below(g, 64)) : some_address(g)); break;
 	}
@@ -164,10 +196,12 @@ static void mutate_memory(struct vg *g)
 		some_ste(g, (below(g, 2) ? RIG_STRTAB : RIG_L2) + (u64)sid * STRTAB_STE_SIZE);
 		break;
 	}
-	case 2: /* a level-1 descriptor */
-		rig_put64(&g->rig, RIG_STRTAB + 8ULL * below(g, 4),
-			  (below(g, 2) ? RIG_L2 : some_address(g) & STRTAB_L1_DESC_L2PTR) | below(g, 32));
+	case 2: { /* a level-1 descriptor */
+		u64 gpa = RIG_STRTAB + 8ULL * below(g, 4), l2 = below(g, 2) ? RIG_L2 : some_address(g) & STRTAB_L1_DESC_L2PTR;
+
+		rig_put64(&g->rig, gpa, l2 | below(g, 32));
 		break;
+	}
 	case 3:
 	case 4: { /* a command queue entry */
 		struct rig_cmd c = some_command(g);
@@ -177,9 +211,12 @@ static void mutate_memory(struct vg *g)
 		rig_put64(&g->rig, gpa + 8, c.w[1]);
 		break;
 	}
-	default: /* anything, anywhere in the vSMMU's structures */
-		rig_put64(&g->rig, RIG_RAM + 8ULL * below(g, (u32)(RIG_SCRATCH - RIG_RAM) / 8), next(g));
+	default: { /* anything, anywhere in the vSMMU's structures */
+		u64 gpa = RIG_RAM + 8ULL * below(g, (u32)(RIG_SCRATCH - RIG_RAM) / 8);
+
+		rig_put64(&g->rig, gpa, next(g));
 		break;
+	}
 	}
 }
 

@@ -19,7 +19,7 @@
 struct vg {
 	struct vsmmu_rig rig;
 	u64 rng;           /* xorshift state (data == NULL) */
-	const u8 *data;    /* or the fuzzer's input: each choice takes the next byte(s) */
+	const u8 *data;    /* or the fuzzer's input: each choice takes the next 1, 2, 4 or 8 bytes */
 	size_t len, pos;
 	bool exhausted;    /* the input ran out: the run ends there */
 	void *ram;         /* the guest RAM every run reuses (allocated by the first; vg_free frees it) */

@@ -144,6 +144,7 @@ skip_reason() {
 		nvme) [ -n "$nvme" ] || { echo "needs an NVMe controller (--device; its data is overwritten)"; return; } ;;
 		device) [ -n "$dut" ] || { echo "needs a device to test (--device BDF: any PCI device)"; return; } ;;
 		device-dma)
+			# The devices tests/lab/progs/l2_dma_trigger.h has a DMA trigger for (keep the two in step).
 			[ -n "$dut" ] || { echo "needs a device to test (--device BDF)"; return; }
 			[ "$(dev_id "$dut")" = "0x1234 0x11e8" ] || [ "$(cat "/sys/bus/pci/devices/$dut/class")" = 0x010802 ] ||
 				{ echo "the lab knows no way to make $dut ($(dev_id "$dut" | sed 's/0x//g; s/ /:/')) do DMA (edu, NVMe: l2_dma_trigger.h)"; return; } ;;

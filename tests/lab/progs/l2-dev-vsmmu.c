@@ -3,7 +3,8 @@
  * test (tests/lab/progs/l2_dut.h: any passed-through function) without making the device do anything: takes it
  * with the guest's own VFIO cdev + iommufd (tests/lab/progs/l2_iommufd.h; attaching it to an IOAS makes L2's
  * arm-smmu-v3 write a stage-1 STE, which ivmm turns into a nested HWPT), checks that the IOAS allows the IOVA
- * used and reserves the software MSI window, detaches (a blocking STE) and attaches again, then maps and unmaps
+ * used and reserves the software MSI window, detaches (a blocking STE) and attaches again ATTACH_CYCLES times,
+ * then maps and unmaps
  * a 33-page buffer CYCLES times (each unmap: TLBI_NH_VA commands and one CMD_SYNC from the guest, which the
  * vSMMU can batch). Prints `attach-cycles N` and `unmaps N` for the scenario, which reads ivmm's --stats.
  * Exit 0 when every ioctl did what it should. */

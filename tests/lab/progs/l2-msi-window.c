@@ -19,6 +19,10 @@ int main(void)
 	if (l2_dut_find(bdf, sizeof(bdf)))
 		return 1;
 	rid = l2_pci_rid(bdf);
+	if (rid < 0) {
+		edu_say("%s: not a BDF this program can turn into a requester ID", bdf);
+		return 1;
+	}
 	for (int t = 0; t < 80; t++) {
 		struct l2_evtlog log;
 		long hits = 0;

@@ -4,7 +4,8 @@
  * from the IOVA into its buffer) and any NVMe controller (class 0x010802: its admin submission queue put at the
  * IOVA and its doorbell rung, so the controller fetches a command from there). Each trigger works on BAR0 mapped
  * through the guest's VFIO and reports the IOVA range its accesses fall in. run-host.sh skips device-fault for
- * other devices (its "device-dma" need). Header-only, on top of l2_iommufd.h. */
+ * other devices (its "device-dma" need, which names the same devices: keep the two in step). Header-only, on
+ * top of l2_iommufd.h. */
 #ifndef IVMM_LAB_L2_DMA_TRIGGER_H
 #define IVMM_LAB_L2_DMA_TRIGGER_H
 

@@ -57,8 +57,8 @@ static inline int l2_dut_find(char *bdf, size_t len)
 	l2_cmdline_get("ivmm.dut", bdf, len);
 	if (bdf[0]) {
 		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s", bdf);
-		if (access(p, F_OK)) {
-			edu_say("ivmm.dut=%s: no such PCI function in the guest", bdf);
+		if (access(p, F_OK) || !l2__endpoint(bdf)) {
+			edu_say("ivmm.dut=%s: no such passed-through function in the guest", bdf);
 			return -1;
 		}
 	} else {

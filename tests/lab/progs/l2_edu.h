@@ -1,8 +1,8 @@
-/* l2_edu.h: helpers shared by the L2 edu programs (tests/lab/progs/l2-edu-*.c, l2-mmio-bench.c): list PCI functions by a predicate (l2_pci_scan), find
- * edu (1234:11e8) in /sys/bus/pci/devices (the first, or all of them), read/write its config space through
- * sysfs, mmap BAR0 (sysfs resource0), run one DMA (polled, or started and waited for apart), and the edu
- * register map (lab-facts.md). Header-only: each program is one static
- * binary. */
+/* l2_edu.h: helpers shared by the L2 programs (tests/lab/progs/l2-*.c): list PCI functions by a predicate
+ * (l2_pci_scan), find QEMU's edu (1234:11e8) in /sys/bus/pci/devices (the first, or all of them), read/write a
+ * function's config space through sysfs, mmap edu's BAR0 (sysfs resource0), run one edu DMA (polled, or
+ * started and waited for apart), and the edu register map (lab-facts.md); edu_say prints a program's lines.
+ * Header-only: each program is one static binary. */
 #ifndef IVMM_LAB_L2_EDU_H
 #define IVMM_LAB_L2_EDU_H
 

@@ -41,9 +41,9 @@ struct pci_view {
 	unsigned int ncaps;
 	uint16_t extcaps[PV_MAX_CAPS];
 	unsigned int nextcaps;
-	bool msi, msi64, msi_maskbit;
+	bool msi, msi64, msi_maskbit, msi_enabled;   /* msi_enabled, msix_enabled: state, not printed */
 	unsigned int msi_vectors;             /* Multiple Message Capable, as a count */
-	bool msix;
+	bool msix, msix_enabled;
 	unsigned int msix_vectors;
 	uint32_t msix_table, msix_pba;        /* BIR in bits 2:0, offset above */
 };
@@ -78,7 +78,7 @@ static inline int pci_view_read(const char *dir, struct pci_view *v, char *err, 
 	n = pread(fd, c, sizeof(c), 0);
 	close(fd);
 	if (n < 64) {
-		snprintf(err, errlen, "read %.300s: %s (need the 64-byte header; run as root)", path,
+		snprintf(err, errlen, "read %.300s: %s (need at least the 64-byte header)", path,
 			 n < 0 ? strerror(errno) : "short");
 		return -1;
 	}
@@ -96,6 +96,11 @@ static inline int pci_view_read(const char *dir, struct pci_view *v, char *err, 
 	}
 
 	/* Capabilities (bounded walk: at most PV_MAX_CAPS, pointers inside the header's 256 bytes). */
+	if ((pv_le16(c, 0x06) & 0x10) && n < 256) {
+		snprintf(err, errlen, "%.300s: only %zd bytes of config space readable: the capabilities need 256 (run as root)",
+			 path, n);
+		return -1;
+	}
 	if (pv_le16(c, 0x06) & 0x10) {
 		unsigned int p = c[0x34] & 0xfc;
 
@@ -110,9 +115,11 @@ static inline int pci_view_read(const char *dir, struct pci_view *v, char *err, 
 				v->msi64 = fl & 0x80;
 				v->msi_maskbit = fl & 0x100;
 				v->msi_vectors = 1u << ((fl >> 1) & 7);
+				v->msi_enabled = fl & 0x1;
 			} else if (id == 0x11 && n >= (ssize_t)p + 12) {
 				v->msix = true;
 				v->msix_vectors = (pv_le16(c, p + 2) & 0x7ff) + 1u;
+				v->msix_enabled = pv_le16(c, p + 2) & 0x8000;
 				v->msix_table = pv_le32(c, p + 4);
 				v->msix_pba = pv_le32(c, p + 8);
 			}

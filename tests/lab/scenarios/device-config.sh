@@ -21,7 +21,8 @@ sed -n 's/^l2-dev-config: view //p' /tmp/l2-dev-config.out | tr -d '\r' > $got
 [ -s $got ] || lab_fail "l2-dev-config printed no view of the device"
 if ! diff -u $want $got > /tmp/device-config.diff; then
 	sed 's/^/    | /' /tmp/device-config.diff
-	lab_fail "the guest's view of $bdf is not what ivmm should show of the host's ($(grep -c '^[-+][^-+]' /tmp/device-config.diff) lines differ: - host as passed through, + guest)"
+	n=$(grep -c '^[-+][^-+]' /tmp/device-config.diff)
+	lab_fail "the guest's view of $bdf is not what ivmm should show of the host's ($n lines differ: - host as passed through, + guest)"
 fi
 lab_nothing_left "$bdf" "$cdev" "after the run"
 echo "device-config: $bdf in the guest: $(head -n 1 $got), $(grep -c '^bar' $got) BAR(s), $(grep '^caps' $got): as on the host"

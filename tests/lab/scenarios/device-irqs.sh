@@ -3,7 +3,7 @@
 # through behind the vSMMU (guest-vfio=on) and l2-dev-irqs takes it with the guest's own VFIO cdev + iommufd,
 # enables N vectors of each index VFIO offers it (up to 4), checks the guest's side (its /proc/interrupts lines,
 # the enable bit ivmm shows in config space), disables them and checks again; it stops at each of those states
-# (`ready K STATE N`) until this scenario, which holds the guest's console (a FIFO as ivmm's stdin), has checked
+# (`ready K STATE N waiting`) until this scenario, which holds the guest's console (a FIFO as ivmm's stdin), has checked
 # the host's side in L1's /proc/interrupts and answers: MSI-X on -> at least N `vfio-msix[i](BDF)` vectors (ivmm
 # asks VFIO for the whole table at enable), MSI on -> exactly N `vfio-msi[i](BDF)`, off -> none of that kind.
 # Every step the guest reports is checked; at least one index must be there (the host's config space says
@@ -32,7 +32,8 @@ answer() {
 	while :; do
 		i=0 l=
 		while [ $i -lt 2400 ]; do
-			l=$(grep "^l2-dev-irqs: ready $k " $out 2>/dev/null | head -n 1 | tr -d '\r')
+			# Only a whole line (the guest's console arrives in pieces): up to its last word.
+			l=$(grep "^l2-dev-irqs: ready $k [a-z-]* [0-9][0-9]* waiting" $out 2>/dev/null | head -n 1 | tr -d '\r')
 			[ -n "$l" ] && break
 			grep -q "L2-RESULT l2-dev-irqs" $out 2>/dev/null && return 0
 			usleep 100000
@@ -59,7 +60,10 @@ answer() {
 }
 answer &
 apid=$!
-LAB_STDIN=$fifo lab_run_dut_l2 l2-dev-irqs 240 --viommu smmuv3
+# In a subshell, so that a failure there still stops the answering loop before the scenario fails.
+(LAB_STDIN=$fifo lab_run_dut_l2 l2-dev-irqs 240 --viommu smmuv3)
+rc=$?
+[ $rc = 0 ] || { kill $apid 2>/dev/null; wait $apid 2>/dev/null; exit 1; }
 wait $apid
 exec 3>&-
 sed 's/^ok /info: /' $res 2>/dev/null

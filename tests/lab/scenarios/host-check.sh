@@ -58,7 +58,7 @@ check_ready /tmp/host-check2.out
 
 # No such device: its missing line, exit 1.
 none=$(lab_absent_bdf) || exit 1
-nre=$(echo "$none" | sed 's/[.]/\\./g')
+nre=$(lab_re "$none")
 lab_run_timeout 30 /tmp/host-check-none.out "$LAB_IVMM" host-check --device $none
 rc=$?
 [ $rc = 1 ] || { lab_tail /tmp/host-check-none.out 30; lab_fail "ivmm host-check --device $none: exit status $rc (expected 1)"; }

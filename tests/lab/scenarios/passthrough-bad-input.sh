@@ -7,7 +7,7 @@
 lab_need_ivmm
 bdf=$(lab_dut_bdf) || exit 1
 none=$(lab_absent_bdf) || exit 1
-nre=$(echo "$none" | sed 's/\./\\./g')
+nre=$(lab_re "$none")
 K="--kernel $LAB_L2_KERNEL --initrd $LAB_L2_INITRD"
 # expect1 REGEX ARGS...: ivmm must fail with status 1 and print a line matching REGEX.
 expect1() {
