@@ -21,7 +21,7 @@ int main(void)
 	struct l2_iommufd io;
 	struct l2_vfio v;
 	volatile uint8_t *bar;
-	char bdf[EDU_BDF_LEN], p[300];
+	char bdf[EDU_BDF_LEN];
 	unsigned long ven, dev, cls;
 	long irq0, irq1, faults = 0, other = 0;
 	uint64_t len = 0;
@@ -31,12 +31,9 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (l2_dut_find(bdf, sizeof(bdf)))
 		return 1;
-	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/vendor", bdf);
-	ven = read_hex_file(p);
-	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/device", bdf);
-	dev = read_hex_file(p);
-	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/class", bdf);
-	cls = read_hex_file(p);
+	ven = l2_pci_attr(bdf, "vendor");
+	dev = l2_pci_attr(bdf, "device");
+	cls = l2_pci_attr(bdf, "class");
 	t = l2_dma_trigger_for(ven, dev, cls);
 	if (!t) {
 		edu_say("no known way to make %04lx:%04lx (class 0x%06lx) do DMA (l2_dma_trigger.h knows edu and NVMe)",

@@ -14,16 +14,10 @@
 
 static int busy_is(const char *mode)
 {
-	char line[4096] = "", want[64];
-	FILE *f = fopen("/proc/cmdline", "r");
+	char val[64];
 
-	if (f) {
-		if (!fgets(line, sizeof(line), f))
-			line[0] = '\0';
-		fclose(f);
-	}
-	snprintf(want, sizeof(want), "ivmm.busy=%s", mode);
-	return strstr(line, want) != NULL;
+	l2_cmdline_get("ivmm.busy", val, sizeof(val));
+	return !strcmp(val, mode);
 }
 
 static int page_phys(const void *p, uint64_t *phys)

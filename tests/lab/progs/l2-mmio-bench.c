@@ -7,14 +7,10 @@
 
 static int trapped_mode(void)
 {
-	char buf[1024] = { 0 };
-	int fd = open("/proc/cmdline", O_RDONLY);
+	char val[64];
 
-	if (fd < 0)
-		return 0;
-	(void)!read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return strstr(buf, "l2bench.mmio=trapped") != NULL;
+	l2_cmdline_get("l2bench.mmio", val, sizeof(val));
+	return !strcmp(val, "trapped");
 }
 
 int main(void)

@@ -11,11 +11,9 @@
 /* A function ivmm passed through: type 0 header, not a bridge. */
 static inline bool l2__endpoint(const char *name)
 {
-	char p[300];
 	uint8_t hdr = 0xff;
 
-	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/class", name);
-	if ((read_hex_file(p) >> 16) == 0x06)
+	if ((l2_pci_attr(name, "class") >> 16) == 0x06)
 		return false;
 	return !edu_cfg_rw(name, 0x0e, &hdr, 1, 0) && !(hdr & 0x7f);
 }
@@ -29,23 +27,6 @@ static inline int l2_pci_endpoints(char (*bdfs)[EDU_BDF_LEN], int max)
 	if (!n)
 		edu_say("no passed-through PCI function in /sys/bus/pci/devices (ivmm run without --device?)");
 	return n;
-}
-
-/* The value of `key=` on the kernel command line into val (empty string: not there). */
-static inline void l2_cmdline_get(const char *key, char *val, size_t len)
-{
-	char buf[4096], *w, *save = NULL;
-	int fd = open("/proc/cmdline", O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-	size_t klen = strlen(key);
-
-	if (fd >= 0)
-		close(fd);
-	val[0] = 0;
-	buf[n > 0 ? n : 0] = 0;
-	for (w = strtok_r(buf, " \n", &save); w; w = strtok_r(NULL, " \n", &save))
-		if (!strncmp(w, key, klen) && w[klen] == '=')
-			snprintf(val, len, "%s", w + klen + 1);
 }
 
 /* The device under test: ivmm.dut=BDF, else the only passed-through function. 0, or -1 after a message. */
@@ -71,11 +52,7 @@ static inline int l2_dut_find(char *bdf, size_t len)
 		}
 		snprintf(bdf, len, "%s", all[0]);
 	}
-	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/vendor", bdf);
-	unsigned long ven = read_hex_file(p);
-
-	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/device", bdf);
-	edu_say("device under test: %s (%04lx:%04lx)", bdf, ven, read_hex_file(p));
+	edu_say("device under test: %s (%04lx:%04lx)", bdf, l2_pci_attr(bdf, "vendor"), l2_pci_attr(bdf, "device"));
 	return 0;
 }
 

@@ -2,6 +2,7 @@
  * (l2_pci_scan), find QEMU's edu (1234:11e8) in /sys/bus/pci/devices (the first, or all of them), read/write a
  * function's config space through sysfs, mmap edu's BAR0 (sysfs resource0), run one edu DMA (polled, or
  * started and waited for apart), and the edu register map (lab-facts.md); edu_say prints a program's lines.
+ * Also the sysfs attributes of a function (l2_pci_attr) and the kernel command line (l2_cmdline_get).
  * Header-only: each program is one static binary. */
 #ifndef IVMM_LAB_L2_EDU_H
 #define IVMM_LAB_L2_EDU_H
@@ -75,6 +76,33 @@ static inline unsigned long read_hex_file(const char *path)
 	return strtoul(buf, NULL, 16);
 }
 
+/* A hex attribute of a PCI function in sysfs (/sys/bus/pci/devices/BDF/ATTR: vendor, device, class); ~0UL
+ * when it cannot be read. */
+static inline unsigned long l2_pci_attr(const char *bdf, const char *attr)
+{
+	char p[300];
+
+	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/%s", bdf, attr);
+	return read_hex_file(p);
+}
+
+/* The value of `key=` on the kernel command line into val (empty string: not there). */
+static inline void l2_cmdline_get(const char *key, char *val, size_t len)
+{
+	char buf[4096], *w, *save = NULL;
+	int fd = open("/proc/cmdline", O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	size_t klen = strlen(key);
+
+	if (fd >= 0)
+		close(fd);
+	val[0] = 0;
+	buf[n > 0 ? n : 0] = 0;
+	for (w = strtok_r(buf, " \n", &save); w; w = strtok_r(NULL, " \n", &save))
+		if (!strncmp(w, key, klen) && w[klen] == '=')
+			snprintf(val, len, "%s", w + klen + 1);
+}
+
 static int edu__cmp(const void *a, const void *b)
 {
 	return strcmp(a, b);
@@ -108,13 +136,7 @@ static inline int l2_pci_scan(char (*bdfs)[EDU_BDF_LEN], int max, bool (*match)(
 
 static inline bool edu__match(const char *name)
 {
-	char p[300];
-
-	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/vendor", name);
-	if (read_hex_file(p) != EDU_VENDOR)
-		return false;
-	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/device", name);
-	return read_hex_file(p) == EDU_DEVICE;
+	return l2_pci_attr(name, "vendor") == EDU_VENDOR && l2_pci_attr(name, "device") == EDU_DEVICE;
 }
 
 /* Every edu, in BDF order (l2_pci_scan). Returns how many (0: none, after a message), -1 when
