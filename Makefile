@@ -159,8 +159,8 @@ host-bundle: deps-lab
 # libFuzzer over the guest-garbage rig (tests/unit/guest_garbage.h) and the vSMMU-garbage rig
 # (tests/unit/vsmmu_garbage.h, its asserts abort instead of failing a Criterion test: -DIVMM_RIG_ABORT): the
 # fuzzer input is the guest. Its own clang build of the library (ASan/UBSan runtimes cannot mix with gcc's);
-# the library is coverage-instrumented, the rigs and their fakes are not (their branches are the harness's, not ivmm's: the fuzzer steers by what the
-# input does to ivmm's code, and a rig branch costs nothing). Each runs FUZZ_TIME seconds (default 60) on the
+# the library is coverage-instrumented, the rigs and their fakes are not (their branches are the harness's,
+# not ivmm's: the fuzzer steers by what the input does to ivmm's code, and a rig branch costs nothing). Each runs FUZZ_TIME seconds (default 60) on the
 # corpus in build/fuzz/corpus-NAME, seeded from tests/fuzz/corpus/ (guest-garbage) or corpus-vsmmu/, and prints
 # the rate (tests/fuzz/run.sh).
 .PHONY: fuzz

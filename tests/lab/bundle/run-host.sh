@@ -114,11 +114,17 @@ edu1= edu2= nvme=
 dev_id() {
 	echo "$(cat "/sys/bus/pci/devices/$1/vendor" 2>/dev/null) $(cat "/sys/bus/pci/devices/$1/device" 2>/dev/null)"
 }
+is_edu() {
+	[ "$(dev_id "$1")" = "0x1234 0x11e8" ]
+}
+is_nvme() {
+	[ "$(cat "/sys/bus/pci/devices/$1/class" 2>/dev/null)" = 0x010802 ]
+}
 for b in $bdfs; do
 	[ -e "/sys/bus/pci/devices/$b" ] || die "no PCI device $b (/sys/bus/pci/devices/$b does not exist)"
-	if [ "$(dev_id "$b")" = "0x1234 0x11e8" ]; then
+	if is_edu "$b"; then
 		if [ -z "$edu1" ]; then edu1=$b; elif [ -z "$edu2" ]; then edu2=$b; fi
-	elif [ "$(cat "/sys/bus/pci/devices/$b/class")" = 0x010802 ] && [ -z "$nvme" ]; then
+	elif is_nvme "$b" && [ -z "$nvme" ]; then
 		nvme=$b
 	fi
 done
@@ -146,7 +152,7 @@ skip_reason() {
 		device-dma)
 			# The devices tests/lab/progs/l2_dma_trigger.h has a DMA trigger for (keep the two in step).
 			[ -n "$dut" ] || { echo "needs a device to test (--device BDF)"; return; }
-			[ "$(dev_id "$dut")" = "0x1234 0x11e8" ] || [ "$(cat "/sys/bus/pci/devices/$dut/class")" = 0x010802 ] ||
+			is_edu "$dut" || is_nvme "$dut" ||
 				{ echo "the lab knows no way to make $dut ($(dev_id "$dut" | sed 's/0x//g; s/ /:/')) do DMA (edu, NVMe: l2_dma_trigger.h)"; return; } ;;
 		esac
 	done
