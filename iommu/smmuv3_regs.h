@@ -32,7 +32,9 @@
 #define     IDR0_TTENDIAN_MIXED 0
 #define     IDR0_TTENDIAN_LE    2
 #define   IDR0_STALL_MODEL      GENMASK(25, 24)
+#define     IDR0_STALL_MODEL_STALL 0 /* stall and terminate both supported */
 #define     IDR0_STALL_MODEL_NONE 1
+#define     IDR0_STALL_MODEL_FORCE 2
 #define   IDR0_TERM_MODEL       BIT(26)
 #define   IDR0_ST_LVL           GENMASK(28, 27)
 #define     IDR0_ST_LVL_2LVL    1
@@ -73,7 +75,6 @@
 #define ARM_SMMU_GBPA           0x44
 #define   GBPA_ABORT            BIT(20)
 #define   GBPA_UPDATE           BIT(31)
-#define   GBPA_FIELDS           (GENMASK(21, 20) | GENMASK(17, 16) | GENMASK(13, 8) | GENMASK(7, 0))
 #define ARM_SMMU_AGBPA          0x48
 #define ARM_SMMU_IRQ_CTRL       0x50
 #define   IRQ_CTRL_GERROR_IRQEN BIT(0)

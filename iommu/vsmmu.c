@@ -123,50 +123,118 @@ static void free_nested(struct vsmmu *vs, u32 id)
 		pr_err_ratelimited("%s: %s", vs->name, vs->cfg.ictx->last_err);
 }
 
-/* Put s on target (a nested HWPT for NESTED, from vste). Called with vs->lock held. */
+static u32 target_hwpt(const struct vsmmu *vs, enum vsmmu_target target, u32 nested_id)
+{
+	return target == VSMMU_T_NESTED ? nested_id : target == VSMMU_T_BYPASS ? vs->bypass_id : vs->abort_id;
+}
+
+/* Service failure with the ictx lock held (vsmmu_service_failure). */
+static void service_failure_locked(struct vsmmu *vs, const char *why)
+{
+	if (vs->sfm)
+		return;
+	vs->sfm = true;
+	vs->stats.sfm = 1;
+	pr_err("%s: service failure: %s; every device behind it now aborts its DMA (GERROR.SFM_ERR)", vs->name, why);
+	for (unsigned int i = 0; i < vs->nstreams; i++) {
+		struct vsmmu_stream *s = &vs->streams[i];
+
+		if (s->target == VSMMU_T_ABORT || s->target == VSMMU_T_NONE)
+			continue;
+		if (vfio_dev_attach_quiet(s->vdev, vs->abort_id)) {
+			/* Detached, a device is blocked (iommufd puts it in the blocking domain). */
+			if (vfio_dev_detach(s->vdev))
+				pr_err("%s: %s: neither the abort HWPT nor a detach took: its DMA is not contained; "
+				       "stop the VM", vs->name, s->name);
+			s->target = VSMMU_T_NONE;
+		} else {
+			s->target = VSMMU_T_ABORT;
+		}
+		free_nested(vs, s->nested_id);
+		s->nested_id = 0;
+	}
+	vsmmu_gerror_raise(vs, GERROR_SFM_ERR);
+}
+
+void vsmmu_service_failure(struct vsmmu *vs, const char *why)
+{
+	ictx_lock(vs);
+	service_failure_locked(vs, why);
+	ictx_unlock(vs);
+}
+
+/* The host refused to put s on what the guest asked for: it must not keep its old HWPT (bypass, say: more
+ * access than the guest now grants). Move it to the abort HWPT; if even that is refused, the vSMMU enters
+ * service failure. The ictx lock is held. */
+static void stream_fail_closed(struct vsmmu *vs, struct vsmmu_stream *s)
+{
+	u32 old = s->nested_id;
+
+	if (s->target != VSMMU_T_ABORT && vfio_dev_attach_quiet(s->vdev, vs->abort_id)) {
+		pr_err_ratelimited("%s: %s: %s", vs->name, s->name, s->vdev->last_err);
+		service_failure_locked(vs, "a device could not be moved to the abort HWPT");
+		return;
+	}
+	s->target = VSMMU_T_ABORT;
+	s->nested_id = 0;
+	free_nested(vs, old);
+}
+
+/* Put s on target (a nested HWPT for NESTED, from vste), make-before-break; what the host refuses ends with
+ * the stream aborting (fail closed) and C_BAD_STE when an STE asked for it. Called with vs->lock held. */
 static void stream_apply(struct vsmmu *vs, struct vsmmu_stream *s, enum vsmmu_target target, const u64 vste[2])
 {
 	u32 new_id = 0, old = s->nested_id;
+	u64 ste[2] = { 0, 0 };
 	int rc;
 
-	if (target == VSMMU_T_NESTED && s->target == VSMMU_T_NESTED && s->ste[0] == vste[0] && s->ste[1] == vste[1])
+	if (vs->sfm)
+		return; /* every stream stays on abort (vsmmu_service_failure) */
+	if (target == VSMMU_T_NESTED) {
+		ste[0] = vste[0];
+		/* A host that can stall would stall a faulting transaction of a CD with S=1, and the vSMMU offers
+		 * no RESUME: S1STALLD makes such faults terminate instead, as IDR0.STALL_MODEL promised. */
+		ste[1] = vste[1] | (vs->host_stall ? STE_1_S1STALLD : 0);
+	}
+	if (target == VSMMU_T_NESTED && s->target == VSMMU_T_NESTED && s->ste[0] == ste[0] && s->ste[1] == ste[1])
 		return; /* the same STE again (the guest re-validates it often): nothing changes */
 	if (target != VSMMU_T_NESTED && s->target == target)
 		return;
 	ictx_lock(vs);
 	if (target == VSMMU_T_NESTED) {
-		rc = iommufd_hwpt_alloc_nested_smmuv3(vs->cfg.ictx, s->vdev->dev_id, vs->viommu_id, vste, &new_id);
+		rc = iommufd_hwpt_alloc_nested_smmuv3(vs->cfg.ictx, s->vdev->dev_id, vs->viommu_id, ste, &new_id);
 		if (rc) {
 			/* The host refused the STE: the stream aborts, as for an STE the vSMMU itself refuses. */
 			log_guest("%s: %s: STE for StreamID 0x%x refused by the host: %s", vs->name, s->name, s->vsid,
 				  vs->cfg.ictx->last_err);
 			vs->stats.ste_errors++;
 			vsmmu_event(vs, EVT_ID_C_BAD_STE, s->vsid, 0);
-			target = VSMMU_T_ABORT;
-			if (s->target == target) {
-				ictx_unlock(vs);
-				return;
-			}
-		} else {
-			vs->stats.nested_allocs++;
+			stream_fail_closed(vs, s);
+			ictx_unlock(vs);
+			return;
 		}
+		vs->stats.nested_allocs++;
 	}
 	/* Make before break: the device moves to the new HWPT in one replace, then the old one goes. */
-	rc = vfio_dev_attach_quiet(s->vdev, target == VSMMU_T_NESTED ? new_id
-					    : target == VSMMU_T_BYPASS ? vs->bypass_id : vs->abort_id);
+	rc = vfio_dev_attach_quiet(s->vdev, target_hwpt(vs, target, new_id));
 	if (rc) {
-		pr_err_ratelimited("%s: %s: %s", vs->name, s->name, s->vdev->last_err);
+		pr_err_ratelimited("%s: %s: %s: the stream aborts", vs->name, s->name, s->vdev->last_err);
+		vs->stats.attach_failures++;
 		free_nested(vs, new_id);
+		if (target == VSMMU_T_NESTED)
+			vsmmu_event(vs, EVT_ID_C_BAD_STE, s->vsid, 0);
+		if (target != VSMMU_T_ABORT)
+			stream_fail_closed(vs, s);
+		else
+			service_failure_locked(vs, "a device could not be moved to the abort HWPT");
 		ictx_unlock(vs);
 		return;
 	}
 	vs->stats.attaches++;
 	s->target = target;
 	s->nested_id = new_id;
-	if (new_id) {
-		s->ste[0] = vste[0];
-		s->ste[1] = vste[1];
-	}
+	s->ste[0] = ste[0];
+	s->ste[1] = ste[1];
 	free_nested(vs, old);
 	ictx_unlock(vs);
 }
@@ -180,6 +248,9 @@ void vsmmu_stream_update(struct vsmmu *vs, struct vsmmu_stream *s, bool report)
 		r.target = (vs->gbpa & GBPA_ABORT) ? VSMMU_T_ABORT : VSMMU_T_BYPASS;
 	} else {
 		vsmmu_ste_read(vs, s->vsid, &r);
+		/* C_BAD_STREAMID is recorded only with CR2.RECINVSID set. */
+		if (r.event == EVT_ID_BAD_STREAMID && !(vs->cr2 & CR2_RECINVSID))
+			report = false;
 		if (r.event && report) {
 			vs->stats.ste_errors++;
 			vsmmu_event(vs, r.event, s->vsid, r.fetch_addr);
@@ -203,28 +274,75 @@ void vsmmu_streams_update_range(struct vsmmu *vs, u32 sid, u64 n)
 
 /* ---- invalidation ---- */
 
-int vsmmu_inv_flush(struct vsmmu *vs, u32 *bad_qidx)
+/* One IOMMU_HWPT_INVALIDATE of cmds[0..n), twice on a host with the REPEAT_TLBI_CFGI erratum (the uAPI says
+ * user space must issue TLBI/CFGI+SYNC twice there: the kernel issues a vIOMMU's commands once). Returns 0
+ * or -errno; *done is the kernel's entry_num of the failing call. Called with the ictx lock held. */
+static int inv_issue(struct vsmmu *vs, const struct iommu_viommu_arm_smmuv3_invalidate *cmds, u32 n, u32 *done)
 {
-	struct vsmmu_inv *b = &vs->inv;
-	u32 n = b->nr, done = 0;
 	int rc;
 
+	vs->stats.inv_ioctls++;
+	rc = iommufd_hwpt_invalidate_smmuv3(vs->cfg.ictx, vs->viommu_id, cmds, n, done);
+	if (rc || !vs->erratum_repeat)
+		return rc;
+	vs->stats.inv_ioctls++;
+	vs->stats.inv_repeats++;
+	return iommufd_hwpt_invalidate_smmuv3(vs->cfg.ictx, vs->viommu_id, cmds, n, done);
+}
+
+/* How the kernel's answer reads (arm_vsmmu_cache_invalidate and iommufd_hwpt_invalidate, Linux 7.3):
+ *   0                      every command was issued;
+ *   -EIO, entry_num k < n  command k was refused by validation. The commands before it were checked, but the
+ *                          kernel issues accepted commands only in blocks (of 63) and at the end, so those of
+ *                          k's block never reached the host queue: they are issued again (invalidations are
+ *                          idempotent) before k is reported as illegal;
+ *   anything else          a host failure (-ENOMEM before the count is touched, which then reads n; a CMD_SYNC
+ *                          timeout; a fault): which commands ran is unknown, so none is taken as done and the
+ *                          guest is told CERROR_ABT at the batch's first command, which it retries.
+ * A host failure that persists (VSMMU_INV_FAIL_LIMIT batches in a row) puts the vSMMU in service failure
+ * (vsmmu_service_failure): every stream aborts, so stale translations can no longer be used. */
+u32 vsmmu_inv_flush(struct vsmmu *vs, u32 *bad_qidx)
+{
+	struct vsmmu_inv *b = &vs->inv;
+	u32 n = b->nr, done = 0, again = 0;
+	int rc, rc2 = 0;
+
 	if (!n)
-		return 0;
+		return CMDQ_ERR_CERROR_NONE;
+	b->nr = 0;
+	if (n > vs->stats.inv_max_batch)
+		vs->stats.inv_max_batch = n;
+	if (vs->sfm) {
+		/* Every stream aborts: nothing can use what these would invalidate. */
+		vs->stats.inv_dropped += n;
+		return CMDQ_ERR_CERROR_NONE;
+	}
 	ictx_lock(vs);
-	rc = iommufd_hwpt_invalidate_smmuv3(vs->cfg.ictx, vs->viommu_id, b->cmds, n, &done);
+	rc = inv_issue(vs, b->cmds, n, &done);
+	if (rc == -EIO && done < n && done)
+		rc2 = inv_issue(vs, b->cmds, done, &again);
 	if (rc)
 		log_guest("%s: %s", vs->name, vs->cfg.ictx->last_err);
 	ictx_unlock(vs);
-	b->nr = 0;
-	vs->stats.inv_ioctls++;
-	vs->stats.inv_cmds += MIN(done, n);
-	if (n > vs->stats.inv_max_batch)
-		vs->stats.inv_max_batch = n;
-	if (!rc && done >= n)
-		return 0;
-	*bad_qidx = b->qidx[MIN(done, n - 1)];
-	return rc ? rc : -EIO;
+	if (!rc) {
+		vs->stats.inv_cmds += n;
+		vs->inv_fail_streak = 0;
+		return CMDQ_ERR_CERROR_NONE;
+	}
+	if (rc == -EIO && done < n && !rc2) {
+		vs->stats.inv_cmds += done;
+		vs->stats.inv_reissued += done;
+		vs->inv_fail_streak = 0;
+		*bad_qidx = b->qidx[done];
+		return CMDQ_ERR_CERROR_ILL;
+	}
+	vs->stats.inv_host_errors++;
+	pr_err_ratelimited("%s: the host failed %u invalidation(s) (%s): the guest retries them (CERROR_ABT)",
+			   vs->name, n, strerror(-(rc2 ? rc2 : rc)));
+	*bad_qidx = b->qidx[0];
+	if (++vs->inv_fail_streak >= VSMMU_INV_FAIL_LIMIT)
+		vsmmu_service_failure(vs, "the host keeps failing its invalidations");
+	return CMDQ_ERR_CERROR_ABT;
 }
 
 /* ---- create / destroy ---- */
@@ -269,6 +387,12 @@ static int host_info(struct vsmmu *vs, struct iommufd_hw_info *hw)
 	}
 	if (!(hw->smmu.idr[0] & IDR0_S2P) || !(hw->smmu.idr[0] & IDR0_S1P)) {
 		pr_err("%s: device %s: its SMMU (IDR0 0x%08x) cannot nest (needs stage 1 and stage 2)", vs->name,
+		       s0->name, hw->smmu.idr[0]);
+		return -EOPNOTSUPP;
+	}
+	if (FIELD_GET(IDR0_STALL_MODEL, hw->smmu.idr[0]) == IDR0_STALL_MODEL_FORCE) {
+		pr_err("%s: device %s: its SMMU (IDR0 0x%08x) forces stalls (STALL_MODEL 0b10): a faulting DMA would "
+		       "wait for a RESUME the vSMMU cannot offer, so no vSMMU is possible on this host", vs->name,
 		       s0->name, hw->smmu.idr[0]);
 		return -EOPNOTSUPP;
 	}
@@ -334,6 +458,10 @@ int vsmmu_create(const struct vsmmu_config *cfg, struct vsmmu **out)
 	vs->asid16 = vs->idr[0] & IDR0_ASID16;
 	vs->ril = vs->idr[3] & IDR3_RIL;
 	vs->ds = vs->idr[5] & IDR5_DS;
+	vs->erratum_repeat = hw.smmu.flags & IOMMU_HW_INFO_ARM_SMMUV3_ERRATA_REPEAT_TLBI_CFGI;
+	vs->host_stall = FIELD_GET(IDR0_STALL_MODEL, hw.smmu.idr[0]) == IDR0_STALL_MODEL_STALL;
+	if (vs->erratum_repeat)
+		pr_info("%s: host erratum T264-SMMU-3: every invalidation batch is issued twice", vs->name);
 
 	/* One nest parent per vSMMU: two vIOMMUs on one S2 would share its VMID, and the guest's ASIDs of the
 	 * two vSMMUs would alias in the TLB. */
@@ -478,15 +606,21 @@ void vsmmu_stats_print(struct vsmmu *vs)
 						vsmmu_cmd_name((u8)op) ? vsmmu_cmd_name((u8)op) : "?",
 						(unsigned long long)st.cmds[op]);
 	}
+	/* cmds-per-ioctl: per batch, the erratum's second issue of a batch not counted. */
+	u64 batches = st.inv_ioctls - st.inv_repeats;
+
 	pr_info("stats: %s commands %llu inval-cmds %llu inval-ioctls %llu cmds-per-ioctl %.1f max-batch %llu "
-		"inval-dropped %llu nested-hwpts %llu attaches %llu ste-errors %llu cmd-errors %llu events %llu "
-		"sync-msis %llu sync-irqs %llu", vs->name, (unsigned long long)total,
+		"inval-dropped %llu inval-repeats %llu inval-reissued %llu inval-host-errors %llu nested-hwpts %llu "
+		"attaches %llu attach-failures %llu ste-errors %llu cmd-errors %llu events %llu sync-msis %llu "
+		"sync-irqs %llu service-failure %llu", vs->name, (unsigned long long)total,
 		(unsigned long long)st.inv_cmds, (unsigned long long)st.inv_ioctls,
-		st.inv_ioctls ? (double)st.inv_cmds / (double)st.inv_ioctls : 0.0,
+		batches ? (double)st.inv_cmds / (double)batches : 0.0,
 		(unsigned long long)st.inv_max_batch, (unsigned long long)st.inv_dropped,
-		(unsigned long long)st.nested_allocs, (unsigned long long)st.attaches,
+		(unsigned long long)st.inv_repeats, (unsigned long long)st.inv_reissued,
+		(unsigned long long)st.inv_host_errors, (unsigned long long)st.nested_allocs,
+		(unsigned long long)st.attaches, (unsigned long long)st.attach_failures,
 		(unsigned long long)st.ste_errors, (unsigned long long)st.cmd_errors, (unsigned long long)st.events,
-		(unsigned long long)st.sync_msis, (unsigned long long)st.sync_irqs);
+		(unsigned long long)st.sync_msis, (unsigned long long)st.sync_irqs, (unsigned long long)st.sfm);
 	pr_info("stats: %s opcodes%s", vs->name, ops[0] ? ops : " none");
 	double span_s = (double)(st.evt_last_ns - st.evt_first_ns) / 1e9;
 

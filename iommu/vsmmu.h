@@ -80,7 +80,13 @@ struct vsmmu_stats {
 	u64 inv_cmds;              /* invalidation commands handed to the kernel */
 	u64 inv_ioctls;            /* IOMMU_HWPT_INVALIDATE calls */
 	u64 inv_max_batch;         /* most commands in one call */
-	u64 inv_dropped;           /* SID-carrying invalidations for a StreamID with no device (no-op) */
+	u64 inv_dropped;           /* SID-carrying invalidations for a StreamID with no device, and those that
+				    * came after a service failure (no-ops) */
+	u64 inv_repeats;           /* batches issued a second time for the host's REPEAT_TLBI_CFGI erratum */
+	u64 inv_reissued;          /* commands issued again because the kernel refused a later one in their block */
+	u64 inv_host_errors;       /* batches the host failed (not a refusal): CERROR_ABT, the guest retries */
+	u64 attach_failures;       /* HWPT replacements the host refused (the stream then aborts) */
+	u64 sfm;                   /* 1 once the vSMMU entered service failure (GERROR.SFM_ERR) */
 	u64 nested_allocs;         /* nested HWPTs allocated for stage-1 STEs */
 	u64 attaches;              /* HWPT replacements */
 	u64 ste_errors;            /* STEs that could not be fetched or were refused (stream aborted) */

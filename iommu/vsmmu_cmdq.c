@@ -9,8 +9,10 @@
  * Invalidations (CFGI_CD, CFGI_CD_ALL, TLBI_NH_ALL/ASID/VA/VAA, TLBI_NSNH_ALL) are gathered with the queue
  * index each came from and handed to the kernel in ONE IOMMU_HWPT_INVALIDATE when a CMD_SYNC, a
  * configuration command (CFGI_STE*, whose effect must come after them) or the end of the queue is reached,
- * or when the batch holds the kernel's maximum. If the kernel refuses command k of a batch, CONS stops at
- * k's queue index with CERROR_ILL: the commands before it are done, the ones after it are not. CFGI_CD* and
+ * or when the batch holds the kernel's maximum; no CMD_SYNC completes before the batch in front of it was
+ * issued. If the kernel refuses command k of a batch, the commands before it are issued (again) and CONS
+ * stops at k's queue index with CERROR_ILL; any other host failure stops it with CERROR_ABT at the batch's
+ * first command, so the guest retries them (vsmmu_inv_flush has the rules). CFGI_CD* and
  * ATC_INV for a StreamID with no device behind this vSMMU are no-ops (nothing is cached for it) and are not
  * sent. PREFETCH_* are accepted and do nothing. Runs with vs->lock held. */
 #include <endian.h>
@@ -144,8 +146,8 @@ static int inv_add(struct vsmmu *vs, const u64 raw[2], u32 qptr)
 		u32 cap = b->cap ? b->cap * 2 : 64;
 		void *c, *q;
 
-		if (cap > VSMMU_INV_MAX)
-			cap = VSMMU_INV_MAX;
+		if (cap > IOMMUFD_INV_MAX_ENTRIES)
+			cap = IOMMUFD_INV_MAX_ENTRIES;
 		c = realloc(b->cmds, cap * sizeof(*b->cmds));
 		if (!c)
 			return -ENOMEM;
@@ -210,14 +212,15 @@ static void cmdq_error(struct vsmmu *vs, u32 qptr, u32 err, const u64 raw[2])
 			  err == CMDQ_ERR_CERROR_ILL ? "CERROR_ILL" : "CERROR_ABT");
 }
 
-/* Flush; on failure stop the queue at the refused command. Returns true when the queue may go on. */
+/* Flush; on failure stop the queue where vsmmu_inv_flush says (CERROR_ILL at a refused command, CERROR_ABT at
+ * the first command the host may not have run). Returns true when the queue may go on. */
 static bool flush_or_stop(struct vsmmu *vs)
 {
-	u32 bad;
+	u32 bad = 0, err = vsmmu_inv_flush(vs, &bad);
 
-	if (!vsmmu_inv_flush(vs, &bad))
+	if (err == CMDQ_ERR_CERROR_NONE)
 		return true;
-	cmdq_error(vs, bad, CMDQ_ERR_CERROR_ILL, NULL);
+	cmdq_error(vs, bad, err, NULL);
 	return false;
 }
 
@@ -263,7 +266,7 @@ void vsmmu_cmdq_run(struct vsmmu *vs)
 			if ((c.op == CMDQ_OP_CFGI_CD || c.op == CMDQ_OP_CFGI_CD_ALL) && !vsmmu_stream_find(vs, c.sid)) {
 				vs->stats.inv_dropped++;
 			} else {
-				if (vs->inv.nr == VSMMU_INV_MAX && !flush_or_stop(vs))
+				if (vs->inv.nr == IOMMUFD_INV_MAX_ENTRIES && !flush_or_stop(vs))
 					return;
 				if (inv_add(vs, raw, cons)) {
 					/* Out of host memory: complete what is gathered and send this one alone. */

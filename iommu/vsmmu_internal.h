@@ -17,8 +17,9 @@
 #define VSMMU_EVTQS 12
 /* StreamIDs are guest PCI requester IDs: 16 bits. */
 #define VSMMU_SIDSIZE 16
-/* The kernel's limit for one IOMMU_HWPT_INVALIDATE (entry_num). */
-#define VSMMU_INV_MAX (1u << 19)
+/* Invalidation batches in a row the host may fail (CERROR_ABT each, which the guest retries) before the
+ * vSMMU gives up and enters service failure. */
+#define VSMMU_INV_FAIL_LIMIT 8
 
 /* A queue's producer/consumer arithmetic for 2^shift entries: index in the low shift bits, wrap bit above. */
 static inline u32 vsmmu_q_idx(u32 p, unsigned int shift)
@@ -126,6 +127,10 @@ struct vsmmu {
 	u32 evtq_irq_cfg1, evtq_irq_cfg2;
 
 	struct vsmmu_inv inv;
+	unsigned int inv_fail_streak; /* batches the host failed in a row (VSMMU_INV_FAIL_LIMIT) */
+	bool erratum_repeat;       /* host erratum T264-SMMU-3: every invalidation batch is issued twice */
+	bool host_stall;           /* the host SMMU can stall (IDR0.STALL_MODEL 0b00): vSTEs get S1STALLD */
+	bool sfm;                  /* service failure (vsmmu_service_failure): streams abort, for good */
 	struct vsmmu_stats stats;
 
 	/* The kernel's vEVENTQ while EVTQEN is set (0 / -1 otherwise). */
@@ -176,9 +181,14 @@ void vsmmu_streams_update(struct vsmmu *vs);
 /* CFGI of the StreamID range [sid, sid + n): update the streams inside it (report true). */
 void vsmmu_streams_update_range(struct vsmmu *vs, u32 sid, u64 n);
 struct vsmmu_stream *vsmmu_stream_find(struct vsmmu *vs, u32 vsid);
-/* Hand batch commands to the kernel in one call; on failure *bad_qidx = the queue index of the failing
- * command. Returns 0 or -errno. */
-int __must_check vsmmu_inv_flush(struct vsmmu *vs, u32 *bad_qidx);
+/* Hand the batch to the kernel in one call (two on an erratum host). Returns CMDQ_ERR_CERROR_NONE when every
+ * command was issued; CMDQ_ERR_CERROR_ILL when the kernel refused the command at queue index *bad_qidx (the
+ * ones before it were issued); CMDQ_ERR_CERROR_ABT when the host failed otherwise (*bad_qidx = the batch's
+ * first command: nothing is taken as done). The batch is empty afterwards. */
+u32 __must_check vsmmu_inv_flush(struct vsmmu *vs, u32 *bad_qidx);
+/* Enter the architected service failure state: GERROR.SFM_ERR, every stream on the abort HWPT (or detached,
+ * blocked, if even that fails) for the rest of the VM's life; why goes to the host log. */
+void vsmmu_service_failure(struct vsmmu *vs, const char *why);
 /* Report an event ivmm itself detected (EVT_ID_*, StreamID, address): the seam for the event queue. */
 void vsmmu_event(struct vsmmu *vs, u8 id, u32 sid, u64 addr);
 /* Pulse a wired interrupt / send an MSI programmed by the guest (addr, data) as the vSMMU's device. */

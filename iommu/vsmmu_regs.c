@@ -172,7 +172,9 @@ static void write_gbpa(struct vsmmu *vs, u32 val)
 	/* Fields change only by a write with UPDATE set; the update completes at once. */
 	if (!(val & GBPA_UPDATE))
 		return;
-	vs->gbpa = val & GBPA_FIELDS;
+	/* ABORT is the one field the vSMMU implements (bypass attributes are the host's): the others, and the
+	 * RES0 bits, read as zero. */
+	vs->gbpa = val & GBPA_ABORT;
 	if (!(vs->cr0 & CR0_SMMUEN))
 		vsmmu_streams_update(vs);
 }

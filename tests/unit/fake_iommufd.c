@@ -303,75 +303,192 @@ static int f_veventq_alloc(struct iommufd *ictx, u32 viommu_id, u32 type, u32 de
 	return rc;
 }
 
-static bool vsid_known(struct fake_iommufd *f, u32 viommu, u32 vsid)
+/* A vDEVICE of vIOMMU viommu has virt_id vsid (what arm_vsmmu_vsid_to_sid looks up). */
+static bool vsid_known(const struct fake_iommufd *f, u32 viommu, u32 vsid)
 {
-	for (u32 i = 1; i < f->next_id && i < FAKE_IOMMUFD_MAX_OBJS; i++)
-		if (obj(f, i, IOMMUFD_OBJ_VDEVICE) && f->objs[i].parent == viommu && f->objs[i].virt_id == vsid)
+	for (u32 i = 1; i < f->next_id && i < FAKE_IOMMUFD_MAX_OBJS; i++) {
+		const struct fake_iommufd_obj *o = &f->objs[i];
+
+		if (o->live && o->type == IOMMUFD_OBJ_VDEVICE && o->parent == viommu && o->virt_id == vsid)
 			return true;
+	}
 	return false;
 }
 
-/* The commands the kernel takes on a vIOMMU (uapi iommufd.h); SID-carrying ones need a vDEVICE with that
- * virt_id (the kernel translates vSID -> SID and fails otherwise). */
-static bool inv_ok(struct fake_iommufd *f, u32 viommu, u64 cmd0)
+/* ATC_INV's largest Size: 2^52 bytes, the whole ATC (the kernel's ATC_INV_SIZE_ALL). */
+#define FAKE_ATC_INV_SIZE_MAX 52
+
+/* The host SMMU's features the kernel's checks depend on, derived from the ID registers as
+ * arm_smmu_device_hw_probe() derives them (CONFIG_PCI_ATS assumed, as on every arm64 distribution kernel). */
+struct inv_host {
+	u64 asid;          /* the ASID field's writable bits: 16 with IDR0.ASID16, else the low 8 */
+	bool ril, ds, ats; /* IDR3.RIL, IDR5.DS, IDR0.ATS */
+	bool ssid;         /* IDR1.SSIDSIZE != 0 */
+};
+
+static struct inv_host inv_host(const struct fake_iommufd *f)
 {
-	switch (FIELD_GET(CMDQ_0_OP, cmd0)) {
-	case CMDQ_OP_TLBI_NSNH_ALL:
-	case CMDQ_OP_TLBI_NH_VA:
-	case CMDQ_OP_TLBI_NH_VAA:
-	case CMDQ_OP_TLBI_NH_ALL:
-	case CMDQ_OP_TLBI_NH_ASID:
-		return true;
-	case CMDQ_OP_ATC_INV:
-	case CMDQ_OP_CFGI_CD:
-	case CMDQ_OP_CFGI_CD_ALL:
-		return vsid_known(f, viommu, (u32)FIELD_GET(CMDQ_CFGI_0_SID, cmd0));
-	default:
-		return false;
-	}
+	const u32 *idr = f->hw_info.smmu.idr;
+
+	return (struct inv_host){
+		.asid = FIELD_PREP(CMDQ_TLBI_0_ASID, (idr[0] & IDR0_ASID16) ? 0xffff : 0xff),
+		.ril = idr[3] & IDR3_RIL,
+		.ds = idr[5] & IDR5_DS,
+		.ats = idr[0] & IDR0_ATS,
+		.ssid = FIELD_GET(IDR1_SSIDSIZE, idr[1]) != 0,
+	};
 }
 
+/* The encodings of the TLBI range fields the architecture reserves (only checked on a host with RIL): with
+ * TG 0 (no range) NUM, SCALE and TTL must be 0; TTL 1 with a 16 KiB granule needs DS; with a TG, NUM and
+ * SCALE both 0 need a TTL. */
+static bool tlbi_range_reserved(const struct inv_host *h, const u64 cmd[2])
+{
+	bool range = cmd[0] & (CMDQ_TLBI_0_NUM | CMDQ_TLBI_0_SCALE);
+	u64 ttl = FIELD_GET(CMDQ_TLBI_1_TTL, cmd[1]), tg = FIELD_GET(CMDQ_TLBI_1_TG, cmd[1]);
+
+	if (!tg)
+		return range || ttl;
+	if (tg == 2 && ttl == 1 && !h->ds)
+		return true;
+	return !range && !ttl;
+}
+
+int fake_iommufd_inv_check(const struct fake_iommufd *f, u32 viommu_id, const u64 cmd[2])
+{
+	struct inv_host h = inv_host(f);
+	u64 ok0 = CMDQ_0_OP, ok1 = 0;
+	bool has_sid = false;
+
+	switch (FIELD_GET(CMDQ_0_OP, cmd[0])) {
+	case CMDQ_OP_TLBI_NSNH_ALL:
+		break;
+	case CMDQ_OP_TLBI_NH_ALL:
+		ok0 |= CMDQ_TLBI_0_VMID; /* the kernel overwrites it with the vIOMMU's */
+		break;
+	case CMDQ_OP_TLBI_NH_ASID:
+		ok0 |= CMDQ_TLBI_0_VMID | h.asid;
+		break;
+	case CMDQ_OP_TLBI_NH_VA:
+	case CMDQ_OP_TLBI_NH_VAA:
+		if (FIELD_GET(CMDQ_0_OP, cmd[0]) == CMDQ_OP_TLBI_NH_VA)
+			ok0 |= h.asid; /* VAA has no ASID */
+		if (h.ril) {
+			/* Without RIL the range fields are not allowed at all. */
+			if (tlbi_range_reserved(&h, cmd))
+				return -EIO;
+			ok0 |= CMDQ_TLBI_0_NUM | CMDQ_TLBI_0_SCALE;
+			ok1 |= CMDQ_TLBI_1_TG | CMDQ_TLBI_1_TTL;
+			if (!h.ds) /* SCALE above 31 */
+				ok0 &= ~FIELD_PREP(CMDQ_TLBI_0_SCALE, 0x20);
+		}
+		ok0 |= CMDQ_TLBI_0_VMID;
+		ok1 |= CMDQ_TLBI_1_LEAF | CMDQ_TLBI_1_VA;
+		break;
+	case CMDQ_OP_ATC_INV:
+		if (!h.ats || FIELD_GET(CMDQ_ATC_1_SIZE, cmd[1]) > FAKE_ATC_INV_SIZE_MAX)
+			return -EIO;
+		if (h.ssid) /* SSID and Global without SSV are IGNORED, not RES0: no SSV check */
+			ok0 |= CMDQ_0_SSV | CMDQ_ATC_0_SSID | CMDQ_ATC_0_GLOBAL;
+		ok0 |= CMDQ_ATC_0_SID;
+		ok1 |= CMDQ_ATC_1_SIZE | CMDQ_ATC_1_ADDR;
+		has_sid = true;
+		break;
+	case CMDQ_OP_CFGI_CD:
+		if (h.ssid) /* never SSV */
+			ok0 |= CMDQ_CFGI_0_SSID;
+		ok0 |= CMDQ_CFGI_0_SID;
+		ok1 |= CMDQ_CFGI_1_LEAF;
+		has_sid = true;
+		break;
+	case CMDQ_OP_CFGI_CD_ALL:
+		ok0 |= CMDQ_CFGI_0_SID;
+		has_sid = true;
+		break;
+	default:
+		return -EIO;
+	}
+	/* Any other bit, RES0, Secure or a field of a feature the host lacks, is refused. */
+	if ((cmd[0] & ~ok0) || (cmd[1] & ~ok1))
+		return -EIO;
+	/* The vSID must name a vDEVICE of this vIOMMU (the kernel swaps in the physical SID). */
+	if (has_sid && !vsid_known(f, viommu_id, (u32)FIELD_GET(CMDQ_CFGI_0_SID, cmd[0])))
+		return -EIO;
+	return 0;
+}
+
+/* Commands the 7.3 kernel issues to the host queue at once (arm_vsmmu_cache_invalidate issues accepted
+ * commands in blocks of CMDQ_BATCH_ENTRIES - 1 and at the end of the array). */
+#define FAKE_INV_BLOCK 63
+
+static void inv_issue(struct fake_iommufd *f, const struct iommu_viommu_arm_smmuv3_invalidate *c, u32 from, u32 to)
+{
+	for (u32 i = from; i < to; i++) {
+		if (f->nr_inv_cmd < FAKE_IOMMUFD_MAX_INV_CMDS) {
+			f->inv_cmd[f->nr_inv_cmd][0] = le64toh(c[i].cmd[0]);
+			f->inv_cmd[f->nr_inv_cmd][1] = le64toh(c[i].cmd[1]);
+		}
+		f->nr_inv_cmd++;
+	}
+	f->inv_cmds_accepted += to - from;
+}
+
+/* IOMMU_HWPT_INVALIDATE as iommufd_hwpt_invalidate() and arm_vsmmu_cache_invalidate() do it: the core fails
+ * a bad object or format with entry_num 0; the driver's allocation fails (-ENOMEM) before it touches
+ * entry_num, which the core copies back unchanged; then each command is checked in order and the accepted
+ * ones are issued a block at a time: a refused command k ends the call with -EIO and entry_num k, the
+ * commands of k's block before it checked but never issued; a block whose issue fails (a CMD_SYNC timeout)
+ * ends it with that error and entry_num = the index of the block's last command. */
 static int f_invalidate(struct iommufd *ictx, u32 id, u32 data_type, const void *data, u32 entry_len, u32 *num)
 {
 	struct fake_iommufd *f = F(ictx);
 	const struct iommu_viommu_arm_smmuv3_invalidate *c = data;
-	u32 n = *num, i, fail_at = f->fail_invalidate_at;
-	int rc = take(&f->fail_invalidate);
+	u32 n = *num, cur, last = 0, fail_at = f->fail_invalidate_at;
+	enum fake_inv_fail where = f->fail_invalidate_where;
+	int rc = f->fail_invalidate;
 
-	if (rc)
+	if (rc && (!f->fail_invalidate_n || !--f->fail_invalidate_n)) {
+		f->fail_invalidate = 0;
 		f->fail_invalidate_at = 0;
+		f->fail_invalidate_where = FAKE_INV_FAIL_EARLY;
+	}
 	if (f->inv_calls < FAKE_IOMMUFD_MAX_INV_CALLS)
 		f->inv_num_in[f->inv_calls] = n;
 	f->inv_calls++;
 	f->inv_last_num_in = n;
 	logf_(f, "invalidate", id);
-	if (rc && !fail_at) {
+	if (rc && where == FAKE_INV_FAIL_EARLY) {
 		*num = 0;
 		return rc;
 	}
 	if (!obj(f, id, IOMMUFD_OBJ_VIOMMU) || data_type != IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3 ||
-	    entry_len != sizeof(*c)) {
+	    entry_len != sizeof(*c) || n > IOMMUFD_INV_MAX_ENTRIES) {
 		*num = 0;
 		return -EINVAL;
 	}
-	/* The kernel handles the array in order and stops at the first command it cannot take (or, injected
-	 * here, at fail_at); entry_num says how many it handled. */
-	for (i = 0; i < n && !(rc && i == fail_at); i++) {
-		u64 c0 = le64toh(c[i].cmd[0]);
-
-		if (!inv_ok(f, id, c0)) {
-			rc = -EIO;
-			break;
+	if (rc && where == FAKE_INV_FAIL_ALLOC)
+		return rc; /* *num unchanged */
+	for (cur = 0; cur < n;) {
+		if (rc && where == FAKE_INV_FAIL_REFUSE && cur == fail_at) {
+			*num = cur;
+			return rc;
 		}
-		if (f->nr_inv_cmd < FAKE_IOMMUFD_MAX_INV_CMDS) {
-			f->inv_cmd[f->nr_inv_cmd][0] = c0;
-			f->inv_cmd[f->nr_inv_cmd][1] = le64toh(c[i].cmd[1]);
+		if (fake_iommufd_inv_check(f, id, (const u64[2]){ le64toh(c[cur].cmd[0]), le64toh(c[cur].cmd[1]) })) {
+			*num = cur;
+			return -EIO;
 		}
-		f->nr_inv_cmd++;
+		cur++;
+		if (cur != n && cur - last != FAKE_INV_BLOCK)
+			continue;
+		if (rc && where == FAKE_INV_FAIL_ISSUE && fail_at >= last && fail_at < cur) {
+			*num = cur - 1;
+			return rc;
+		}
+		inv_issue(f, c, last, cur);
+		last = cur;
 	}
-	*num = i;
-	f->inv_cmds_accepted += i;
-	return rc;
+	*num = cur;
+	return 0;
 }
 
 /* The queue's file is still open (what holds the kernel's reference on a vEVENTQ): its fd number is open and

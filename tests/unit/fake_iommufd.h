@@ -5,15 +5,18 @@
  * (IOMMU_HWPT_DATA_ARM_SMMUV3 on a vIOMMU) is refused with -EIO, as Linux 7.3's arm_smmu_validate_vste()
  * does, when its vSTE has V=1 and a bit outside STE_0/1_NESTED_ALLOWED, a Config other than abort, bypass or
  * S1 translate, or an EATS other than abort or translate (a V=0 vSTE is an abort one, nothing else checked);
- * HWPT_INVALIDATE accepts only the opcodes the kernel accepts on a vIOMMU, and SID-carrying ones only for a
- * vSID that has a vDEVICE, and stops at the first other one (-EIO, entry_num = handled; field-level checks
- * are not modelled); every call's entry count and every accepted command are recorded. The attach rules
+ * HWPT_INVALIDATE checks each command as Linux 7.3's arm_vsmmu_convert_user_cmd() does
+ * (fake_iommufd_inv_check(): the opcode, every field against what that opcode may carry on this host's ID
+ * registers, the TLBI range encodings, the vSID's vDEVICE) and stops at the first one it refuses (-EIO,
+ * entry_num = its index); every call's entry count and every accepted command are recorded. The attach rules
  * (the object must exist; a translating nested HWPT needs the device's vDEVICE) are checked by fake_vfio on
  * the tables below. vEVENTQ fds are pipes: fake_iommufd_push_event() writes records a test reads.
  * One-shot failure injection: set fail_<op> = -errno; the next call of that op returns it and clears it.
  * fail_hwpt_alloc_skip / fail_vdevice_alloc_skip let that many calls succeed before the injected failure;
- * fail_invalidate_at makes the failing HWPT_INVALIDATE handle that many commands first (entry_num = handled,
- * as the kernel reports a failure in the middle of an array); fail_destroy_n makes fail_destroy hold for that
+ * HWPT_INVALIDATE issues the commands it accepted in blocks of 63, as Linux 7.3 does, and records only
+ * what it issued (inv_cmd, inv_cmds_accepted): a refused command leaves the checked commands of its block
+ * unissued. fail_invalidate_where and fail_invalidate_at say where an injected failure strikes (enum
+ * fake_inv_fail), fail_invalidate_n makes it hold for that many calls; fail_destroy_n makes fail_destroy hold for that
  * many DESTROYs in a row (N-shot, e.g. -EBUSY while the kernel still holds a vEVENTQ's file) and
  * fail_destroy_id restricts it to one object (0 = any).
  * Not thread-safe: a multi-threaded user calls every op and helper under one lock (the vSMMU's ictx_lock). */
@@ -31,6 +34,15 @@
 #define FAKE_IOMMUFD_MAX_LOG 128
 #define FAKE_IOMMUFD_MAX_INV_CALLS 256
 #define FAKE_IOMMUFD_MAX_INV_CMDS 1024
+
+/* Where an injected HWPT_INVALIDATE failure (fail_invalidate = -errno) strikes, as in the kernel:
+ *   EARLY  in the core, before the driver (a bad id or format, a fault copying the array): entry_num 0;
+ *   ALLOC  the driver's allocation (-ENOMEM) before it touches entry_num: entry_num stays the count asked;
+ *   ISSUE  the issue of the block of 63 commands holding command fail_invalidate_at (a CMD_SYNC timeout,
+ *          -ETIMEDOUT): the blocks before it were issued, entry_num = the index of that block's last command;
+ *   REFUSE command fail_invalidate_at is refused as validation refuses one (fail_invalidate should be -EIO):
+ *          entry_num = its index, the commands of its block before it checked but not issued. */
+enum fake_inv_fail { FAKE_INV_FAIL_EARLY, FAKE_INV_FAIL_ALLOC, FAKE_INV_FAIL_ISSUE, FAKE_INV_FAIL_REFUSE };
 
 struct fake_iommufd_obj {
 	bool live;
@@ -60,7 +72,7 @@ struct fake_iommufd {
 	struct iommu_iova_range reserved[4];
 	u32 nr_reserved;
 	u32 attached[FAKE_IOMMUFD_MAX_DEVS]; /* HWPT attached per dev_id (0 = none), set by fake_vfio */
-	struct iommufd_hw_info hw_info;      /* GET_HW_INFO answer */
+	struct iommufd_hw_info hw_info;      /* GET_HW_INFO answer, copied whole (smmu.flags errata, idr[]) */
 	/* Order of successful DESTROYs, and of every call as "op:id" text, for assertions. */
 	u32 destroyed[FAKE_IOMMUFD_MAX_OBJS];
 	unsigned int nr_destroyed;
@@ -81,6 +93,8 @@ struct fake_iommufd {
 		fail_viommu_alloc, fail_vdevice_alloc, fail_veventq_alloc, fail_invalidate, fail_destroy;
 	unsigned int fail_hwpt_alloc_skip, fail_vdevice_alloc_skip;
 	u32 fail_invalidate_at;
+	enum fake_inv_fail fail_invalidate_where; /* where fail_invalidate strikes (below) */
+	unsigned int fail_invalidate_n;      /* fail_invalidate holds for this many calls (0 = one) */
 	unsigned int fail_destroy_n;
 	u32 fail_destroy_id;
 };
@@ -101,5 +115,20 @@ int fake_iommufd_push_event(struct fake_iommufd *f, u32 veventq_id, u32 flags, u
 int fake_iommufd_veventq_pending(const struct fake_iommufd *f, u32 veventq_id);
 /* Index in the call log of the first entry equal to text, or -1. */
 int fake_iommufd_log_find(const struct fake_iommufd *f, const char *text);
+/* Would Linux 7.3 take invalidation command cmd (host order) on vIOMMU viommu_id? 0 if so, else -EIO. As
+ * arm_vsmmu_validate_user_cmd() and arm_vsmmu_convert_user_cmd(), on the host features GET_HW_INFO reports
+ * (hw_info.smmu.idr[]: IDR0.ASID16/ATS, IDR1.SSIDSIZE, IDR3.RIL, IDR5.DS):
+ *   opcodes  TLBI_NSNH_ALL, TLBI_NH_ALL/ASID/VA/VAA, ATC_INV, CFGI_CD, CFGI_CD_ALL; any other is refused;
+ *   fields   only those the opcode may carry, any other bit (RES0 or not) refused: OP everywhere; VMID on
+ *            TLBI_NH_*; ASID on NH_ASID/NH_VA, its upper 8 bits only with ASID16; LEAF and VA on NH_VA/VAA;
+ *            NUM, SCALE, TG and TTL on NH_VA/VAA only with RIL, SCALE bit 5 only with DS as well; SID on
+ *            CFGI_CD/CFGI_CD_ALL/ATC_INV; LEAF and, with SSIDSIZE != 0, SSID on CFGI_CD; SIZE and ADDR on
+ *            ATC_INV, and with SSIDSIZE != 0 SSV, SSID and Global;
+ *   ranges   with RIL: TG 0 needs NUM = SCALE = TTL = 0; TG 16K with TTL 1 needs DS; a TG with NUM = SCALE = 0
+ *            needs TTL != 0;
+ *   ATC_INV  only with ATS, and Size <= 52;
+ *   vSID     CFGI_CD, CFGI_CD_ALL and ATC_INV need a live vDEVICE of viommu_id whose virt_id is the SID.
+ * Pure: reads the fake, changes nothing. */
+int fake_iommufd_inv_check(const struct fake_iommufd *f, u32 viommu_id, const u64 cmd[2]);
 
 #endif

@@ -75,8 +75,10 @@ static int attach_rule(const struct fake_vfio *f, u32 pt)
 static int f_attach(struct vfio_dev *dev, u32 *pt)
 {
 	struct fake_vfio *f = F(dev);
-	int rc = take(&f->fail_attach);
+	int rc = f->fail_attach_n ? f->fail_attach : take(&f->fail_attach);
 
+	if (f->fail_attach_n && !--f->fail_attach_n)
+		f->fail_attach = 0;
 	f->attach_calls++;
 	if (rc)
 		return rc;

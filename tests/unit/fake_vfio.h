@@ -60,6 +60,7 @@ struct fake_vfio {
 	bool closed;
 	int fail_bind, fail_attach, fail_detach, fail_get_info, fail_region_info, fail_irq_info, fail_set_irqs,
 		fail_reset, fail_pread, fail_pwrite, fail_mmap;
+	unsigned int fail_attach_n; /* fail_attach holds for this many attaches (0: one-shot) */
 };
 
 /* A PCI function with a 256-byte config region (readable, writable) and no BARs or irqs. */

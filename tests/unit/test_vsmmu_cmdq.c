@@ -8,8 +8,8 @@
  * stall, RES0 bits, CS=3, TLBI range encodings, and on a host without ASID16/RIL the upper ASID bits and the
  * range fields) stopping the queue with CERROR_ILL at their exact index and GERROR.CMDQ_ERR, resumed by
  * GERRORN once the guest fixed them; a queue outside RAM (CERROR_ABT); batching (N invalidations + CMD_SYNC
- * = one IOMMU_HWPT_INVALIDATE of N entries, split by CFGI_STE); a kernel failure at entry k stopping the
- * queue on k's queue index; a LOG2SIZE beyond IDR1.CMDQS (capped) and a PROD far beyond the queue (one
+ * = one IOMMU_HWPT_INVALIDATE of N entries, split by CFGI_STE; kernel failures are in
+ * test_vsmmu_host_fail.c); a LOG2SIZE beyond IDR1.CMDQS (capped) and a PROD far beyond the queue (one
  * pass, at most 2^LOG2SIZE commands per kick). */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
@@ -670,71 +670,6 @@ Test(vsmmu_cmdq, a_configuration_command_splits_the_batch)
 	inv2 = log_find_from((unsigned int)inv1 + 1, "invalidate:");
 	cr_assert(inv1 < alloc && alloc < inv2, "order %d %d %d", inv1, alloc, inv2);
 	cr_assert_eq(rig_cfg_of(&rig, 0), STE_CFG_S1_TRANS);
-}
-
-/* ---- kernel failures ---- */
-
-Test(vsmmu_cmdq, kernel_failure_stops_at_that_commands_index)
-{
-	u64 msi = RIG_SCRATCH + 0x10;
-	struct rig_cmd t[5];
-	struct vsmmu_stats st;
-
-	for (unsigned int i = 0; i < 5; i++)
-		t[i] = rig_cmd_tlbi_va(2, 0x10000ULL * (i + 1), true);
-	rig_put64(&rig, msi, 0);
-	/* Queue indices: 0 SYNC, 1 CFGI_STE, 2..6 TLBIs, 7 SYNC with MSI. The kernel handles 3 of the 5. */
-	(void)rig_push(&rig, rig_cmd_sync(CMDQ_SYNC_CS_NONE, 0, 0));
-	(void)rig_push(&rig, rig_cmd_cfgi_ste(0x8));
-	for (unsigned int i = 0; i < 5; i++)
-		(void)rig_push(&rig, t[i]);
-	(void)rig_push(&rig, rig_cmd_sync(CMDQ_SYNC_CS_IRQ, msi, 0x42));
-	rig.fi.fail_invalidate = -EIO;
-	rig.fi.fail_invalidate_at = 3;
-	rig_kick(&rig);
-	assert_stopped_at(5, CMDQ_ERR_CERROR_ILL);
-	cr_assert_eq(rig.fi.inv_calls, 1);
-	cr_assert_eq(rig.fi.inv_num_in[0], 5, "all five went in one ioctl");
-	cr_assert_eq(rig.fi.inv_cmds_accepted, 3);
-	cr_assert_eq(rig_get64(&rig, msi), 0, "the CMD_SYNC after the failure did not complete");
-	st = rig_stats(&rig);
-	cr_assert_eq(st.inv_cmds, 3);
-	cr_assert_eq(st.cmd_errors, 1);
-
-	/* The guest skips it (a CMD_SYNC over it) and acknowledges: the rest goes, the SYNC completes. */
-	rig_cmd_at(&rig, 5, rig_cmd_sync(CMDQ_SYNC_CS_NONE, 0, 0));
-	rig_gerror_ack(&rig);
-	cr_assert_eq(rig_cons(&rig) & 0x1f, 8);
-	cr_assert_not(rig_gerror_active(&rig, GERROR_CMDQ_ERR));
-	cr_assert_eq(rig.fi.inv_calls, 2);
-	cr_assert_eq(rig.fi.inv_num_in[1], 1);
-	assert_inv(3, &t[4], 1);
-	cr_assert_eq(rig_get32(&rig, msi), 0x42);
-}
-
-Test(vsmmu_cmdq, kernel_failure_after_the_wrap)
-{
-	/* A 4-entry queue already at index 3: TLBIs at 3, 0 (wrap), 1 (wrap), SYNC at 2 (wrap). */
-	rig_cmdq(&rig, 2);
-	rig_submit(&rig, (const struct rig_cmd[]){ rig_cmd_sync(CMDQ_SYNC_CS_NONE, 0, 0),
-						   rig_cmd_sync(CMDQ_SYNC_CS_NONE, 0, 0),
-						   rig_cmd_sync(CMDQ_SYNC_CS_NONE, 0, 0) }, 3);
-	cr_assert_eq(rig_cons(&rig), 3);
-	rig.fi.fail_invalidate = -EINVAL;
-	rig.fi.fail_invalidate_at = 2;
-	rig_submit(&rig, (const struct rig_cmd[]){ rig_cmd_tlbi_asid(1), rig_cmd_tlbi_asid(2), rig_cmd_tlbi_asid(3),
-						   rig_cmd_sync(CMDQ_SYNC_CS_NONE, 0, 0) }, 4);
-	assert_stopped_at(0x5, CMDQ_ERR_CERROR_ILL);
-	cr_assert_eq(rig.fi.inv_cmds_accepted, 2);
-
-	/* Failing on the first entry of a batch (entry_num = 0). */
-	rig_cmd_at(&rig, 1, rig_cmd_sync(CMDQ_SYNC_CS_NONE, 0, 0));
-	rig.fi.fail_invalidate = -ENOMEM;
-	rig_submit(&rig, (const struct rig_cmd[]){ rig_cmd_tlbi_asid(4) }, 1); /* published, not yet run */
-	rig_gerror_ack(&rig);
-	assert_stopped_at(0x7, CMDQ_ERR_CERROR_ILL);
-	cr_assert_eq(rig.fi.inv_calls, 2);
-	cr_assert_eq(rig.fi.inv_cmds_accepted, 2);
 }
 
 Test(vsmmu_cmdq, log2size_beyond_cmdqs_is_capped)

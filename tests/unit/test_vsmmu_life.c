@@ -6,6 +6,7 @@
  * life and when a detach fails. And the kernel rules the fakes enforce on the vSMMU's behalf (Linux 7.3):
  * a translating nested attach needs the device's vDEVICE, a nested HWPT only takes the vSTE fields and
  * Configs the kernel accepts, HWPT_INVALIDATE records its entry counts and can fail at a chosen entry. */
+#include <endian.h>
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <string.h>
@@ -376,24 +377,59 @@ Test(vsmmu_fakes, invalidate_records_counts_and_fails_at_an_entry)
 	cr_assert_eq(e.fi.nr_inv_cmd, 6);
 	cr_assert_eq(e.fi.inv_cmd[5][0], cmds[5][0]);
 
-	/* Fail at entry 2: 2 handled, reported as such, only those recorded. */
+	/* The driver's allocation fails (-ENOMEM): entry_num comes back as asked, nothing was issued. */
 	e.fi.fail_invalidate = -ENOMEM;
-	e.fi.fail_invalidate_at = 2;
+	e.fi.fail_invalidate_where = FAKE_INV_FAIL_ALLOC;
 	cr_assert_eq(iommufd_invalidate_smmuv3(&e.ictx, e.viommu, (const u64(*)[2])cmds, 5, &done), -ENOMEM);
-	cr_assert_eq(done, 2);
+	cr_assert_eq(done, 5);
 	cr_assert_eq(e.fi.inv_num_in[1], 5);
-	cr_assert_eq(e.fi.nr_inv_cmd, 8);
-	cr_assert_eq(e.fi.inv_cmds_accepted, 8);
+	cr_assert_eq(e.fi.nr_inv_cmd, 6);
 	/* One-shot: the next call goes through. */
 	cr_assert_eq(iommufd_invalidate_smmuv3(&e.ictx, e.viommu, (const u64(*)[2])cmds, 3, &done), 0);
 	cr_assert_eq(done, 3);
-	/* A command the kernel refuses before the injected index wins (-EIO there). */
+	cr_assert_eq(e.fi.nr_inv_cmd, 9);
+	/* A command the kernel refuses (a vSID with no vDEVICE): -EIO, entry_num its index, and the one before it,
+	 * checked but in the same block of 63, never issued. */
 	cmds[1][0] = FIELD_PREP(CMDQ_0_OP, CMDQ_OP_CFGI_CD) | FIELD_PREP(CMDQ_CFGI_0_SID, 0x99);
-	e.fi.fail_invalidate = -ENOMEM;
-	e.fi.fail_invalidate_at = 4;
 	cr_assert_eq(iommufd_invalidate_smmuv3(&e.ictx, e.viommu, (const u64(*)[2])cmds, 6, &done), -EIO);
 	cr_assert_eq(done, 1);
+	cr_assert_eq(e.fi.nr_inv_cmd, 9, "nothing of the failed call was issued");
 	cr_assert_eq(e.fi.inv_calls, 4);
 	cr_assert_eq(e.fi.inv_num_in[3], 6);
+	/* An early failure in the core: entry_num 0. */
+	e.fi.fail_invalidate = -EINVAL;
+	cr_assert_eq(iommufd_invalidate_smmuv3(&e.ictx, e.viommu, (const u64(*)[2])cmds, 1, &done), -EINVAL);
+	cr_assert_eq(done, 0);
+	fake_env_down(&e);
+}
+
+Test(vsmmu_fakes, invalidate_issues_in_blocks_of_63)
+{
+	static struct iommu_viommu_arm_smmuv3_invalidate cmds[130];
+	struct fake_env e;
+	u32 done;
+
+	fake_env_up(&e);
+	for (unsigned int i = 0; i < 130; i++) {
+		cmds[i].cmd[0] = htole64(FIELD_PREP(CMDQ_0_OP, CMDQ_OP_TLBI_NH_ASID) | FIELD_PREP(CMDQ_TLBI_0_ASID, i));
+		cmds[i].cmd[1] = 0;
+	}
+	/* One ioctl of 130, refused at 100: the block 0..62 was issued, 63..99 only checked. */
+	cmds[100].cmd[1] = htole64(1); /* a RES0 bit */
+	cr_assert_eq(iommufd_hwpt_invalidate_smmuv3(&e.ictx, e.viommu, cmds, 130, &done), -EIO);
+	cr_assert_eq(done, 100);
+	cr_assert_eq(e.fi.nr_inv_cmd, 63);
+	cmds[100].cmd[1] = 0;
+	/* The second block's issue fails (a CMD_SYNC timeout): the first one ran, entry_num = 125, its last. */
+	e.fi.fail_invalidate = -ETIMEDOUT;
+	e.fi.fail_invalidate_where = FAKE_INV_FAIL_ISSUE;
+	e.fi.fail_invalidate_at = 70;
+	cr_assert_eq(iommufd_hwpt_invalidate_smmuv3(&e.ictx, e.viommu, cmds, 130, &done), -ETIMEDOUT);
+	cr_assert_eq(done, 125);
+	cr_assert_eq(e.fi.nr_inv_cmd, 126);
+	/* All of them: three blocks (63, 63, 4), all issued. */
+	cr_assert_eq(iommufd_hwpt_invalidate_smmuv3(&e.ictx, e.viommu, cmds, 130, &done), 0);
+	cr_assert_eq(done, 130);
+	cr_assert_eq(e.fi.nr_inv_cmd, 256);
 	fake_env_down(&e);
 }

@@ -276,10 +276,17 @@ static void host_failure(struct vg *g)
 	switch (below(g, 5)) {
 	case 0: g->rig.fi.fail_hwpt_alloc = below(g, 2) ? -EIO : -ENOMEM; break;
 	case 1: g->rig.fv[below(g, g->rig.ndev)].fail_attach = -EBUSY; break;
-	case 2:
-		g->rig.fi.fail_invalidate = -EIO;
+	case 2: {
+		/* One of the ways the kernel fails an invalidation, with the errno it gives there. */
+		static const int err[] = { [FAKE_INV_FAIL_EARLY] = -EINVAL, [FAKE_INV_FAIL_ALLOC] = -ENOMEM,
+					   [FAKE_INV_FAIL_ISSUE] = -ETIMEDOUT, [FAKE_INV_FAIL_REFUSE] = -EIO };
+		u32 where = below(g, 4);
+
+		g->rig.fi.fail_invalidate_where = (enum fake_inv_fail)where;
+		g->rig.fi.fail_invalidate = err[where];
 		g->rig.fi.fail_invalidate_at = below(g, 4);
 		break;
+	}
 	case 3: g->rig.fi.fail_veventq_alloc = -ENOMEM; break;
 	default: g->rig.fh.fail_irq_line = -EIO; break;
 	}
