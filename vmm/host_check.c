@@ -479,6 +479,20 @@ static void check_smmu_fields(struct hc *hc, const char *bdf, const struct iommu
 	     FIELD_GET(IDR0_TTENDIAN, h0) == 3 ? ": the host SMMU walks big-endian tables only, a little-endian "
 						  "guest's arm-smmu-v3 refuses it" : "");
 
+	switch (FIELD_GET(IDR0_STALL_MODEL, h0)) {
+	case IDR0_STALL_MODEL_STALL:
+		line(hc, bdf, "stall", HC_OK, "IDR0.STALL_MODEL=0b00: the SMMU can stall; the guest is told it cannot "
+		     "and ivmm sets S1STALLD in every vSTE, so a guest's faults terminate instead of stalling");
+		break;
+	case IDR0_STALL_MODEL_FORCE:
+		line(hc, bdf, "stall", HC_MISSING, "IDR0.STALL_MODEL=0b10: the SMMU forces stalls, and a stalled DMA "
+		     "would wait for a RESUME the vSMMU cannot offer: no vSMMU on this host");
+		break;
+	default:
+		line(hc, bdf, "stall", HC_OK, "IDR0.STALL_MODEL=0b%u%u: no stalls", (unsigned int)(FIELD_GET(
+		     IDR0_STALL_MODEL, h0) >> 1), (unsigned int)(FIELD_GET(IDR0_STALL_MODEL, h0) & 1));
+	}
+
 	if (s->idr[3] & IDR3_FWB)
 		line(hc, bdf, "S2FWB", HC_OK, "IDR3.FWB=1: stage 2 forces write-back, so the kernel allows a vIOMMU "
 		     "for any device behind this SMMU");
@@ -488,10 +502,10 @@ static void check_smmu_fields(struct hc *hc, const char *bdf, const struct iommu
 		     "(ACPI IORT); the vIOMMU line says whether this one is allowed");
 
 	if (s->flags & IOMMU_HW_INFO_ARM_SMMUV3_ERRATA_REPEAT_TLBI_CFGI)
-		line(hc, bdf, "errata", HC_MISSING,
-		     "IOMMU_HW_INFO_ARM_SMMUV3_ERRATA_REPEAT_TLBI_CFGI (erratum T264-SMMU-3): user space must issue "
-		     "every TLBI/CFGI with its CMD_SYNC twice and ivmm's vSMMU does not, so its guests' invalidations "
-		     "could be lost on this SMMU%s", unknown ? " (and unknown flag bits too)" : "");
+		line(hc, bdf, "errata", unknown ? HC_WARNING : HC_OK,
+		     "IOMMU_HW_INFO_ARM_SMMUV3_ERRATA_REPEAT_TLBI_CFGI (erratum T264-SMMU-3): handled, the vSMMU "
+		     "issues every invalidation batch (TLBI/CFGI with its CMD_SYNC) twice (inval-repeats in --stats)%s",
+		     unknown ? "; and unknown flag bits too (a newer kernel's errata flags?)" : "");
 	else if (unknown)
 		line(hc, bdf, "errata", HC_WARNING,
 		     "GET_HW_INFO flags 0x%x has bits ivmm does not know (a newer kernel's errata flags?): see enum "

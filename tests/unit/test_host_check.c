@@ -409,7 +409,7 @@ Test(host_check, ready_host_every_line_ok_in_order)
 	static const char *const order[] = {
 		"architecture", "KVM", "KVM IPA size", "vGICv3", "vGICv3 ITS", "KVM_CAP_MSI_DEVID",
 		"KVM_CAP_IRQFD_RESAMPLE", "/dev/iommu", EDU " device", EDU " driver", EDU " vfio cdev",
-		EDU " host IOMMU", EDU " iommufd bind", EDU " hw info", EDU " nesting", EDU " vSMMU IDRs", EDU " S2FWB",
+		EDU " host IOMMU", EDU " iommufd bind", EDU " hw info", EDU " nesting", EDU " vSMMU IDRs", EDU " stall", EDU " S2FWB",
 		EDU " errata", EDU " vIOMMU", "summary",
 	};
 	const char *p;
@@ -1076,21 +1076,43 @@ Test(host_check, no_s2fwb_is_a_warning)
 	free_host(f);
 }
 
-Test(host_check, erratum_repeat_tlbi_cfgi)
+Test(host_check, erratum_repeat_tlbi_cfgi_is_handled)
 {
 	struct fake_host *f = ready_host();
 
 	f->fi.hw_info.smmu.flags = IOMMU_HW_INFO_ARM_SMMUV3_ERRATA_REPEAT_TLBI_CFGI;
-	cr_assert_eq(run(f, ARGS("--device", EDU)), 1);
-	expect_line(f->out, EDU " errata", "missing", "IOMMU_HW_INFO_ARM_SMMUV3_ERRATA_REPEAT_TLBI_CFGI (erratum "
-		    "T264-SMMU-3)", "ivmm's vSMMU does not");
-	expect_line(f->out, EDU " vIOMMU", "ok", "destroyed"); /* still tried */
+	cr_assert_eq(run(f, ARGS("--device", EDU)), 0, "%s", f->out);
+	expect_line(f->out, EDU " errata", "ok", "IOMMU_HW_INFO_ARM_SMMUV3_ERRATA_REPEAT_TLBI_CFGI (erratum "
+		    "T264-SMMU-3): handled", "issues every invalidation batch");
+	expect_line(f->out, EDU " vIOMMU", "ok", "destroyed");
 	assert_clean(f);
 	free(f->out);
 	f->out = NULL;
 	f->fi.hw_info.smmu.flags = IOMMU_HW_INFO_ARM_SMMUV3_ERRATA_REPEAT_TLBI_CFGI | 0x80;
-	cr_assert_eq(run(f, ARGS("--device", EDU)), 1);
-	expect_line(f->out, EDU " errata", "missing", "(and unknown flag bits too)");
+	cr_assert_eq(run(f, ARGS("--device", EDU)), 0, "%s", f->out);
+	expect_line(f->out, EDU " errata", "warning", "handled", "unknown flag bits too");
+	free_host(f);
+}
+
+Test(host_check, stall_models)
+{
+	static const struct {
+		u32 model;
+		int status;
+		const char *verdict, *text;
+	} t[] = {
+		{ IDR0_STALL_MODEL_NONE, 0, "ok", "IDR0.STALL_MODEL=0b01: no stalls" },
+		{ IDR0_STALL_MODEL_STALL, 0, "ok", "ivmm sets S1STALLD in every vSTE" },
+		{ IDR0_STALL_MODEL_FORCE, 1, "missing", "forces stalls" },
+	};
+	struct fake_host *f = ready_host();
+	u32 idr0 = f->fi.hw_info.smmu.idr[0] & ~(u32)IDR0_STALL_MODEL;
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		f->fi.hw_info.smmu.idr[0] = idr0 | (u32)FIELD_PREP(IDR0_STALL_MODEL, t[i].model);
+		cr_assert_eq(run(f, ARGS("--device", EDU)), t[i].status, "%s", f->out);
+		expect_line(f->out, EDU " stall", t[i].verdict, t[i].text);
+	}
 	free_host(f);
 }
 
