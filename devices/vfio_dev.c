@@ -633,11 +633,21 @@ int vfio_dev_irq_unmask_eventfd_quiet(struct vfio_dev *dev, u32 index, u32 vecto
 	return unmask_eventfd(dev, true, index, vector, fd);
 }
 
-int vfio_dev_reset(struct vfio_dev *dev)
+static int reset(struct vfio_dev *dev, bool quiet)
 {
 	int rc = dev->ops->reset(dev);
 
 	if (rc)
-		return fail(dev, rc, "VFIO_DEVICE_RESET");
+		return failq(dev, quiet, rc, NULL, "VFIO_DEVICE_RESET");
 	return 0;
+}
+
+int vfio_dev_reset(struct vfio_dev *dev)
+{
+	return reset(dev, false);
+}
+
+int vfio_dev_reset_quiet(struct vfio_dev *dev)
+{
+	return reset(dev, true);
 }

@@ -154,5 +154,8 @@ int __must_check vfio_dev_irq_disable_quiet(struct vfio_dev *dev, u32 index);
 int __must_check vfio_dev_irq_unmask_eventfd_quiet(struct vfio_dev *dev, u32 index, u32 vector, int fd);
 
 int __must_check vfio_dev_reset(struct vfio_dev *dev);
+/* The same, recording a failure in dev->last_err without printing it: for a reset the guest asked for (its
+ * function level reset), whose caller reports a failure rate-limited. */
+int __must_check vfio_dev_reset_quiet(struct vfio_dev *dev);
 
 #endif

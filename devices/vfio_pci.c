@@ -164,7 +164,7 @@ static void bars_update(struct vfio_pci *vp, int written)
 
 /* Pass memory decode / bus mastering / INTx disable to the device, ordered so that no memslot is live
  * while the device's decode is off (lock held). */
-static void cmd_update(struct vfio_pci *vp, u16 old)
+void vfio_pci_cmd_update(struct vfio_pci *vp, u16 old)
 {
 	u16 cmd = (u16)pci_cfg_get(&vp->cfg, PCI_COMMAND, 2);
 	u32 real;
@@ -285,6 +285,7 @@ u32 vfio_pci_cfg_read(struct vfio_pci *vp, u32 off, u32 size)
 				}
 			}
 		}
+		v = vfio_pci_reset_cfg_read(vp, off, size, v);
 	}
 	pthread_mutex_unlock(&vp->lock);
 	return v;
@@ -299,7 +300,7 @@ void vfio_pci_cfg_write(struct vfio_pci *vp, u32 off, u32 size, u32 val)
 	if (off < PCI_CFG_SPACE_SIZE)
 		forward_live(vp, off, size, val);
 	if (pci_cfg_overlaps(off, size, PCI_COMMAND, 2))
-		cmd_update(vp, oldcmd);
+		vfio_pci_cmd_update(vp, oldcmd);
 	for (unsigned int i = 0; i < PCI_NUM_BARS; i++) {
 		const struct vfio_pci_bar *b = &vp->bars[i];
 
@@ -311,6 +312,8 @@ void vfio_pci_cfg_write(struct vfio_pci *vp, u32 off, u32 size, u32 val)
 	if ((vp->msi_present && pci_cfg_overlaps(off, size, vp->msi_cap, pci_msi_cap_len(vp->msi_flags))) ||
 	    (vp->msix_present && pci_cfg_overlaps(off, size, vp->msix_cap + PCI_MSIX_FLAGS, 2)))
 		vfio_pci_irq_update(vp);
+	if (off < PCI_CFG_SPACE_SIZE)
+		vfio_pci_reset_cfg_write(vp, off, size, val);
 	pthread_mutex_unlock(&vp->lock);
 }
 
@@ -400,9 +403,11 @@ static int setup_caps(struct vfio_pci *vp, const u8 *raw)
 			break;
 		case PCI_CAP_ID_PM:
 			passthrough_cap(vp, raw, off, PCI_PM_SIZEOF);
-			/* D-state changes go to the device (the kernel's vfio-pci handles them); PME_Status is
-			 * W1C, so a read-modify-write writes it as 0. */
-			add_fwd(vp, off + PCI_PM_CTRL, PCI_PM_CTRL_STATE_MASK, PCI_PM_CTRL_PME_STATUS, false);
+			vp->pm_cap = vp->pm_cap ? vp->pm_cap : off;
+			/* D-state changes go to the device (the kernel's vfio-pci handles them) unless leaving D3hot
+			 * resets it (vfio_pci_reset.c); PME_Status is W1C, so a read-modify-write writes it as 0. */
+			if (vfio_pci_pm_forwarded(raw, off))
+				add_fwd(vp, off + PCI_PM_CTRL, PCI_PM_CTRL_STATE_MASK, PCI_PM_CTRL_PME_STATUS, false);
 			break;
 		case PCI_CAP_ID_EXP: {
 			u16 flags = (u16)(raw[off + PCI_EXP_FLAGS] | raw[off + PCI_EXP_FLAGS + 1] << 8);
@@ -410,6 +415,7 @@ static int setup_caps(struct vfio_pci *vp, const u8 *raw)
 			passthrough_cap(vp, raw, off,
 					(flags & PCI_EXP_FLAGS_VERS) >= 2 ? PCI_CAP_EXP_ENDPOINT_SIZEOF_V2 :
 									    PCI_CAP_EXP_ENDPOINT_SIZEOF_V1);
+			vp->exp_cap = vp->exp_cap ? vp->exp_cap : off;
 			add_fwd(vp, off + PCI_EXP_DEVCTL, DEVCTL_SAFE, 0, false);
 			add_fwd(vp, off + PCI_EXP_DEVSTA, DEVSTA_W1C, 0, true);
 			break;
@@ -619,18 +625,6 @@ static void unmap_bars(struct vfio_pci *vp)
 	}
 }
 
-/* Clear the device's memory decode / bus mastering so it is quiet until the guest enables it. */
-static void quiesce_device(struct vfio_pci *vp)
-{
-	u32 cmd;
-
-	if (vfio_dev_cfg_read(vp->vdev, PCI_COMMAND, 2, &cmd) == 0 && (cmd & CMD_PASSTHROUGH) != 0) {
-		cmd &= ~(u32)(PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-		if (vfio_dev_cfg_write(vp->vdev, PCI_COMMAND, 2, cmd))
-			pr_warn("%s: could not clear the device's command register", vp->name);
-	}
-}
-
 int vfio_pci_create(struct vfio_pci **out, const char *name, struct vfio_dev *vdev, struct pci_host *host,
 		    struct hv *hv, struct bus *bus, int slot)
 {
@@ -672,14 +666,9 @@ int vfio_pci_create(struct vfio_pci **out, const char *name, struct vfio_dev *vd
 		ret = -ENODEV;
 		goto err_mutex;
 	}
-	vp->can_reset = info.flags & VFIO_DEVICE_FLAGS_RESET;
-	if (vp->can_reset) {
-		ret = vfio_dev_reset(vdev);
-		if (ret)
-			goto err_mutex;
-	} else {
-		pr_debug("%s (%s): no reset method; starting from its current state", name, vdev->bdf);
-	}
+	ret = vfio_pci_reset_begin(vp, &info);
+	if (ret)
+		goto err_mutex;
 	ret = read_raw_config(vp, raw);
 	if (ret)
 		goto err_mutex;
@@ -694,7 +683,7 @@ int vfio_pci_create(struct vfio_pci **out, const char *name, struct vfio_dev *vd
 		ret = -ENOTSUP;
 		goto err_mutex;
 	}
-	quiesce_device(vp);
+	vfio_pci_quiesce(vp);
 	setup_header(vp, raw);
 	ret = probe_bars(vp, raw);
 	if (ret)
@@ -710,6 +699,7 @@ int vfio_pci_create(struct vfio_pci **out, const char *name, struct vfio_dev *vd
 	if (ret)
 		goto err_unmap;
 	vfio_pci_intx_init(vp, raw);
+	vfio_pci_reset_setup(vp, raw);
 	pthread_mutex_lock(&vp->lock);
 	vfio_pci_irq_update(vp);
 	pthread_mutex_unlock(&vp->lock);
@@ -738,9 +728,7 @@ void vfio_pci_destroy(struct vfio_pci *vp)
 		bar_unmap(vp, &vp->bars[i]);
 	vfio_pci_irq_fini(vp);
 	pthread_mutex_unlock(&vp->lock);
-	quiesce_device(vp);
-	if (vp->can_reset && vfio_dev_reset(vp->vdev))
-		pr_warn("%s: reset at teardown failed", vp->name);
+	vfio_pci_reset_end(vp);
 	pci_host_remove(vp->host, &vp->pdev);
 	unmap_bars(vp);
 	release_bars(vp);

@@ -9,15 +9,20 @@
  *   - command register: memory decode, bus mastering and INTx disable are passed to the device;
  *   - live registers the guest may write in part (vfio_pci_fwd): Status error bits (W1C), PCIe Device
  *     Control error-reporting enables, relaxed ordering and no-snoop, PCIe Device Status error bits (W1C),
- *     PM PMCSR power state. Everything else there (DevCtl payload/read request size/FLR, Link Control,
- *     PME enable) is host or topology policy: the guest's write is dropped, as for a read-only bit;
+ *     PM PMCSR power state (when the device keeps its state leaving D3hot). Everything else there (DevCtl
+ *     payload/read request size, Link Control, PME enable) is host or topology policy: the guest's write is
+ *     dropped, as for a read-only bit;
+ *   - resets (vfio_pci_reset.c): the guest's FLR (DevCtl Initiate FLR) is a VFIO_DEVICE_RESET followed by the
+ *     config state of a function after FLR; FLR is offered (DevCap) only when VFIO can reset the device; PMCSR
+ *     reads No_Soft_Reset, so no PM reset is offered (the power state is kept here, not forwarded, for a device
+ *     that would reset itself leaving D3hot); the Advanced Features capability (AF FLR) is hidden;
  *   - the capability list: MSI and MSI-X virtualised (their table/PBA emulated), power management, PCI Express
  *     and vendor capabilities read live (writes: see above), every other capability and the extended config
  *     space hidden;
  *   - interrupts (vfio_pci_irq.c): enabled MSI/MSI-X vectors become VFIO_DEVICE_SET_IRQS eventfds routed by
  *     hv->irqfd_msi() with devid = the guest requester id; a masked vector has no route (its eventfd keeps
  *     the event, reported pending, delivered on unmask); INTx is the fallback (irqfd_spi with resample).
- * The device is reset at creation and at destruction (when it supports a reset).
+ * The device is reset at creation and at destruction (when VFIO can reset it).
  * IVMM_VFIO_NO_MMAP=1 in the environment keeps every BAR trapped (no memslots): for measuring the trapped
  * path (make bench) and for debugging; never needed for correctness. */
 #ifndef IVMM_DEVICES_VFIO_PCI_H
@@ -129,6 +134,14 @@ struct vfio_pci {
 	u8 msix_table_bar, msix_pba_bar;
 	u32 msix_table_off, msix_pba_off;
 	struct vfio_pci_msix_entry *msix_table;
+
+	/* Resets (vfio_pci_reset.c). */
+	u8 pm_cap, exp_cap;            /* power management / PCI Express capability offsets, 0: none */
+	bool flr;                      /* FLR offered: the device's DevCap has it and VFIO can reset the device */
+	bool pm_virtual;               /* the PMCSR power state is kept here (pm_state), not forwarded */
+	u8 pm_state;
+	u8 reset_cfg[PCI_CFG_SPACE_SIZE]; /* the virtual config image as created, BAR addresses 0: after a reset */
+	unsigned int flrs, flr_failures;  /* guest FLRs done / whose VFIO reset failed */
 };
 
 /* Build the model for vdev (open, bound and attached): read its config space and regions, reset it, set up
@@ -164,5 +177,34 @@ bool vfio_pci_msix_read(struct vfio_pci *vp, unsigned int bar, u64 off, unsigned
 bool vfio_pci_msix_write(struct vfio_pci *vp, unsigned int bar, u64 off, unsigned int size, u64 val);
 /* Is [off, off+len) of bar the MSI-X table or PBA? */
 bool vfio_pci_msix_overlaps(const struct vfio_pci *vp, unsigned int bar, u64 off, u64 len);
+/* Interrupts as after a function reset (lock held): every mode torn down in VFIO and the hypervisor, the MSI-X
+ * table's entries masked and zero. The caller has put the MSI/MSI-X capabilities back to disabled and calls
+ * vfio_pci_irq_update() once the device is reset. */
+void vfio_pci_irq_reset(struct vfio_pci *vp);
+/* Pass the command register's decode / bus master / INTx disable to the device after the guest's value
+ * changed from old, memslots following memory decode (lock held). */
+void vfio_pci_cmd_update(struct vfio_pci *vp, u16 old);
+
+/* ---- vfio_pci_reset.c ---- */
+/* At creation, before the config space is read: note whether VFIO can reset the device and reset it.
+ * 0 or -errno (the wrapper said why). */
+int __must_check vfio_pci_reset_begin(struct vfio_pci *vp, const struct vfio_device_info *info);
+/* Does leaving D3hot keep the device's state (No_Soft_Reset in the PMCSR of its PM capability at off)? Only
+ * then does the guest's power state reach the device. */
+bool vfio_pci_pm_forwarded(const u8 *raw, u8 off);
+/* Once the virtual config space is complete: decide what the guest is offered (FLR in DevCap) and keep the
+ * image a reset returns to. raw: the device's config space as read at creation. */
+void vfio_pci_reset_setup(struct vfio_pci *vp, const u8 *raw);
+/* Clear the device's memory decode / bus mastering so it is quiet until the guest enables it. */
+void vfio_pci_quiesce(struct vfio_pci *vp);
+/* At destruction (interrupts and memslots gone): quiesce and reset the device. */
+void vfio_pci_reset_end(struct vfio_pci *vp);
+/* What the guest reads of the registers resets depend on (lock held): DevCap FLR hidden unless offered, DevCtl
+ * Initiate FLR 0, PMCSR No_Soft_Reset 1 (and the power state when it is kept here). v: the value so far. */
+u32 vfio_pci_reset_cfg_read(const struct vfio_pci *vp, u32 off, u32 size, u32 v);
+/* After a guest config write (lock held): Initiate FLR -> vfio_pci_flr(); the PMCSR power state kept here. */
+void vfio_pci_reset_cfg_write(struct vfio_pci *vp, u32 off, u32 size, u32 val);
+/* The guest's function level reset (lock held): see vfio_pci_reset.c. */
+void vfio_pci_flr(struct vfio_pci *vp);
 
 #endif

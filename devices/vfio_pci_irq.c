@@ -375,6 +375,13 @@ void vfio_pci_irq_update(struct vfio_pci *vp)
 	routes_sync(vp);
 }
 
+void vfio_pci_irq_reset(struct vfio_pci *vp)
+{
+	mode_teardown(vp);
+	for (unsigned int i = 0; vp->msix_table && i < vp->msix_nvec; i++)
+		vp->msix_table[i] = (struct vfio_pci_msix_entry){ .ctrl = PCI_MSIX_ENTRY_CTRL_MASKBIT };
+}
+
 void vfio_pci_irq_fini(struct vfio_pci *vp)
 {
 	mode_teardown(vp);
