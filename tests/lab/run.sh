@@ -37,19 +37,24 @@ VERBOSE=${IVMM_LAB_VERBOSE:-0}
 if [ "${CI:-}" = true ]; then TAIL=${IVMM_LAB_TAIL:-60}; else TAIL=${IVMM_LAB_TAIL:-15}; fi
 APPEND=${IVMM_LAB_APPEND:-}
 DEFAULT_TIMEOUT=60
+# The host variants the lab kernel can play (configs/lab/0002-*.patch), and the one this run plays (set by
+# the runner itself for NAME@VARIANT scenarios).
+VARIANTS="noril erratum"
+VARIANT=${IVMM_LAB_VARIANT:-}
 
 die() { printf 'lab: error: %s\n' "$*" >&2; exit 2; }
 say() { printf 'lab: %s\n' "$*"; }
 
 mode=test build=1
 scenarios=()
+fwd=()   # options a variant's run is given too
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--shell) mode=shell ;;
 	--demo) mode=demo ;;
 	--no-build) build=0 ;;
-	-v|--verbose) VERBOSE=1 ;;
-	--append) shift; APPEND="$APPEND ${1:-}" ;;
+	-v|--verbose) VERBOSE=1; fwd+=(-v) ;;
+	--append) shift; APPEND="$APPEND ${1:-}"; fwd+=(--append "${1:-}") ;;
 	-h|--help) sed -n '2,/^# The body is one/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	-*) die "unknown option $1 (see --help)" ;;
 	*) scenarios+=("$1") ;;
@@ -75,16 +80,65 @@ if [ "$mode" = test ]; then
 			case " ${scenarios[*]} " in *" $s "*) continue ;; esac
 			scenarios+=("$s")
 		done
+		# Then the host variants each scenario asks for (`# variants: noril erratum`), after all the others.
+		for f in "$here"/scenarios/*.sh; do
+			grep -q '^#[[:space:]]*manual[[:space:]]*$' "$f" && continue
+			for v in $(sed -n 's/^#[[:space:]]*variants:[[:space:]]*//p' "$f" | head -n1); do
+				scenarios+=("$(basename "$f" .sh)@$v")
+			done
+		done
 	fi
 	uniq=()
 	for s in "${scenarios[@]}"; do
 		case " ${uniq[*]} " in *" $s "*) die "scenario $s named twice" ;; esac
 		uniq+=("$s")
+		case "$s" in *@*) v=${s#*@}; s=${s%%@*} ;; *) v= ;; esac
 		case "$s" in *[!A-Za-z0-9_.-]*|'') die "bad scenario name '$s'" ;; esac
+		[ -z "$v" ] || case " $VARIANTS " in *" $v "*) ;; *) die "no host variant '$v' (have: $VARIANTS)" ;; esac
 		[ -f "$here/scenarios/$s.sh" ] || die "no scenario $s (tests/lab/scenarios/$s.sh); have: $(cd "$here/scenarios" && ls *.sh | sed 's/\.sh$//' | tr '\n' ' ')"
 	done
 	[ ${#scenarios[@]} -gt 0 ] || die "no scenarios to run"
 fi
+
+# ---- host variants: NAME@VARIANT runs NAME on an L1 booted with the lab kernel's switch ivmm_lab_VARIANT ----
+# (configs/lab/0002-*.patch: noril hides IDR3.RIL, erratum sets REPEAT_TLBI_CFGI). Each variant is one more L1
+# boot, by this script run again with IVMM_LAB_VARIANT set; the lines name NAME@VARIANT and the last line
+# counts every boot's scenarios.
+if [ "$mode" = test ] && [ -z "$VARIANT" ] && [[ " ${scenarios[*]}" == *@* ]]; then
+	declare -A group
+	order=()
+	for s in "${scenarios[@]}"; do
+		case "$s" in *@*) v=${s#*@} ;; *) v=- ;; esac
+		[ -n "${group[$v]+x}" ] || order+=("$v")
+		group[$v]+=" ${s%%@*}"
+	done
+	pass=0 fail=0 first=1
+	for v in "${order[@]}"; do
+		b=(--no-build); [ "$first" = 1 ] && [ "$build" = 1 ] && b=()
+		first=0
+		[ "$v" = - ] && v=
+		out=$(mktemp)
+		# shellcheck disable=SC2086
+		IVMM_LAB_VARIANT=$v bash "$0" "${b[@]}" "${fwd[@]}" ${group[${v:--}]} | tee "$out" |
+			sed -u -E 's/^([0-9]+) passed, ([0-9]+) failed$/lab: boot'"${v:+ @$v}"': \1 passed, \2 failed/'
+		last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n1)
+		rm -f "$out"
+		if [ -n "$last" ]; then
+			set -- $last
+			pass=$((pass + $1)) fail=$((fail + $3))
+		else
+			n=$(wc -w <<< "${group[${v:--}]}")
+			say "boot${v:+ @$v} ended without a result: its $n scenario(s) count as failed"
+			fail=$((fail + n))
+		fi
+	done
+	echo "$pass passed, $fail failed"
+	[ "$fail" = 0 ]
+	exit $?
+fi
+[ -z "$VARIANT" ] || APPEND="$APPEND ivmm_lab_$VARIANT"
+# label NAME: how a scenario is named in the output (NAME@VARIANT on a variant's boot).
+label() { printf '%s%s' "$1" "${VARIANT:+@$VARIANT}"; }
 
 # ---- one lab at a time on this machine ----
 mkdir -p "$CACHE" "$lab/logs"
@@ -103,7 +157,7 @@ done
 
 stamp=$(date +%Y%m%d-%H%M%S)
 case "$mode" in
-test) tag=$(IFS=,; echo "${scenarios[*]}"); [ ${#tag} -le 60 ] || tag="${tag:0:60}+" ;;
+test) tag=$(IFS=,; echo "${scenarios[*]}"); [ ${#tag} -le 60 ] || tag="${tag:0:60}+"; tag+=${VARIANT:+@$VARIANT} ;;
 *) tag=$mode ;;
 esac
 log=$lab/logs/$stamp-$tag.log
@@ -241,9 +295,9 @@ while :; do
 			reason[$name]=$why
 			took[$name]=$((SECONDS - cur_t0))
 			if [ "$verdict" = PASS ]; then
-				say "$name PASS"
+				say "$(label "$name") PASS"
 			else
-				say "$name FAIL $why"
+				say "$(label "$name") FAIL $why"
 				show_tail "$cur_out"
 			fi
 		fi
@@ -297,7 +351,7 @@ for s in "${scenarios[@]}"; do
 	fi
 	result[$s]=FAIL
 	reason[$s]=$r
-	say "$s FAIL $r"
+	say "$(label "$s") FAIL $r"
 	if [ "$missing" = 1 ]; then
 		if [ -n "$panic" ]; then
 			echo "    last output of ${current:-L1} before the panic, then the panic:"
@@ -319,7 +373,7 @@ for s in "${scenarios[@]}"; do
 	if [ "${result[$s]}" = PASS ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
 done
 times=
-for s in "${scenarios[@]}"; do [ -z "${took[$s]+x}" ] || times+=" $s ${took[$s]}s,"; done
+for s in "${scenarios[@]}"; do [ -z "${took[$s]+x}" ] || times+=" $(label "$s") ${took[$s]}s,"; done
 [ -z "$times" ] || say "time per scenario:${times%,}"
 say "boot took ${elapsed}s; console log: ${log#$top/}"
 echo "$pass passed, $fail failed"

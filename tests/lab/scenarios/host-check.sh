@@ -5,8 +5,10 @@
 # vSMMU's ID registers, errata) and a vIOMMU allocated and destroyed; S2FWB may be a warning (QEMU's SMMUv3 has
 # no FWB, the lab kernel's patch allows the vIOMMU anyway: docs/lab.md). It leaves the device as it was (still
 # on vfio-pci, a second run passes too). A device that does not exist (lab_absent_bdf) is a missing line and
-# exit 1; a malformed BDF is exit 2.
+# exit 1; a malformed BDF is exit 2. @erratum (run.sh NAME@VARIANT: L1 reports REPEAT_TLBI_CFGI): the errata
+# line is ok and says the erratum is handled.
 # timeout: 60
+# variants: erratum
 lab_need_ivmm
 bdf=$(lab_dut_bdf) || exit 1
 cdev=$(lab_bind_vfio "$bdf") || exit 1
@@ -24,7 +26,7 @@ check_ready() {
 	local out=$1 what l
 	set -- "architecture" "KVM" "KVM IPA size" "vGICv3" "vGICv3 ITS" "KVM_CAP_MSI_DEVID" "KVM_CAP_IRQFD_RESAMPLE" \
 		"/dev/iommu" "$bdf device" "$bdf driver" "$bdf vfio cdev" "$bdf host IOMMU" "$bdf iommufd bind" \
-		"$bdf hw info" "$bdf nesting" "$bdf vSMMU IDRs" "$bdf errata" "$bdf vIOMMU" "summary"
+		"$bdf hw info" "$bdf nesting" "$bdf vSMMU IDRs" "$bdf stall" "$bdf errata" "$bdf vIOMMU" "summary"
 	for what in "$@"; do
 		grep -qF "host-check: $what: ok: " "$out" ||
 			{ lab_tail "$out" 30; lab_fail "no ok line for '$what' (got: $(grep -F "host-check: $what: " "$out" | head -n1))"; }
@@ -39,6 +41,10 @@ check_ready() {
 	smmu=$(basename "$(readlink "/sys/bus/pci/devices/$bdf/iommu")")
 	grep -qF "host-check: $bdf host IOMMU: ok: $smmu" "$out" || lab_fail "the host IOMMU line does not name $smmu"
 	grep -qF "host-check: $bdf hw info: ok: Arm SMMUv3" "$out" || lab_fail "GET_HW_INFO is not an SMMUv3"
+	if [ "$(lab_variant)" = erratum ]; then
+		grep -qF "host-check: $bdf errata: ok: IOMMU_HW_INFO_ARM_SMMUV3_ERRATA_REPEAT_TLBI_CFGI (erratum T264-SMMU-3): handled" "$out" ||
+			lab_fail "the errata line does not say REPEAT_TLBI_CFGI is handled: $(grep -F "host-check: $bdf errata: " "$out")"
+	fi
 }
 
 lab_run_timeout 30 /tmp/host-check.out "$LAB_IVMM" host-check --device "$bdf"
