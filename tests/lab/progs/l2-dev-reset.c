@@ -70,24 +70,6 @@ static int state_put(volatile uint8_t *bar)
 	return l2_trig_nvme_ready(bar, 1);
 }
 
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0) {
-		edu_say("open %s: %s", path, strerror(errno));
-		return -1;
-	}
-	n = write(fd, s, strlen(s));
-	close(fd);
-	if (n != (ssize_t)strlen(s)) {
-		edu_say("write '%s' to %s: %s", s, path, n < 0 ? strerror(errno) : "short");
-		return -1;
-	}
-	return 0;
-}
-
 /* Offset of the first capability id in the guest's config space, 0 if none. */
 static unsigned int cap_find(const char *bdf, uint8_t id)
 {
