@@ -527,7 +527,7 @@ void vsmmu_destroy(struct vsmmu *vs)
 	if (!vs)
 		return;
 	ictx = vs->cfg.ictx;
-	vsmmu_evtq_enable(vs, false);
+	vsmmu_evtq_teardown(vs);
 	pthread_mutex_lock(vs->cfg.ictx_lock);
 	/* Devices leave the vSMMU's HWPTs first (blocked until their owner closes them). */
 	for (unsigned int i = 0; i < vs->nstreams; i++) {
@@ -625,10 +625,12 @@ void vsmmu_stats_print(struct vsmmu *vs)
 	double span_s = (double)(st.evt_last_ns - st.evt_first_ns) / 1e9;
 
 	pr_info("stats: %s events delivered %llu dropped-full %llu dropped-abort %llu while-disabled %llu "
-		"lost-host %llu irqs %llu reads %llu latency-p50-us %.1f latency-p99-us %.1f events-per-s %.0f",
+		"lost-host %llu host-records %llu irqs %llu reads %llu latency-p50-us %.1f latency-p99-us %.1f "
+		"events-per-s %.0f",
 		vs->name, (unsigned long long)st.evt_delivered, (unsigned long long)st.evt_dropped_full,
 		(unsigned long long)st.evt_dropped_abt, (unsigned long long)st.evt_disabled,
-		(unsigned long long)st.evt_lost_host, (unsigned long long)st.evt_irqs, (unsigned long long)st.evt_reads,
+		(unsigned long long)st.evt_lost_host, (unsigned long long)st.evt_host_records,
+		(unsigned long long)st.evt_irqs, (unsigned long long)st.evt_reads,
 		lat_percentile_us(&st, 50), lat_percentile_us(&st, 99),
 		span_s > 0 ? (double)st.evt_delivered / span_s : 0.0);
 }

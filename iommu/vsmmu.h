@@ -100,6 +100,8 @@ struct vsmmu_stats {
 	u64 evt_lost_host;         /* lost in the kernel's vEVENTQ (LOST_EVENTS, sequence gaps): OVFLG too */
 	u64 evt_irqs;              /* EVTQ interrupts (MSI or wired), one per batch */
 	u64 evt_reads;             /* read()s of the vEVENTQ that returned records */
+	u64 evt_host_records;      /* event records read from the vEVENTQ: with the events ivmm raised itself,
+				    * they add up to delivered + dropped-full + dropped-abort + while-disabled */
 	/* Delivery latency of vEVENTQ batches: the main loop's wake-up for the readable fd -> the guest's
 	 * interrupt sent (or the records written, with interrupts off); the last VSMMU_LAT_SAMPLES batches. */
 	u32 lat_ns[VSMMU_LAT_SAMPLES];

@@ -11,10 +11,13 @@
  *   - with IRQ_CTRL.EVTQ_IRQEN, one interrupt per batch of records (not per record): an MSI to EVTQ_IRQ_CFG0/1
  *     when the guest set an address (the vITS doorbell, as the vSMMU's ITS device), else the `eventq` SPI.
  * The vEVENTQ exists while the guest has CR0.EVTQEN set: allocated (depth = the guest ring's size, within
- * the kernel's limit) when EVTQEN goes 0 -> 1, destroyed when it goes 1 -> 0 and at teardown. Its fd is
- * served by the VM's main loop (vsmmu_config.watch): the callback takes vs->lock and reads only if the fd is
- * still the vSMMU's current vEVENTQ, so a record can never be written after EVTQEN was cleared, nor read
- * from a freed queue. Runs with vs->lock held except vsmmu_evtq_readable, which takes it. */
+ * the kernel's limit) when EVTQEN goes 0 -> 1, destroyed when it goes 1 -> 0 and at teardown. CR0ACK.EVTQEN
+ * says 1 only once the vEVENTQ exists: when the kernel refuses it, or the previous one is still busy, the ack
+ * stays 0 (as a real SMMU shows a queue it cannot enable) and every CR0ACK read (the guest polls it) tries
+ * again, one DESTROY and one ALLOC at most, never sleeping; only teardown waits. Its fd is served by the VM's
+ * main loop (vsmmu_config.watch): the callback takes vs->lock and reads only if the fd is still the vSMMU's
+ * current vEVENTQ, so a record is never written while CR0ACK.EVTQEN is 0, nor read from a freed queue.
+ * Runs with vs->lock held except vsmmu_evtq_readable, which takes it, and vsmmu_evtq_teardown. */
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
@@ -49,7 +52,7 @@ static bool evtq_put(struct vsmmu *vs, const u64 evt[EVTQ_ENT_DWORDS])
 	u32 prod = vsmmu_q_ptr(vs->evtq_prod, shift), cons = vsmmu_q_ptr(vs->evtq_cons, shift);
 	u64 rec[EVTQ_ENT_DWORDS], gpa;
 
-	if (!(vs->cr0 & CR0_EVTQEN)) {
+	if (!(vs->cr0ack & CR0_EVTQEN)) {
 		vs->stats.evt_disabled++;
 		return false;
 	}
@@ -97,87 +100,117 @@ void vsmmu_evtq_raise(struct vsmmu *vs, const u64 evt[EVTQ_ENT_DWORDS])
 
 /* ---- the kernel's vEVENTQ ---- */
 
-/* Destroy vEVENTQ id. The kernel refuses (EBUSY) while any reference to its file exists, and the main loop's
- * poll() holds one until the unwatch wakes it: retry for up to ~100 ms, then leave it for later (a retired
- * vEVENTQ is destroyed before the next one is allocated, and at teardown). */
-static int veventq_destroy(struct vsmmu *vs, u32 id)
+/* Destroy vEVENTQ id once. The kernel refuses (EBUSY) while any reference to its file exists, and the main
+ * loop's poll() holds one until the unwatch wakes it, which takes a moment: the caller then tries again later
+ * (never sleeping with vs->lock held). Returns 0 or -errno. */
+static int veventq_destroy_once(struct vsmmu *vs, u32 id)
 {
-	int rc = -EBUSY;
+	int rc;
 
-	for (unsigned int i = 0; i < 200 && rc == -EBUSY; i++) {
-		if (i)
-			usleep(500);
-		pthread_mutex_lock(vs->cfg.ictx_lock);
-		vs->cfg.ictx->quiet = true;
-		rc = iommufd_destroy(vs->cfg.ictx, id);
-		vs->cfg.ictx->quiet = false;
-		if (rc && rc != -EBUSY)
-			pr_err_ratelimited("%s: %s", vs->name, vs->cfg.ictx->last_err);
-		pthread_mutex_unlock(vs->cfg.ictx_lock);
-	}
+	pthread_mutex_lock(vs->cfg.ictx_lock);
+	vs->cfg.ictx->quiet = true;
+	rc = iommufd_destroy(vs->cfg.ictx, id);
+	vs->cfg.ictx->quiet = false;
+	if (rc && rc != -EBUSY)
+		pr_err_ratelimited("%s: %s", vs->name, vs->cfg.ictx->last_err);
+	pthread_mutex_unlock(vs->cfg.ictx_lock);
 	return rc;
 }
 
+/* Every retired vEVENTQ is gone (one DESTROY try each). */
+static bool retired_gone(struct vsmmu *vs)
+{
+	bool gone = true;
+
+	for (unsigned int i = 0; i < VSMMU_RETIRED_MAX; i++) {
+		if (vs->veventq_retired[i] && !veventq_destroy_once(vs, vs->veventq_retired[i]))
+			vs->veventq_retired[i] = 0;
+		gone &= !vs->veventq_retired[i];
+	}
+	return gone;
+}
+
+/* EVTQEN 1 -> 0: the fd leaves the main loop first (its number is forgotten before it is closed), then one
+ * DESTROY; a queue the kernel still holds is retired, destroyed before the next one is allocated (or, past
+ * VSMMU_RETIRED_MAX of them, when the iommufd closes: tracked there, never leaked). */
 static void veventq_free(struct vsmmu *vs)
 {
-	if (vs->veventq_retired && !veventq_destroy(vs, vs->veventq_retired))
-		vs->veventq_retired = 0;
+	(void)retired_gone(vs);
 	if (!vs->veventq_id)
 		return;
-	/* The fd leaves the main loop first; the fd number is forgotten before it is closed. */
 	if (vs->cfg.unwatch)
 		vs->cfg.unwatch(vs->cfg.watch_ctx, vs->veventq_fd);
 	vs->veventq_fd = -1;
-	if (veventq_destroy(vs, vs->veventq_id)) {
-		pr_err_ratelimited("%s: vEVENTQ %u still busy; destroyed later", vs->name, vs->veventq_id);
-		vs->veventq_retired = vs->veventq_id;
+	if (veventq_destroy_once(vs, vs->veventq_id)) {
+		unsigned int i = 0;
+
+		while (i < VSMMU_RETIRED_MAX && vs->veventq_retired[i])
+			i++;
+		if (i < VSMMU_RETIRED_MAX)
+			vs->veventq_retired[i] = vs->veventq_id;
+		else
+			pr_err_ratelimited("%s: vEVENTQ %u still busy, with %u before it: it goes when the iommufd "
+					   "closes", vs->name, vs->veventq_id, VSMMU_RETIRED_MAX);
 	}
 	vs->veventq_id = 0;
 }
 
-static void veventq_alloc(struct vsmmu *vs)
+/* EVTQEN 0 -> 1: a vEVENTQ for the guest's ring. Returns 0, or -errno when the queue cannot be enabled now
+ * (the previous vEVENTQ still busy, or the kernel refused): CR0ACK.EVTQEN then stays 0, as a real SMMU shows
+ * a queue it cannot enable, and the next CR0ACK read tries again. */
+static int veventq_alloc(struct vsmmu *vs)
 {
 	u32 depth = 1u << evtq_shift(vs), id = 0;
 	int fd = -1, rc;
 
 	if (!vs->cfg.watch)
-		return; /* nobody would read it (vsmmu.h) */
+		return 0; /* nobody would read it (vsmmu.h): ivmm's own events still go in */
 	if (depth > IOMMUFD_VEVENTQ_MAX_DEPTH)
 		depth = IOMMUFD_VEVENTQ_MAX_DEPTH;
 	/* The kernel allows one vEVENTQ per vIOMMU: a retired one must be gone first. */
-	if (vs->veventq_retired) {
-		if (veventq_destroy(vs, vs->veventq_retired)) {
-			pr_err_ratelimited("%s: the previous vEVENTQ %u is still busy: no new one", vs->name,
-					   vs->veventq_retired);
-			return;
-		}
-		vs->veventq_retired = 0;
-	}
+	if (!retired_gone(vs))
+		return -EBUSY;
 	pthread_mutex_lock(vs->cfg.ictx_lock);
 	vs->cfg.ictx->quiet = true;
 	rc = iommufd_veventq_alloc_smmuv3(vs->cfg.ictx, vs->viommu_id, depth, &id, &fd);
 	vs->cfg.ictx->quiet = false;
 	if (rc)
-		pr_err_ratelimited("%s: %s: the physical SMMU's faults for this guest will not reach it", vs->name,
+		pr_err_ratelimited("%s: %s: the event queue stays disabled (CR0ACK.EVTQEN 0)", vs->name,
 				   vs->cfg.ictx->last_err);
 	pthread_mutex_unlock(vs->cfg.ictx_lock);
 	if (rc)
-		return;
+		return rc;
 	vs->veventq_id = id;
 	vs->veventq_fd = fd;
 	vs->veventq_seq = (struct iommufd_vevent_seq){ 0 };
-	if (vs->cfg.watch(vs->cfg.watch_ctx, fd, vsmmu_evtq_readable, vs)) {
-		pr_err_ratelimited("%s: cannot watch the vEVENTQ fd", vs->name);
+	rc = vs->cfg.watch(vs->cfg.watch_ctx, fd, vsmmu_evtq_readable, vs);
+	if (rc) {
+		pr_err_ratelimited("%s: cannot watch the vEVENTQ fd: the event queue stays disabled", vs->name);
 		veventq_free(vs);
 	}
+	return rc;
 }
 
 void vsmmu_evtq_enable(struct vsmmu *vs, bool on)
 {
-	if (on && !vs->veventq_id)
-		veventq_alloc(vs);
-	else if (!on)
+	if (!on) {
 		veventq_free(vs);
+		vs->cr0ack &= ~(u32)CR0_EVTQEN;
+		return;
+	}
+	if ((vs->cr0ack & CR0_EVTQEN) || (!vs->veventq_id && veventq_alloc(vs)))
+		return;
+	vs->cr0ack |= CR0_EVTQEN;
+}
+
+void vsmmu_evtq_teardown(struct vsmmu *vs)
+{
+	vsmmu_evtq_enable(vs, false);
+	/* No lock is held and nothing polls any more: wait out the kernel's last reference (~100 ms at most). */
+	for (unsigned int i = 0; i < 200 && !retired_gone(vs); i++)
+		usleep(500);
+	if (!retired_gone(vs))
+		pr_err("%s: a vEVENTQ is still busy; it goes when the iommufd closes", vs->name);
 }
 
 /* Parse buf[0..len) and put its records in the guest ring. Returns the records written. */
@@ -196,7 +229,10 @@ static unsigned int deliver(struct vsmmu *vs, const u8 *buf, size_t len)
 			vs->stats.evt_lost_host += lost;
 			overflow(vs);
 		}
-		if (ev.has_data && evtq_put(vs, ev.evt))
+		if (!ev.has_data)
+			continue;
+		vs->stats.evt_host_records++;
+		if (evtq_put(vs, ev.evt))
 			written++;
 	}
 	if (rc < 0)

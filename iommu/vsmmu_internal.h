@@ -12,6 +12,8 @@
 #include "iommu/smmuv3_regs.h"
 #include "iommu/vsmmu.h"
 
+/* vEVENTQs the kernel still held when freed, kept to be destroyed before the next one is allocated. */
+#define VSMMU_RETIRED_MAX 4
 /* Queue sizes the vSMMU offers (IDR1.CMDQS/EVTQS, log2 of entries). */
 #define VSMMU_CMDQS 12
 #define VSMMU_EVTQS 12
@@ -115,6 +117,7 @@ struct vsmmu {
 
 	/* Register file. */
 	u32 cr0, cr1, cr2, gbpa, irq_ctrl, gerror, gerrorn;
+	u32 cr0ack;                /* CR0 as done: EVTQEN only once the vEVENTQ exists (vsmmu_evtq.c) */
 	u64 gerror_irq_cfg0;
 	u32 gerror_irq_cfg1, gerror_irq_cfg2;
 	u64 strtab_base;
@@ -137,7 +140,7 @@ struct vsmmu {
 	u32 veventq_id;
 	int veventq_fd;
 	struct iommufd_vevent_seq veventq_seq;
-	u32 veventq_retired;       /* a freed vEVENTQ the kernel still held (destroyed before the next) */
+	u32 veventq_retired[VSMMU_RETIRED_MAX]; /* freed vEVENTQs the kernel still held (destroyed before the next) */
 };
 
 /* vsmmu_regs.c */
@@ -160,8 +163,12 @@ u32 vsmmu_cmd_decode(const struct vsmmu *vs, const u64 raw[2], struct vsmmu_cmd 
 void vsmmu_inv_free(struct vsmmu_inv *inv);
 
 /* vsmmu_evtq.c */
-/* CR0.EVTQEN changed: allocate or free the vEVENTQ. */
+/* CR0.EVTQEN is 1 (allocate the vEVENTQ if not done yet; CR0ACK.EVTQEN follows once it exists) or went to 0
+ * (free it; CR0ACK.EVTQEN clears at once). Never sleeps. */
 void vsmmu_evtq_enable(struct vsmmu *vs, bool on);
+/* At vsmmu_destroy (no lock held, the main loop no longer polls): free the vEVENTQ, waiting (~100 ms at most)
+ * for the kernel to let go of retired ones. */
+void vsmmu_evtq_teardown(struct vsmmu *vs);
 /* Put one event record (host order) in the guest's EVTQ and interrupt. */
 void vsmmu_evtq_raise(struct vsmmu *vs, const u64 evt[EVTQ_ENT_DWORDS]);
 /* The main loop's callback for the vEVENTQ fd (takes vs->lock). */

@@ -2,7 +2,8 @@
  * Page 0 holds the ID, control, error, table and queue registers; page 1 holds EVTQ_PROD/EVTQ_CONS (and the
  * PRIQ pair, absent here). 64-bit registers may be accessed whole or as two 32-bit halves; any other 8-byte
  * access, a reserved offset or an absent feature's register reads as zero and ignores writes. Controls
- * act at once: CR0ACK and IRQ_CTRLACK follow CR0 and IRQ_CTRL on the write, GBPA's UPDATE bit is never seen
+ * act at once: CR0ACK and IRQ_CTRLACK follow CR0 and IRQ_CTRL on the write (but CR0ACK.EVTQEN only once the
+ * kernel's vEVENTQ exists, vsmmu_evtq.c), GBPA's UPDATE bit is never seen
  * set. Table and queue bases are only writable while the table or queue is disabled, as the architecture
  * requires; a write otherwise is ignored and logged. Runs with vs->lock held. */
 #include <string.h>
@@ -53,7 +54,7 @@ void vsmmu_derive_idr(const struct iommu_hw_info_arm_smmuv3 *host, u32 idr[6])
 
 void vsmmu_regs_reset(struct vsmmu *vs)
 {
-	vs->cr0 = vs->cr1 = vs->cr2 = 0;
+	vs->cr0 = vs->cr0ack = vs->cr1 = vs->cr2 = 0;
 	vs->gbpa = 0; /* bypass, attributes from the device */
 	vs->irq_ctrl = 0;
 	vs->gerror = vs->gerrorn = 0;
@@ -133,7 +134,12 @@ static u32 read32(struct vsmmu *vs, u64 off)
 		return vs->idr[off / 4];
 	case ARM_SMMU_IIDR: return vs->iidr;
 	case ARM_SMMU_AIDR: return vs->aidr;
-	case ARM_SMMU_CR0: case ARM_SMMU_CR0ACK: return vs->cr0;
+	case ARM_SMMU_CR0: return vs->cr0;
+	case ARM_SMMU_CR0ACK:
+		/* A queue enable still pending (vsmmu_evtq.c): the guest polls here, so try again. */
+		if ((vs->cr0 ^ vs->cr0ack) & CR0_EVTQEN)
+			vsmmu_evtq_enable(vs, vs->cr0 & CR0_EVTQEN);
+		return vs->cr0ack;
 	case ARM_SMMU_CR1: return vs->cr1;
 	case ARM_SMMU_CR2: return vs->cr2;
 	case ARM_SMMU_GBPA: return vs->gbpa;
@@ -159,9 +165,11 @@ static void write_cr0(struct vsmmu *vs, u32 val)
 
 	/* PRIQEN and ATSCHK are RES0 (no PRI, no ATS), VMW too (no stage 2). */
 	vs->cr0 = val & (CR0_SMMUEN | CR0_EVTQEN | CR0_CMDQEN);
+	/* SMMUEN and CMDQEN take effect at once; EVTQEN when its vEVENTQ exists (vsmmu_evtq_enable). */
+	vs->cr0ack = (vs->cr0 & (CR0_SMMUEN | CR0_CMDQEN)) | (vs->cr0ack & CR0_EVTQEN);
 	if ((old ^ vs->cr0) & CR0_SMMUEN)
 		vsmmu_streams_update(vs);
-	if ((old ^ vs->cr0) & CR0_EVTQEN)
+	if ((vs->cr0 ^ vs->cr0ack) & CR0_EVTQEN)
 		vsmmu_evtq_enable(vs, vs->cr0 & CR0_EVTQEN);
 	if (!(old & CR0_CMDQEN) && (vs->cr0 & CR0_CMDQEN))
 		vsmmu_cmdq_run(vs);

@@ -16,6 +16,12 @@ data=$(mktemp)
 trap 'rm -f "$data"' EXIT
 benches=()
 for f in "$here"/scenarios/bench-*.sh; do [ -f "$f" ] && benches+=("$(basename "$f" .sh)"); done
+# And the host variants a bench asks for (`# variants: noril`): one more L1 boot each (run.sh NAME@VARIANT).
+for f in "$here"/scenarios/bench-*.sh; do
+	for v in $(sed -n 's/^#[[:space:]]*variants:[[:space:]]*//p' "$f" | head -n1); do
+		benches+=("$(basename "$f" .sh)@$v")
+	done
+done
 
 bash "$here/build.sh" || exit 1
 failed=0
@@ -29,8 +35,10 @@ for i in $(seq 1 "$runs"); do
 	rc=$?
 	echo "$out" | grep -E '^lab: .*(FAIL|L1 reached)|passed, ' | sed "s/^/run $i: /"
 	echo "$out" | sed -n 's/^lab: L1 reached \/init after \([0-9.]*\)s wall (L1 uptime \([0-9.]*\)s)$/l1-wall-to-init \1 s\nl1-uptime-at-init \2 s/p' >> "$data"
-	log=$(echo "$out" | sed -n 's/^lab: boot took .*; console log: \(.*\)$/\1/p' | tail -n1)
-	[ -n "$log" ] && tr -d '\r' < "$top/$log" | sed -n 's/^.*BENCH \([A-Za-z0-9_.-]*\) \([0-9.][0-9.]*\) \(.*\)$/\1 \2 \3/p' >> "$data"
+	# Every boot's console (a variant is a boot of its own).
+	for log in $(echo "$out" | sed -n 's/^lab: boot took .*; console log: \(.*\)$/\1/p'); do
+		tr -d '\r' < "$top/$log" | sed -n 's/^.*BENCH \([A-Za-z0-9_.-]*\) \([0-9.][0-9.]*\) \(.*\)$/\1 \2 \3/p' >> "$data"
+	done
 	got=$(tail -n +"$((before + 1))" "$data" | cut -d' ' -f1 | sort -u)
 	for key in $expected; do
 		echo "$got" | grep -qx -- "$key" || missing+=("$key in run $i")

@@ -161,6 +161,8 @@ static void expect_counters(u64 handed, struct evt_want w)
 	cr_assert_eq(st.evt_reads, w.reads, "reads %llu", (unsigned long long)st.evt_reads);
 	cr_assert_eq(st.evt_delivered + st.evt_dropped_full + st.evt_dropped_abt + st.evt_disabled, handed,
 		     "the counters add up to the %llu records handed to the vSMMU", (unsigned long long)handed);
+	cr_assert_eq(st.evt_host_records + st.events, handed, "read %llu + raised %llu: the records handed",
+		     (unsigned long long)st.evt_host_records, (unsigned long long)st.events);
 }
 
 /* ---- placement, order ---- */
@@ -634,46 +636,24 @@ Test(vsmmu_evtq, veventq_freed_at_destroy)
 	cr_assert_eq(rig.fi.veventq_discarded, 3 * REC_SIZE);
 }
 
-Test(vsmmu_evtq, busy_veventq_destroy_is_retried)
+/* EVTQEN 1 -> 0 with the kernel still holding the vEVENTQ's file (EBUSY): one try under the lock, no sleep;
+ * the queue is retired, CR0ACK.EVTQEN clears at once. EVTQEN 0 -> 1 needs it gone first: while it is still
+ * busy the ack stays 0 and each CR0ACK read (the guest's poll) tries once more. */
+Test(vsmmu_evtq, busy_veventq_is_retired_and_the_next_enable_waits_for_it)
 {
 	unsigned int calls;
-	u32 vq;
-
-	evtq_at(RIG_EVTQ, 4);
-	vq = rig_veventq(&rig);
-	/* The kernel says EBUSY three times (the main loop's poll still held the file). */
-	rig.fi.fail_destroy = -EBUSY;
-	rig.fi.fail_destroy_n = 3;
-	rig.fi.fail_destroy_id = vq;
-	calls = rig.fi.destroy_calls;
-	rig_cr0(&rig, rig_rd32(&rig, ARM_SMMU_CR0) & ~CR0_EVTQEN);
-	cr_assert_eq(rig.fi.destroy_calls, calls + 4, "three refusals, then the destroy that worked");
-	cr_assert_not(rig.fi.objs[vq].live);
-	cr_assert_null(iommufd_obj_find(&rig.ictx, vq));
-	cr_assert_eq(rig.fi.fail_destroy, 0, "the injection is used up");
-
-	/* Again at vsmmu_destroy. */
-	evtq_at(RIG_EVTQ, 4);
-	vq = rig_veventq(&rig);
-	rig.fi.fail_destroy = -EBUSY;
-	rig.fi.fail_destroy_n = 5;
-	rig.fi.fail_destroy_id = vq;
-	expect_counters(0, (struct evt_want){ 0 });
-	rig_destroy_and_check(&rig);
-	cr_assert_not(rig.fi.objs[vq].live);
-}
-
-Test(vsmmu_evtq, veventq_busy_past_the_retries_is_destroyed_later)
-{
-	u32 vq, vq2;
+	u32 vq, vq2, cr0;
 
 	evtq_at(RIG_EVTQ, 4);
 	vq = rig_veventq(&rig);
 	(void)push(0, 0, 2);
 	rig.fi.fail_destroy = -EBUSY;
-	rig.fi.fail_destroy_n = 250; /* more than the ~100 ms of retries */
+	rig.fi.fail_destroy_n = 3;
 	rig.fi.fail_destroy_id = vq;
-	rig_cr0(&rig, rig_rd32(&rig, ARM_SMMU_CR0) & ~CR0_EVTQEN);
+	calls = rig.fi.destroy_calls;
+	cr0 = rig_rd32(&rig, ARM_SMMU_CR0) & ~CR0_EVTQEN;
+	rig_cr0(&rig, cr0);
+	cr_assert_eq(rig.fi.destroy_calls, calls + 1, "one try, no retry loop under the lock");
 	cr_assert(rig.fi.objs[vq].live, "still held by the kernel");
 	cr_assert_eq(rig.watch_fd, -1, "but out of the main loop");
 	/* Its file released, its number kept by iommufd_destroy's placeholder until the destroy works. */
@@ -681,9 +661,15 @@ Test(vsmmu_evtq, veventq_busy_past_the_retries_is_destroyed_later)
 	struct stat qst;
 
 	cr_assert(qfd >= 0 && !fstat(qfd, &qst) && !S_ISFIFO(qst.st_mode), "and its file released (fd %d)", qfd);
-	cr_assert(cr_stderr_has("still busy"), "a host error line says so");
-	/* EVTQEN=1: the old one goes first (the kernel allows one per vIOMMU), then a new one. */
-	evtq_at(RIG_EVTQ, 4);
+
+	/* EVTQEN=1 while it is still busy (two more refusals): no second vEVENTQ, the ack stays 0. */
+	rig_wr32(&rig, ARM_SMMU_CR0, cr0 | CR0_EVTQEN);
+	cr_assert_eq(rig.fi.destroy_calls, calls + 2);
+	cr_assert_eq(rig_live(&rig, IOMMUFD_OBJ_VEVENTQ), 1, "only the old one");
+	/* The guest polls CR0ACK: the next read tries once (refused), the one after succeeds and allocates. */
+	cr_assert_eq(rig_rd32(&rig, ARM_SMMU_CR0ACK) & CR0_EVTQEN, 0);
+	cr_assert_eq(rig.fi.destroy_calls, calls + 3);
+	cr_assert_eq(rig_rd32(&rig, ARM_SMMU_CR0ACK) & CR0_EVTQEN, CR0_EVTQEN);
 	cr_assert_not(rig.fi.objs[vq].live);
 	vq2 = rig_veventq(&rig);
 	cr_assert_gt(vq2, vq);
@@ -692,12 +678,35 @@ Test(vsmmu_evtq, veventq_busy_past_the_retries_is_destroyed_later)
 	expect_records(5, 1);
 	expect_counters(1, (struct evt_want){ .delivered = 1, .reads = 1 });
 
-	/* Retired at the end of the VM's life: vsmmu_destroy finishes the job. */
+	/* Retired at the end of the VM's life: vsmmu_destroy (no lock held) waits it out. */
 	rig.fi.fail_destroy = -EBUSY;
-	rig.fi.fail_destroy_n = 210;
+	rig.fi.fail_destroy_n = 150;
 	rig.fi.fail_destroy_id = vq2;
-	rig_cr0(&rig, rig_rd32(&rig, ARM_SMMU_CR0) & ~CR0_EVTQEN);
+	rig_cr0(&rig, cr0);
 	cr_assert(rig.fi.objs[vq2].live);
 	rig_destroy_and_check(&rig);
 	cr_assert_not(rig.fi.objs[vq2].live);
+}
+
+Test(vsmmu_evtq, a_refused_veventq_alloc_leaves_cr0ack_evtqen_0)
+{
+	u32 cr0 = (rig_rd32(&rig, ARM_SMMU_CR0) & ~CR0_EVTQEN) | CR0_SMMUEN;
+
+	rig_cr0(&rig, cr0);
+	cr_assert_eq(rig_live(&rig, IOMMUFD_OBJ_VEVENTQ), 0);
+	rig.fi.fail_veventq_alloc = -ENOMEM;
+	rig_wr32(&rig, ARM_SMMU_CR0, cr0 | CR0_EVTQEN);
+	cr_assert_eq(rig_rd32(&rig, ARM_SMMU_CR0) & CR0_EVTQEN, CR0_EVTQEN);
+	/* Each CR0ACK read retries: refused again, still 0. */
+	rig.fi.fail_veventq_alloc = -ENOMEM;
+	cr_assert_eq(rig_rd32(&rig, ARM_SMMU_CR0ACK) & CR0_EVTQEN, 0, "not acknowledged while it cannot exist");
+	cr_assert_eq(rig_live(&rig, IOMMUFD_OBJ_VEVENTQ), 0);
+	/* Nothing goes into the ring while the ack is 0: an event ivmm raises itself is counted disabled. */
+	rig_ste(&rig, 0x8, rig_ste_cfg(9), 0); /* a reserved Config: C_BAD_STE */
+	rig_submit(&rig, (const struct rig_cmd[]){ rig_cmd_cfgi_ste(0x8) }, 1);
+	cr_assert_eq(rig_stats(&rig).evt_disabled, 1);
+	cr_assert_eq(rig_events(&rig, NULL, 0), 0);
+	/* The host allows it now: the next poll sees the queue enabled. */
+	cr_assert_eq(rig_rd32(&rig, ARM_SMMU_CR0ACK) & CR0_EVTQEN, CR0_EVTQEN);
+	cr_assert_eq(rig_live(&rig, IOMMUFD_OBJ_VEVENTQ), 1);
 }
