@@ -85,7 +85,7 @@ static int create_vsmmus(struct passthrough *pt, const struct vm_config *cfg, co
 		if (ret)
 			return ret;
 		pt->nvsmmus = k + 1;
-		ret = bus_register(bus, vsmmu_region(pt->vsmmus[k]));
+		ret = bus_register(bus, vsmmu_region(pt->vsmmus[k]), NULL, 0);
 		if (ret)
 			return ret;
 		pt->vsmmu_on_bus[k] = true;

@@ -85,7 +85,7 @@ int pci_host_init(struct pci_host *h, struct bus *bus, u64 ecam_base, u64 ecam_s
 		.opaque = h,
 	};
 	if (bus) {
-		int ret = bus_register(bus, &h->ecam);
+		int ret = bus_register(bus, &h->ecam, NULL, 0);
 
 		if (ret) {
 			pr_err("pci: cannot register the ECAM at 0x%llx: %s", (unsigned long long)ecam_base,

@@ -105,9 +105,11 @@ static void bar_map(struct vfio_pci *vp, struct vfio_pci_bar *b, u64 gpa)
 		.ops = &bar_ops,
 		.opaque = b,
 	};
-	if (bus_register(vp->bus, &b->mmio)) {
-		log_guest("%s: BAR%u at 0x%llx overlaps another region: not decoding", vp->name, b->idx,
-			  (unsigned long long)gpa);
+	char why[192];
+
+	if (bus_register(vp->bus, &b->mmio, why, sizeof(why))) {
+		/* Hardware gives no decode for the clash; a guest can do this at will: a rate-limited guest line. */
+		log_guest("%s: BAR%u at 0x%llx is not decoded: %s", vp->name, b->idx, (unsigned long long)gpa, why);
 		return;
 	}
 	b->gpa = gpa;

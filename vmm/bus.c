@@ -9,6 +9,7 @@
  * must therefore stay valid until its device is destroyed, which happens after every vCPU has stopped. */
 #include <errno.h>
 #include <string.h>
+#include <stdio.h>
 #include "vmm/bus.h"
 #include "vmm/log.h"
 
@@ -38,7 +39,7 @@ static u64 region_last(const struct mmio_region *r)
 	return r->base + (r->len - 1);
 }
 
-int bus_register(struct bus *bus, struct mmio_region *r)
+int bus_register(struct bus *bus, struct mmio_region *r, char *why, size_t whylen)
 {
 	struct mmio_region **pp, *cur;
 	const char *name = r->name ? r->name : "(unnamed)";
@@ -62,11 +63,17 @@ int bus_register(struct bus *bus, struct mmio_region *r)
 			return -EEXIST;
 		}
 		if (cur->base <= region_last(r) && r->base <= region_last(cur)) {
+			char msg[192];
+
+			snprintf(msg, sizeof(msg), "region %s [0x%llx-0x%llx] overlaps %s [0x%llx-0x%llx]", name,
+				 (unsigned long long)r->base, (unsigned long long)region_last(r),
+				 cur->name ? cur->name : "(unnamed)", (unsigned long long)cur->base,
+				 (unsigned long long)region_last(cur));
 			pthread_rwlock_unlock(&bus->lock);
-			pr_err("bus: region %s [0x%llx-0x%llx] overlaps %s [0x%llx-0x%llx]", name,
-			       (unsigned long long)r->base, (unsigned long long)region_last(r),
-			       cur->name ? cur->name : "(unnamed)", (unsigned long long)cur->base,
-			       (unsigned long long)region_last(cur));
+			if (why)
+				snprintf(why, whylen, "%s", msg);
+			else
+				pr_err("bus: %s", msg);
 			return -EEXIST;
 		}
 		/* Sorted and disjoint: a region starting above r->base that does not overlap r starts above its

@@ -40,8 +40,10 @@ struct bus {
 
 int __must_check bus_init(struct bus *bus);
 void bus_destroy(struct bus *bus);
-/* 0, -EINVAL (empty/wrapping range or no sizes), -EEXIST (overlap; message names both regions). */
-int __must_check bus_register(struct bus *bus, struct mmio_region *r);
+/* 0, -EINVAL (empty/wrapping range or no sizes: a host error line), -EEXIST (overlap: the message names both
+ * regions; printed as a host error when why is NULL, else written into why[whylen] and not printed, for a
+ * caller whose region a guest placed: it reports the clash itself, rate-limited). */
+int __must_check bus_register(struct bus *bus, struct mmio_region *r, char *why, size_t whylen);
 void bus_unregister(struct bus *bus, struct mmio_region *r);
 /* Dispatch one guest access. data is little-endian, len 1..8. Returns 0 if a region handled it,
  * -ENOENT if no region covers it, -EINVAL for a disallowed size (read data zeroed in both cases). */

@@ -167,7 +167,7 @@ static int uart_setup(struct vm *vm)
 		return ret;
 	}
 	vm_add_device(vm, uart16550_device(vm->uart));
-	ret = bus_register(&vm->bus, uart16550_region(vm->uart));
+	ret = bus_register(&vm->bus, uart16550_region(vm->uart), NULL, 0);
 	if (ret) {
 		vm->uart = NULL; /* not on the bus; the device list still destroys it */
 		return ret;

@@ -423,7 +423,7 @@ bool gg_setup(struct gg *g, u64 seed, const u8 *data, size_t len, bool faults, b
 	REQUIRE(bus_init(&g->bus) == 0, "bus_init");
 	REQUIRE(uart16550_create(&g->fh.hv, LAYOUT_UART_BASE, LAYOUT_SPI_UART, g->out_w, &g->uart) == 0,
 		"uart16550_create");
-	REQUIRE(bus_register(&g->bus, uart16550_region(g->uart)) == 0, "UART region");
+	REQUIRE(bus_register(&g->bus, uart16550_region(g->uart), NULL, 0) == 0, "UART region");
 	REQUIRE(pci_host_init(&g->host, &g->bus, LAYOUT_ECAM_BASE, LAYOUT_ECAM_SIZE) == 0, "pci_host_init");
 	if (!device_image(g))
 		return false;

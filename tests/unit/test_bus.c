@@ -52,9 +52,9 @@ Test(bus, register_keeps_regions_sorted)
 	struct mmio_region rc = region("c", 0x2000, 0x1000, MMIO_SZ_4, &c);
 
 	cr_assert_eq(bus_init(&bus), 0);
-	cr_assert_eq(bus_register(&bus, &ra), 0);
-	cr_assert_eq(bus_register(&bus, &rb), 0);
-	cr_assert_eq(bus_register(&bus, &rc), 0); /* exactly adjacent on both sides: no overlap */
+	cr_assert_eq(bus_register(&bus, &ra, NULL, 0), 0);
+	cr_assert_eq(bus_register(&bus, &rb, NULL, 0), 0);
+	cr_assert_eq(bus_register(&bus, &rc, NULL, 0), 0); /* exactly adjacent on both sides: no overlap */
 	cr_assert_eq(bus.regions, &rb);
 	cr_assert_eq(rb.next, &rc);
 	cr_assert_eq(rc.next, &ra);
@@ -71,9 +71,9 @@ static void expect_overlap(u64 base, u64 len, const char *what)
 	struct mmio_region rn = region("newdev", base, len, MMIO_SZ_4, &n);
 
 	cr_assert_eq(bus_init(&bus), 0);
-	cr_assert_eq(bus_register(&bus, &ra), 0);
-	cr_assert_eq(bus_register(&bus, &rb), 0);
-	cr_assert_eq(bus_register(&bus, &rn), -EEXIST, "%s: [0x%llx, +0x%llx) must be refused", what,
+	cr_assert_eq(bus_register(&bus, &ra, NULL, 0), 0);
+	cr_assert_eq(bus_register(&bus, &rb, NULL, 0), 0);
+	cr_assert_eq(bus_register(&bus, &rn, NULL, 0), -EEXIST, "%s: [0x%llx, +0x%llx) must be refused", what,
 		     (unsigned long long)base, (unsigned long long)len);
 	/* The bus is unchanged. */
 	cr_assert_eq(bus.regions, &ra);
@@ -110,13 +110,13 @@ Test(bus, bad_ranges_refused)
 	struct mmio_region top = region("top", ~0ULL - 0xf, 0x10, MMIO_SZ_4, &a);
 
 	cr_assert_eq(bus_init(&bus), 0);
-	cr_assert_eq(bus_register(&bus, &empty), -EINVAL);
-	cr_assert_eq(bus_register(&bus, &wrap), -EINVAL);
-	cr_assert_eq(bus_register(&bus, &nosz), -EINVAL);
-	cr_assert_eq(bus_register(&bus, &badsz), -EINVAL);
+	cr_assert_eq(bus_register(&bus, &empty, NULL, 0), -EINVAL);
+	cr_assert_eq(bus_register(&bus, &wrap, NULL, 0), -EINVAL);
+	cr_assert_eq(bus_register(&bus, &nosz, NULL, 0), -EINVAL);
+	cr_assert_eq(bus_register(&bus, &badsz, NULL, 0), -EINVAL);
 	cr_assert_null(bus.regions);
 	/* A region ending at the very last address is fine. */
-	cr_assert_eq(bus_register(&bus, &top), 0);
+	cr_assert_eq(bus_register(&bus, &top, NULL, 0), 0);
 	u8 d[4] = { 1, 2, 3, 4 };
 	cr_assert_eq(bus_access(&bus, ~0ULL - 3, d, 4, true), 0);
 	cr_assert_eq(a.last_off, 0xc);
@@ -130,8 +130,8 @@ Test(bus, registering_twice_refused)
 	struct mmio_region ra = region("a", 0x1000, 0x100, MMIO_SZ_4, &a);
 
 	cr_assert_eq(bus_init(&bus), 0);
-	cr_assert_eq(bus_register(&bus, &ra), 0);
-	cr_assert_eq(bus_register(&bus, &ra), -EEXIST);
+	cr_assert_eq(bus_register(&bus, &ra, NULL, 0), 0);
+	cr_assert_eq(bus_register(&bus, &ra, NULL, 0), -EEXIST);
 	cr_assert_null(ra.next);
 	bus_destroy(&bus);
 }
@@ -145,8 +145,8 @@ Test(bus, dispatch_offsets_and_little_endian_data)
 	u8 d[8] = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88 };
 
 	cr_assert_eq(bus_init(&bus), 0);
-	cr_assert_eq(bus_register(&bus, &ra), 0);
-	cr_assert_eq(bus_register(&bus, &rb), 0);
+	cr_assert_eq(bus_register(&bus, &ra, NULL, 0), 0);
+	cr_assert_eq(bus_register(&bus, &rb, NULL, 0), 0);
 
 	cr_assert_eq(bus_access(&bus, 0x1010, d, 4, true), 0);
 	cr_assert_eq(a.writes, 1);
@@ -177,7 +177,7 @@ Test(bus, size_and_alignment_rules)
 	u8 d[8];
 
 	cr_assert_eq(bus_init(&bus), 0);
-	cr_assert_eq(bus_register(&bus, &ra), 0);
+	cr_assert_eq(bus_register(&bus, &ra, NULL, 0), 0);
 	a.read_val = 0xffffffff;
 	memset(d, 0x5a, sizeof(d));
 	cr_assert_eq(bus_access(&bus, 0x1000, d, 1, false), -EINVAL);
@@ -202,7 +202,7 @@ Test(bus, holes_and_straddling_accesses)
 	u8 d[8];
 
 	cr_assert_eq(bus_init(&bus), 0);
-	cr_assert_eq(bus_register(&bus, &ra), 0);
+	cr_assert_eq(bus_register(&bus, &ra, NULL, 0), 0);
 	memset(d, 0x5a, sizeof(d));
 	cr_assert_eq(bus_access(&bus, 0x0fff, d, 1, false), -ENOENT);
 	cr_assert_eq(d[0], 0);
@@ -223,12 +223,12 @@ Test(bus, unregister)
 	u8 d[4] = { 0 };
 
 	cr_assert_eq(bus_init(&bus), 0);
-	cr_assert_eq(bus_register(&bus, &ra), 0);
-	cr_assert_eq(bus_register(&bus, &rb), 0);
-	cr_assert_eq(bus_register(&bus, &ra2), -EEXIST);
+	cr_assert_eq(bus_register(&bus, &ra, NULL, 0), 0);
+	cr_assert_eq(bus_register(&bus, &rb, NULL, 0), 0);
+	cr_assert_eq(bus_register(&bus, &ra2, NULL, 0), -EEXIST);
 	bus_unregister(&bus, &ra);
 	cr_assert_eq(bus_access(&bus, 0x1000, d, 4, false), -ENOENT);
-	cr_assert_eq(bus_register(&bus, &ra2), 0, "the range is free once unregistered");
+	cr_assert_eq(bus_register(&bus, &ra2, NULL, 0), 0, "the range is free once unregistered");
 	cr_assert_eq(bus_access(&bus, 0x1800, d, 4, false), 0);
 	cr_assert_eq(a.last_off, 0);
 	bus_unregister(&bus, &ra); /* not registered: no-op */
@@ -249,7 +249,7 @@ static void mover_write(void *opaque, u64 off, u64 val, unsigned int size)
 
 	bus_unregister(m->bus, m->other);
 	m->other->base = val;
-	cr_assert_eq(bus_register(m->bus, m->other), 0);
+	cr_assert_eq(bus_register(m->bus, m->other, NULL, 0), 0);
 }
 
 static const struct mmio_ops mover_ops = { .write = mover_write };
@@ -267,8 +267,8 @@ Test(bus, handler_may_move_regions, .timeout = 5)
 	m.self = &rm;
 	m.other = &rb;
 	cr_assert_eq(bus_init(&bus), 0);
-	cr_assert_eq(bus_register(&bus, &rm), 0);
-	cr_assert_eq(bus_register(&bus, &rb), 0);
+	cr_assert_eq(bus_register(&bus, &rm, NULL, 0), 0);
+	cr_assert_eq(bus_register(&bus, &rb, NULL, 0), 0);
 	cr_assert_eq(bus_access(&bus, 0x0, d, 8, true), 0);
 	cr_assert_eq(rb.base, 0x5000);
 	cr_assert_eq(bus_access(&bus, 0x5004, d, 4, false), 0);
