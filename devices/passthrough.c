@@ -67,6 +67,7 @@ static int create_vsmmus(struct passthrough *pt, const struct vm_config *cfg, co
 			.hv = hv,
 			.watch = loop ? loop->watch : NULL,
 			.unwatch = loop ? loop->unwatch : NULL,
+			.sev = loop ? loop->sev : NULL,
 			.watch_ctx = loop ? loop->ctx : NULL,
 		};
 		int ret = sig_stop_check();

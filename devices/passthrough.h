@@ -71,6 +71,7 @@ struct passthrough {
 struct passthrough_loop {
 	int (*watch)(void *ctx, int fd, void (*fn)(void *opaque, int fd, short revents), void *opaque);
 	void (*unwatch)(void *ctx, int fd);
+	void (*sev)(void *ctx);    /* wake every vCPU waiting in WFE (may be NULL) */
 	void *ctx;
 };
 

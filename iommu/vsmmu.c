@@ -612,7 +612,7 @@ void vsmmu_stats_print(struct vsmmu *vs)
 	pr_info("stats: %s commands %llu inval-cmds %llu inval-ioctls %llu cmds-per-ioctl %.1f max-batch %llu "
 		"inval-dropped %llu inval-repeats %llu inval-reissued %llu inval-host-errors %llu nested-hwpts %llu "
 		"attaches %llu attach-failures %llu ste-errors %llu cmd-errors %llu events %llu sync-msis %llu "
-		"sync-irqs %llu service-failure %llu", vs->name, (unsigned long long)total,
+		"sync-irqs %llu sync-sevs %llu service-failure %llu", vs->name, (unsigned long long)total,
 		(unsigned long long)st.inv_cmds, (unsigned long long)st.inv_ioctls,
 		batches ? (double)st.inv_cmds / (double)batches : 0.0,
 		(unsigned long long)st.inv_max_batch, (unsigned long long)st.inv_dropped,
@@ -620,7 +620,8 @@ void vsmmu_stats_print(struct vsmmu *vs)
 		(unsigned long long)st.inv_host_errors, (unsigned long long)st.nested_allocs,
 		(unsigned long long)st.attaches, (unsigned long long)st.attach_failures,
 		(unsigned long long)st.ste_errors, (unsigned long long)st.cmd_errors, (unsigned long long)st.events,
-		(unsigned long long)st.sync_msis, (unsigned long long)st.sync_irqs, (unsigned long long)st.sfm);
+		(unsigned long long)st.sync_msis, (unsigned long long)st.sync_irqs, (unsigned long long)st.sync_sevs,
+		(unsigned long long)st.sfm);
 	pr_info("stats: %s opcodes%s", vs->name, ops[0] ? ops : " none");
 	double span_s = (double)(st.evt_last_ns - st.evt_first_ns) / 1e9;
 

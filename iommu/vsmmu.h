@@ -70,7 +70,10 @@ struct vsmmu_config {
 	 * watch NULL: no vEVENTQ is allocated (events ivmm raises itself still reach the guest). */
 	int (*watch)(void *ctx, int fd, void (*fn)(void *opaque, int fd, short revents), void *opaque);
 	void (*unwatch)(void *ctx, int fd);
-	void *watch_ctx;
+	/* Send an event to every vCPU (wakes WFE): a CMD_SYNC with CS=SEV completes with it (NULL: none). Called
+	 * with the vSMMU's lock held; must not block. */
+	void (*sev)(void *ctx);
+	void *watch_ctx;           /* the context of watch, unwatch and sev */
 };
 
 /* Counters for --stats (vsmmu_stats_print). */
@@ -93,6 +96,7 @@ struct vsmmu_stats {
 	u64 events;                /* events raised by ivmm itself (C_BAD_STE, F_STE_FETCH ...) */
 	u64 sync_msis;             /* CMD_SYNC MSI writes (to memory or to the vITS) */
 	u64 sync_irqs;             /* CMD_SYNC wired interrupts */
+	u64 sync_sevs;             /* CMD_SYNC completions with CS=SEV (an event sent to every vCPU) */
 	u64 evt_delivered;         /* event records written into the guest's EVTQ */
 	u64 evt_dropped_full;      /* dropped because the guest's EVTQ was full (OVFLG) */
 	u64 evt_dropped_abt;       /* dropped because the EVTQ is outside guest RAM (EVENTQ_ABT_ERR) */

@@ -184,8 +184,15 @@ static bool is_invalidation(u8 op)
 
 static void cmd_sync(struct vsmmu *vs, const struct vsmmu_cmd *c)
 {
+	if (c->cs == CMDQ_SYNC_CS_SEV) {
+		/* IDR0.SEV: completion sends an event, which wakes a guest CPU waiting for it in WFE. */
+		vs->stats.sync_sevs++;
+		if (vs->cfg.sev)
+			vs->cfg.sev(vs->cfg.watch_ctx);
+		return;
+	}
 	if (c->cs != CMDQ_SYNC_CS_IRQ)
-		return; /* NONE: nothing; SEV: the guest's WFE wakes on its own (no event is modelled) */
+		return; /* NONE: the guest polls CONS */
 	if ((vs->idr[0] & IDR0_MSI) && c->msiaddr) {
 		vs->stats.sync_msis++;
 		if (vsmmu_msi_write(vs, c->msiaddr, c->msidata)) {

@@ -19,6 +19,12 @@ void vcpu_kick(struct vcpu *vcpu)
 		pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
 }
 
+void vcpu_wake(struct vcpu *vcpu)
+{
+	if (vcpu->thread_started)
+		pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
+}
+
 static void handle_system_event(struct vcpu *vcpu, const struct kvm_run *run)
 {
 	unsigned int id = vcpu->kvcpu.id;

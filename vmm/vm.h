@@ -145,6 +145,9 @@ void *vcpu_thread(void *arg);
 bool vcpu_handle_exit(struct vcpu *vcpu, struct kvm_run *run);
 /* Kick a running vCPU out of KVM_RUN (immediate_exit + signal). */
 void vcpu_kick(struct vcpu *vcpu);
+/* Make a vCPU waiting in WFE wake (an SEV as the guest sees it): the signal alone takes it out of KVM_RUN,
+ * its loop goes straight back in, and the exception return into the guest sets its event register. */
+void vcpu_wake(struct vcpu *vcpu);
 /* The passthrough phase of vm_create (see vm.c): set up cfg->devices. */
 int __must_check vm_setup_passthrough(struct vm *vm);
 void vm_teardown_passthrough(struct vm *vm);

@@ -25,9 +25,19 @@ static void loop_unwatch(void *ctx, int fd)
 	vm_unwatch(ctx, fd);
 }
 
+/* A device's SEV (the vSMMU completing CMD_SYNC with CS=SEV): every vCPU's WFE wakes. */
+static void loop_sev(void *ctx)
+{
+	struct vm *vm = ctx;
+
+	for (unsigned int i = 0; i < vm->nvcpus; i++)
+		vcpu_wake(&vm->vcpus[i]);
+}
+
 int vm_setup_passthrough(struct vm *vm)
 {
-	const struct passthrough_loop loop = { .watch = loop_watch, .unwatch = loop_unwatch, .ctx = vm };
+	const struct passthrough_loop loop = { .watch = loop_watch, .unwatch = loop_unwatch, .sev = loop_sev,
+					       .ctx = vm };
 	const struct vm_config *cfg = vm->cfg;
 	struct passthrough *pt;
 	int ret;

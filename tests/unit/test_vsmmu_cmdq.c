@@ -357,9 +357,13 @@ Test(vsmmu_cmdq, cmd_sync_completion_signals)
 	struct vsmmu_stats st;
 
 	rig_put64(&rig, msi, ~0ULL);
-	/* CS = NONE and SEV: no MSI even with an address, no interrupt. */
-	rig_submit(&rig, (const struct rig_cmd[]){ rig_cmd_sync(CMDQ_SYNC_CS_NONE, msi, 1),
-						   rig_cmd_sync(CMDQ_SYNC_CS_SEV, msi, 2) }, 2);
+	/* CS = NONE and SEV: no MSI even with an address, no interrupt; SEV sends an event (IDR0.SEV), which
+	 * wakes the vCPUs waiting in WFE, NONE does not. */
+	rig_submit(&rig, (const struct rig_cmd[]){ rig_cmd_sync(CMDQ_SYNC_CS_NONE, msi, 1) }, 1);
+	cr_assert_eq(rig.sevs, 0);
+	rig_submit(&rig, (const struct rig_cmd[]){ rig_cmd_sync(CMDQ_SYNC_CS_SEV, msi, 2) }, 1);
+	cr_assert_eq(rig.sevs, 1, "one event for the CS=SEV completion");
+	cr_assert_eq(rig_stats(&rig).sync_sevs, 1);
 	cr_assert_eq(rig_get64(&rig, msi), ~0ULL);
 	cr_assert_eq(rig.fh.ncalls, 0);
 

@@ -31,6 +31,13 @@ static void rig_unwatch(void *ctx, int fd)
 	r->unwatches++;
 }
 
+static void rig_sev(void *ctx)
+{
+	struct vsmmu_rig *r = ctx;
+
+	r->sevs++;
+}
+
 void rig_init(struct vsmmu_rig *r, unsigned int ndev)
 {
 	rig_init_ram(r, ndev, NULL);
@@ -77,6 +84,7 @@ void rig_init_ram(struct vsmmu_rig *r, unsigned int ndev, void *ram)
 		.nstreams = ndev,
 		.watch = rig_watch,
 		.unwatch = rig_unwatch,
+		.sev = rig_sev,
 		.watch_ctx = r,
 	};
 	r->watch_fd = -1;

@@ -68,6 +68,7 @@ struct vsmmu_rig {
 	struct vsmmu *vs;
 	/* The main loop's side of the vEVENTQ (cfg.watch): what the vSMMU asked to have watched. */
 	int watch_fd;              /* -1: nothing watched */
+	unsigned int sevs;         /* the vSMMU's SEVs (vsmmu_config.sev) */
 	void (*watch_fn)(void *opaque, int fd, short revents);
 	void *watch_opaque;
 	unsigned int watches, unwatches;
