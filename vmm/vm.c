@@ -483,6 +483,9 @@ static int start_vcpus(struct vm *vm)
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = kick_handler;
+	/* A vCPU thread may be in another syscall when it is signalled (a vSMMU's SEV wakes every vCPU while the
+	 * guest runs): those restart. KVM_RUN returns -EINTR (KVM_EXIT_INTR) all the same. */
+	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0) {
 		ret = -errno;
