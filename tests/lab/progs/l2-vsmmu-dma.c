@@ -9,6 +9,8 @@
  *      CMD_SYNC through the vSMMU), the buffer filled with a sentinel, edu -> RAM DMAs to both pages' IOVAs:
  *      nothing may reach the buffer (a stale IOTLB entry would let them through);
  *   3. the buffer mapped again at the same IOVA: round trips work again.
+ * "A page" is L2's page size (4 KiB, or 64 KiB in vsmmu-dma-guest64k: the IOAS maps whole pages); a DMA moves at
+ * most edu's 4 KiB buffer.
  * The arm-smmu-v3 event lines the faulting DMAs leave in L2's kernel log are counted (for the record only).
  * With several edus (vsmmu-two.sh: each behind its own vSMMU) every one is tested in turn, in BDF order, each
  * with its own iommufd. Exit 0 when every round trip of every edu matched and the sentinels survived. */
@@ -16,18 +18,21 @@
 
 #define IOVA 0x12340000ull
 #define NPAGES 2
-#define SIZE (NPAGES * L2_PAGE)
 #define SENTINEL 0x5c
 #define FAULT_LEN 64 /* bytes per faulting DMA: each 4-byte access is one SMMU event, keep the storm small */
 
-static const struct {
-	uint32_t off, len;
-} rounds[] = {
-	{ 0, L2_PAGE }, { L2_PAGE, L2_PAGE }, { 0x100, 0x200 }, { 0x1ff8, 8 }, { 0xf00, 0x200 },
-};
+/* L2's page size, and the buffer: two pages. */
+static uint32_t pgsz;
+#define SIZE (NPAGES * pgsz)
 
 static int run_rounds(volatile uint8_t *bar, uint8_t *buf, unsigned int seed0, const char *what)
 {
+	/* Each page's first 4 KiB, small and 8-byte transfers, the end of the buffer, across the page boundary. */
+	const struct {
+		uint32_t off, len;
+	} rounds[] = {
+		{ 0, L2_PAGE }, { pgsz, L2_PAGE }, { 0x100, 0x200 }, { 2 * pgsz - 8, 8 }, { pgsz - 0x100, 0x200 },
+	};
 	int bad = 0;
 
 	for (unsigned int r = 0; r < sizeof(rounds) / sizeof(rounds[0]); r++) {
@@ -57,10 +62,13 @@ static int test_edu(const char *bdf)
 
 	if (l2_iommufd_open(bdf, &v, &io))
 		return 1;
+	pgsz = (uint32_t)sysconf(_SC_PAGESIZE);
+	if (pgsz < L2_PAGE)
+		pgsz = L2_PAGE;
 	buf = l2_dma_buffer(SIZE);
 	if (!buf || l2_iommufd_map(&io, buf, SIZE, IOVA) || l2_iommufd_check_iova(&io, IOVA, SIZE))
 		return 1;
-	edu_say("%u pages mapped at IOVA 0x%llx", NPAGES, IOVA);
+	edu_say("%u pages of %u KiB mapped at IOVA 0x%llx", NPAGES, pgsz / 1024, IOVA);
 	if (l2_vfio_cmd_set(&v, CMD_MEMORY | CMD_MASTER))
 		return 1;
 	bar = l2_vfio_map_bar0(&v);
@@ -85,7 +93,7 @@ static int test_edu(const char *bdf)
 	ev_before = l2_klog_count("arm-smmu-v3", "event 0x", 0);
 	l2_klog_quiet();
 	for (unsigned int pg = 0; pg < NPAGES && !dma_err; pg++)
-		dma_err = edu_dma(bar, EDU_DMA_BUF, IOVA + pg * L2_PAGE, FAULT_LEN, EDU_DMA_TO_RAM);
+		dma_err = edu_dma(bar, EDU_DMA_BUF, IOVA + pg * pgsz, FAULT_LEN, EDU_DMA_TO_RAM);
 	ev_after = l2_klog_settle("arm-smmu-v3", "event 0x", ev_before);
 	if (dma_err)
 		return 1;
