@@ -181,8 +181,10 @@ static void stream_fail_closed(struct vsmmu *vs, struct vsmmu_stream *s)
 }
 
 /* Put s on target (a nested HWPT for NESTED, from vste), make-before-break; what the host refuses ends with
- * the stream aborting (fail closed) and C_BAD_STE when an STE asked for it. Called with vs->lock held. */
-static void stream_apply(struct vsmmu *vs, struct vsmmu_stream *s, enum vsmmu_target target, const u64 vste[2])
+ * the stream aborting (fail closed), and with C_BAD_STE for an STE when report (the rule of
+ * vsmmu_stream_update: not at SMMUEN or GBPA changes). Called with vs->lock held. */
+static void stream_apply(struct vsmmu *vs, struct vsmmu_stream *s, enum vsmmu_target target, const u64 vste[2],
+			 bool report)
 {
 	u32 new_id = 0, old = s->nested_id;
 	u64 ste[2] = { 0, 0 };
@@ -208,7 +210,8 @@ static void stream_apply(struct vsmmu *vs, struct vsmmu_stream *s, enum vsmmu_ta
 			log_guest("%s: %s: STE for StreamID 0x%x refused by the host: %s", vs->name, s->name, s->vsid,
 				  vs->cfg.ictx->last_err);
 			vs->stats.ste_errors++;
-			vsmmu_event(vs, EVT_ID_C_BAD_STE, s->vsid, 0);
+			if (report)
+				vsmmu_event(vs, EVT_ID_C_BAD_STE, s->vsid, 0);
 			stream_fail_closed(vs, s);
 			ictx_unlock(vs);
 			return;
@@ -221,7 +224,7 @@ static void stream_apply(struct vsmmu *vs, struct vsmmu_stream *s, enum vsmmu_ta
 		pr_err_ratelimited("%s: %s: %s: the stream aborts", vs->name, s->name, s->vdev->last_err);
 		vs->stats.attach_failures++;
 		free_nested(vs, new_id);
-		if (target == VSMMU_T_NESTED)
+		if (target == VSMMU_T_NESTED && report)
 			vsmmu_event(vs, EVT_ID_C_BAD_STE, s->vsid, 0);
 		if (target != VSMMU_T_ABORT)
 			stream_fail_closed(vs, s);
@@ -256,7 +259,7 @@ void vsmmu_stream_update(struct vsmmu *vs, struct vsmmu_stream *s, bool report)
 			vsmmu_event(vs, r.event, s->vsid, r.fetch_addr);
 		}
 	}
-	stream_apply(vs, s, r.target, r.vste);
+	stream_apply(vs, s, r.target, r.vste, report);
 }
 
 void vsmmu_streams_update(struct vsmmu *vs)

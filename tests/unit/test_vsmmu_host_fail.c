@@ -329,3 +329,29 @@ Test(vsmmu_host_kind, a_forced_stall_host_gets_no_vsmmu)
 	cr_assert_eq(rig_create(&rig), -EOPNOTSUPP);
 	cr_assert_eq(rig_live(&rig, IOMMUFD_OBJ_VIOMMU), 0);
 }
+
+/* ---- part 5: a vSTE the host refuses while SMMUEN or GBPA change ---- */
+
+Test(vsmmu_host_fail, a_vste_refused_at_smmuen_aborts_silently_until_the_guest_asks)
+{
+	/* docs/vsmmu.md: at SMMUEN 0 -> 1 no event is raised for a broken STE (the guest may not have filled
+	 * the tables of devices it has not probed), and that holds for one the host refuses: the stream aborts,
+	 * silently; the CFGI that says the STE is ready is what reports (or, now accepted, translates). */
+	rig_cr0(&rig, CR0_CMDQEN);
+	rig_evtq(&rig, 4);
+	rig_ste(&rig, 0x8, rig_ste_s1(rig_cd(0)), 0);
+	rig.fi.fail_hwpt_alloc = -EIO;
+	rig_cr0(&rig, CR0_SMMUEN | CR0_CMDQEN | CR0_EVTQEN);
+	cr_assert_eq(rig_cfg_of(&rig, 0), STE_CFG_ABORT, "refused: aborts, never keeps bypass");
+	cr_assert_eq(rig_events(&rig, NULL, 0), 0, "no event at SMMUEN");
+	cr_assert_eq(rig_stats(&rig).ste_errors, 1);
+	rig_submit(&rig, (const struct rig_cmd[]){ rig_cmd_cfgi_ste(0x8) }, 1);
+	cr_assert_eq(rig_cfg_of(&rig, 0), STE_CFG_S1_TRANS);
+	/* Refused again at a CFGI: now C_BAD_STE. */
+	rig_ste(&rig, 0x8, rig_ste_s1(rig_cd(1)), 0);
+	rig.fi.fail_hwpt_alloc = -EIO;
+	rig_submit(&rig, (const struct rig_cmd[]){ rig_cmd_cfgi_ste(0x8) }, 1);
+	cr_assert_eq(rig_cfg_of(&rig, 0), STE_CFG_ABORT);
+	cr_assert_eq(rig_events(&rig, NULL, 0), 1, "C_BAD_STE after the CFGI");
+	rig_check(&rig);
+}
