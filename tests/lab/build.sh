@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # build.sh: assemble the lab images in build/lab/ (run by `make lab` after the arm64 ivmm and test programs):
 #   build/lab/Image                  the lab kernel (a link to the cached build from tests/lab/kernel.sh)
+#   build/lab/Image-64k              the same with 64 KiB pages (kernel.sh 64k): L1 of the 64k host variant
 #   build/lab/l2-initramfs.cpio.gz   guest root: busybox, /init (init/l2-init), /progs/l2-* (tests/lab/progs/l2-*.c)
 #   build/lab/l1-initramfs.cpio.gz   emulated host root: busybox, /init (init/l1-init), /usr/bin/ivmm, /progs/*,
 #                                    /lab/lib.sh, /lab/scenarios/, /configs/, /l2/Image, /l2/initramfs.cpio.gz,
+#                                    /l2/Image-64k (a 64 KiB-page guest),
 #                                    /bundle/ivmm-host-bundle.tar.gz (scenario host-bundle)
 #   build/lab/ivmm-host-bundle.tar.gz  the portable host bundle (tests/lab/bundle.sh), packed from the same files
 # It packs whatever build/arm64/ holds: without build/arm64/ivmm the L1 image is still produced (scenarios that
@@ -37,15 +39,21 @@ kernel() {
 		waited=1
 		sleep 5
 	done
-	bash "$here/kernel.sh"
+	bash "$here/kernel.sh" "$@"
 	exec 8>&-
 }
-image=$(kernel) || die "lab kernel build failed (log under $CACHE/kernel/)"
+# link TARGET NAME: build/lab/NAME -> TARGET, atomically and only when it changes (a lab boot may be starting).
+link() {
+	if [ "$(readlink "$out/$2" 2>/dev/null)" != "$1" ]; then
+		ln -sfn "$1" "$out/.$2.$$" && mv -T "$out/.$2.$$" "$out/$2"
+	fi
+}
+image=$(kernel 4k) || die "lab kernel build failed (log under $CACHE/kernel/)"
 [ -f "$image" ] || die "kernel.sh printed '$image', which is not a file"
-# Atomically, and only when it changes: a lab boot may be starting right now.
-if [ "$(readlink "$out/Image" 2>/dev/null)" != "$image" ]; then
-	ln -sfn "$image" "$out/.Image.$$" && mv -T "$out/.Image.$$" "$out/Image"
-fi
+link "$image" Image
+image64=$(kernel 64k) || die "lab kernel build (64k pages) failed (log under $CACHE/kernel/)"
+[ -f "$image64" ] || die "kernel.sh 64k printed '$image64', which is not a file"
+link "$image64" Image-64k
 
 tmp=$(mktemp -d "$out/.stage.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -135,6 +143,7 @@ for s in "$here"/scenarios/*.sh; do install -m 0644 "$s" "$l1/lab/scenarios/"; d
 cp -r "$top/configs/." "$l1/configs/"
 rm -f "$l1"/configs/lab/*.patch
 cp "$image" "$l1/l2/Image"
+cp "$image64" "$l1/l2/Image-64k"
 cp "$out/l2-initramfs.cpio.gz" "$l1/l2/initramfs.cpio.gz"
 # The portable host bundle, made of exactly what the image holds, goes into it too: scenario host-bundle runs it
 # in L1 as on any arm64 host.

@@ -32,8 +32,8 @@
 #   lab_tail FILE [N]           print the last N (default 20) lines of FILE, indented (for diagnostics)
 #   lab_uptime                  print L1 uptime in seconds (e.g. 12.34)
 #   lab_variant                 print the host variant L1 plays (noril, erratum: the lab kernel's ivmm_lab_*
-#                               switches on L1's command line, scenario NAME@VARIANT in run.sh); nothing on the
-#                               plain lab or a real host
+#                               switches; 64k: the 64 KiB-page kernel; ivmm.variant= on L1's command line, set by
+#                               run.sh for scenario NAME@VARIANT); nothing on the plain lab or a real host
 #   lab_wait_for FILE REGEX TENTHS
 #                               wait until FILE has a line matching REGEX, at most TENTHS tenths of a second
 #                               (returns 1 on time-out, saying so on stderr)
@@ -76,7 +76,7 @@ lab_uptime() {
 lab_variant() {
 	local w
 	for w in $(cat /proc/cmdline); do
-		case "$w" in ivmm_lab_*) echo "${w#ivmm_lab_}" ;; esac
+		case "$w" in ivmm.variant=*) echo "${w#ivmm.variant=}" ;; esac
 	done
 }
 

@@ -39,7 +39,7 @@ APPEND=${IVMM_LAB_APPEND:-}
 DEFAULT_TIMEOUT=60
 # The host variants the lab kernel can play (configs/lab/0002-*.patch), and the one this run plays (set by
 # the runner itself for NAME@VARIANT scenarios).
-VARIANTS="noril erratum"
+VARIANTS="noril erratum 64k"
 VARIANT=${IVMM_LAB_VARIANT:-}
 
 die() { printf 'lab: error: %s\n' "$*" >&2; exit 2; }
@@ -77,6 +77,7 @@ if [ "$mode" = test ]; then
 			s=$(basename "$f" .sh)
 			[ -f "$f" ] || continue
 			grep -q '^#[[:space:]]*manual[[:space:]]*$' "$f" && continue
+			grep -q '^#[[:space:]]*variant-only[[:space:]]*$' "$f" && continue
 			case " ${scenarios[*]} " in *" $s "*) continue ;; esac
 			scenarios+=("$s")
 		done
@@ -136,7 +137,14 @@ if [ "$mode" = test ] && [ -z "$VARIANT" ] && [[ " ${scenarios[*]}" == *@* ]]; t
 	[ "$fail" = 0 ]
 	exit $?
 fi
-[ -z "$VARIANT" ] || APPEND="$APPEND ivmm_lab_$VARIANT"
+# The variant's L1: 64k boots the 64 KiB-page kernel; the others the one kernel with their switch. L1 reads
+# ivmm.variant= (lib.sh's lab_variant).
+KERNEL=$lab/Image
+case "$VARIANT" in
+'') ;;
+64k) KERNEL=$lab/Image-64k; APPEND="$APPEND ivmm.variant=64k" ;;
+*) APPEND="$APPEND ivmm_lab_$VARIANT ivmm.variant=$VARIANT" ;;
+esac
 # label NAME: how a scenario is named in the output (NAME@VARIANT on a variant's boot).
 label() { printf '%s%s' "$1" "${VARIANT:+@$VARIANT}"; }
 
@@ -151,8 +159,8 @@ fi
 if [ "$build" = 1 ]; then
 	bash "$here/build.sh" || die "building the lab images failed"
 fi
-for f in Image l1-initramfs.cpio.gz; do
-	[ -e "$lab/$f" ] || die "$lab/$f missing: run make lab (or tests/lab/build.sh)"
+for f in "$KERNEL" "$lab/l1-initramfs.cpio.gz"; do
+	[ -e "$f" ] || die "$f missing: run make lab (or tests/lab/build.sh)"
 done
 
 stamp=$(date +%Y%m%d-%H%M%S)
@@ -182,7 +190,7 @@ nvme_img=$lab/nvme-$$.img
 rm -f "$nvme_img"; truncate -s 16M "$nvme_img"
 qemu=(qemu-system-aarch64 -M virt,virtualization=on,gic-version=3,iommu=smmuv3 -global arm-smmuv3.stage=nested
       -cpu "$CPU" -smp 2 -m "$MEM" -display none -net none -no-reboot
-      -kernel "$lab/Image" -initrd "$lab/l1-initramfs.cpio.gz" -device "edu,dma_mask=$EDU_DMA_MASK"
+      -kernel "$KERNEL" -initrd "$lab/l1-initramfs.cpio.gz" -device "edu,dma_mask=$EDU_DMA_MASK"
       -device "edu,dma_mask=$EDU_DMA_MASK"
       -drive "file=$nvme_img,if=none,id=nvm,format=raw" -device "nvme,serial=ivmm-lab,drive=nvm")
 

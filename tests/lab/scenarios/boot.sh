@@ -1,8 +1,15 @@
 # boot: ivmm in L1 boots the lab kernel as L2 with the busybox initramfs (2 vCPUs, stdin /dev/null): L2 reaches
 # /init with both CPUs online (the secondary started through PSCI CPU_ON), its init powers off (ivmm.l2= with
-# no programs) and ivmm exits 0. The end of stdin at start must not end the VM.
+# no programs) and ivmm exits 0. The end of stdin at start must not end the VM. @64k: L1 itself runs with
+# 64 KiB pages (its KernelPageSize), and its 4 KiB-page guest boots the same.
 # timeout: 150
+# variants: 64k
 lab_need_ivmm
+if [ "$(lab_variant)" = 64k ]; then
+	kps=$(sed -n 's/^KernelPageSize: *\([0-9]*\) kB$/\1/p' /proc/self/smaps | head -n 1)
+	[ "$kps" = 64 ] || lab_fail "the 64k host variant runs with ${kps:-?} KiB pages, not 64"
+	lab_info "L1 runs with 64 KiB pages"
+fi
 out=/tmp/boot.out
 lab_run_l2 120 "$out" --cpus 2 --memory 256M --cmdline "console=ttyS0 earlycon ivmm.l2="
 rc=$?

@@ -7,6 +7,7 @@
 # Both times ivmm's --stats must show events delivered > 0 and event interrupts (irqs) > 0, no error lines,
 # and ivmm must exit 0.
 # timeout: 420
+# variants: 64k
 for mode in msi wired; do
 	opt=smmuv3
 	[ $mode = wired ] && opt=smmuv3,msi=off

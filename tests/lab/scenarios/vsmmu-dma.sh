@@ -4,6 +4,7 @@
 # IOVA no longer reach it (the guest's TLB invalidation went through the vSMMU to the host), then maps it again
 # and round-trips again. ivmm's --stats must show a nested HWPT, forwarded TLBI_NH_VA and no command errors.
 # timeout: 240
+# variants: 64k
 lab_run_edu_l2 l2-vsmmu-dma 180 --viommu smmuv3 --stats
 out=/tmp/l2-vsmmu-dma.out
 nested=$(lab_vsmmu_stat $out nested-hwpts) || exit 1

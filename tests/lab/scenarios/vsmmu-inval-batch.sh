@@ -8,7 +8,7 @@
 # ioctl per CMD_SYNC; @erratum, a host with REPEAT_TLBI_CFGI: every batch was issued twice (inval-repeats > 0 and
 # inval-ioctls = 2 x inval-repeats).
 # timeout: 300
-# variants: noril erratum
+# variants: noril erratum 64k
 lab_run_edu_l2 l2-vsmmu-inval 240 --viommu smmuv3 --stats
 out=/tmp/l2-vsmmu-inval.out
 unmaps=$(sed -n 's/^l2-vsmmu-inval: unmaps \([0-9][0-9]*\).*/\1/p' $out | tail -n 1)

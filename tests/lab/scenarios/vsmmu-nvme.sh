@@ -5,6 +5,7 @@
 # O_DIRECT and checks the controller's interrupts arrived. From --stats: a nested HWPT, no command errors.
 # This proves the device-tree MSI window for kernel drivers and MSI-X end to end.
 # timeout: 300
+# variants: 64k
 lab_need_ivmm
 bdf=$(lab_nvme_bdf) || exit 1
 lab_bind_vfio "$bdf" > /dev/null || exit 1

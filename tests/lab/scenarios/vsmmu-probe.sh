@@ -3,6 +3,7 @@
 # /sys/class/iommu, an iommu_group for edu and no arm-smmu-v3 error in the kernel log. ivmm's --stats must show
 # that the guest drove the vSMMU's command queue (commands > 0) without a command or STE error.
 # timeout: 240
+# variants: 64k
 lab_run_edu_l2 l2-vsmmu-probe 180 --viommu smmuv3 --stats
 out=/tmp/l2-vsmmu-probe.out
 cmds=$(lab_vsmmu_stat $out commands) || exit 1
