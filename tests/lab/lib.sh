@@ -37,6 +37,11 @@
 #   lab_wait_for FILE REGEX TENTHS
 #                               wait until FILE has a line matching REGEX, at most TENTHS tenths of a second
 #                               (returns 1 on time-out, saying so on stderr)
+#   lab_guest_ready OUT PROG K TENTHS
+#                               for a guest that waits on its console at each step (l2_console_step): wait, at
+#                               most TENTHS tenths of a second, until OUT holds PROG's whole line "PROG: ready K ...
+#                               waiting" and print it; returns 0, 1 when PROG ended first (its L2-RESULT line), 2
+#                               on time-out
 #   lab_feed_hold               for a console feeder piped into ivmm: keep ivmm's stdin open (the guest must
 #                               power off because it was told to, not because input ended) until ivmm has
 #                               exited (a write fails), at most 30 s
@@ -306,6 +311,19 @@ lab_run_dut_l2() {
 	shift 2
 	bdf=$(lab_dut_bdf) || exit 1
 	lab__run_progs_l2 "$bdf" guest-vfio=on iommu.passthrough=1 "$progs" "$t" "$@"
+}
+
+lab_guest_ready() {
+	local i=0 l
+	while [ $i -lt "$4" ]; do
+		# Only a whole line (the guest's console arrives in pieces): up to its last word.
+		l=$(grep "^$2: ready $3 .* waiting" "$1" 2>/dev/null | head -n 1 | tr -d '\r')
+		[ -n "$l" ] && { echo "$l"; return 0; }
+		grep -q "L2-RESULT $2" "$1" 2>/dev/null && return 1
+		usleep 100000
+		i=$((i + 1))
+	done
+	return 2
 }
 
 lab_wait_for() {

@@ -27,4 +27,14 @@ static inline bool cr_stderr_has(const char *text)
 	return strstr(cr_stderr_read(buf, sizeof(buf)), text) != NULL;
 }
 
+/* How many times needle occurs in text (overlapping ones too). */
+static inline unsigned int cr_text_count(const char *text, const char *needle)
+{
+	unsigned int n = 0;
+
+	for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
 #endif

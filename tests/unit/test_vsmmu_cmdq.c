@@ -22,11 +22,7 @@ static struct vsmmu_rig rig;
 /* Three devices (StreamIDs 0x8, 0x10, 0x18) in bypass through their STEs, SMMUEN and a 16-entry queue. */
 static void enable(void)
 {
-	rig_strtab_linear(&rig);
-	for (unsigned int i = 0; i < rig.ndev; i++)
-		rig_ste(&rig, rig_vsid(i), rig_ste_cfg(STE_CFG_BYPASS), 0);
-	rig_cr0(&rig, CR0_SMMUEN);
-	rig_cmdq(&rig, 4);
+	rig_bypass_up(&rig, 4);
 }
 
 static void setup(void)

@@ -20,11 +20,7 @@ static struct vsmmu_rig rig;
 /* Three devices in bypass through their STEs, SMMUEN, a queue of 2^7 entries (room for two kernel blocks). */
 static void enable(void)
 {
-	rig_strtab_linear(&rig);
-	for (unsigned int i = 0; i < rig.ndev; i++)
-		rig_ste(&rig, rig_vsid(i), rig_ste_cfg(STE_CFG_BYPASS), 0);
-	rig_cr0(&rig, CR0_SMMUEN);
-	rig_cmdq(&rig, 7);
+	rig_bypass_up(&rig, 7);
 }
 
 static void setup(void)

@@ -325,6 +325,15 @@ void rig_cmd_at(struct vsmmu_rig *r, u32 idx, struct rig_cmd c)
 	rig_put64(r, gpa + 8, c.w[1]);
 }
 
+void rig_bypass_up(struct vsmmu_rig *r, unsigned int cmdq_log2)
+{
+	rig_strtab_linear(r);
+	for (unsigned int i = 0; i < r->ndev; i++)
+		rig_ste(r, rig_vsid(i), rig_ste_cfg(STE_CFG_BYPASS), 0);
+	rig_cr0(r, CR0_SMMUEN);
+	rig_cmdq(r, cmdq_log2);
+}
+
 u32 rig_push(struct vsmmu_rig *r, struct rig_cmd c)
 {
 	u32 at = r->prod;

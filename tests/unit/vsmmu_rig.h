@@ -151,6 +151,9 @@ static inline u64 rig_ste_cfg(unsigned int cfg)
 /* Command queue of 2^log2 entries at gpa: CMDQ_BASE, PROD = CONS = 0, CMDQEN on (with SMMUEN as now). */
 void rig_cmdq_at(struct vsmmu_rig *r, u64 gpa, unsigned int log2);
 void rig_cmdq(struct vsmmu_rig *r, unsigned int log2);
+/* The start most queue tests want: a linear stream table with every device's STE bypass, SMMUEN, and a command
+ * queue of 2^cmdq_log2 entries. */
+void rig_bypass_up(struct vsmmu_rig *r, unsigned int cmdq_log2);
 /* Write cmd at the guest's producer index (not yet published); returns the queue pointer it went to. */
 u32 rig_push(struct vsmmu_rig *r, struct rig_cmd c);
 /* Publish: CMDQ_PROD = the guest's producer. */

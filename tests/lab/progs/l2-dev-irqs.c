@@ -9,7 +9,6 @@
  * waits for a line on the console (at most 60 s): the scenario checks the host's side meanwhile (the vectors
  * ivmm asked VFIO for in L1) and answers. `l2-dev-irqs: steps K` at the end. Exit 0 when every guest-side check
  * held and every step was answered. */
-#include <poll.h>
 #include "tests/lab/progs/l2_dut.h"
 #include "tests/lab/progs/l2_iommufd.h"
 #include "tests/lab/progs/pci_view.h"
@@ -53,22 +52,13 @@ static int irq_lines(const char *label, const char *bdf)
 	return n;
 }
 
-/* Print the ready line and wait for the scenario's answer on the console. */
+/* Print the ready line ("ready K STATE N waiting") and wait for the scenario's answer on the console. */
 static int step(int k, const char *state, unsigned int n)
 {
-	struct pollfd pfd = { .fd = 0, .events = POLLIN };
-	char buf[64];
+	char what[48];
 
-	edu_say("ready %d %s %u waiting", k, state, n);
-	if (poll(&pfd, 1, 60000) != 1) {
-		edu_say("step %d (%s): no answer on the console within 60 s", k, state);
-		return -1;
-	}
-	if (read(0, buf, sizeof(buf)) <= 0) {
-		edu_say("step %d: console read: %s", k, strerror(errno));
-		return -1;
-	}
-	return 0;
+	snprintf(what, sizeof(what), "%s %u", state, n);
+	return l2_console_step(k, what);
 }
 
 /* SET_IRQS on vectors [0, n) of index: n eventfds, or (n == 0) none (disables the index). */

@@ -11,7 +11,6 @@
  * flr: pci_reset_function, pcie_flr), prints `ready 2 after-reset waiting` and waits again (the scenario counts
  * again: one more), and checks the state is gone (CC, CSTS.RDY, INTMS back to 0), that Initiate FLR reads 0 and
  * that the config space Linux restored decodes BAR0 where it did. Exit 0 when all holds. */
-#include <poll.h>
 #include <sys/stat.h>
 #include "tests/lab/progs/l2_dut.h"
 #include "tests/lab/progs/l2_dma_trigger.h"
@@ -89,24 +88,6 @@ static uint32_t cfg32(const char *bdf, unsigned int off)
 
 	(void)edu_cfg_rw(bdf, off, &v, 4, 0);
 	return v;
-}
-
-/* Print the ready line and wait for the scenario's answer on the console (at most 60 s). */
-static int step(int k, const char *state)
-{
-	struct pollfd pfd = { .fd = 0, .events = POLLIN };
-	char buf[64];
-
-	edu_say("ready %d %s waiting", k, state);
-	if (poll(&pfd, 1, 60000) != 1) {
-		edu_say("step %d (%s): no answer on the console within 60 s", k, state);
-		return -1;
-	}
-	if (read(0, buf, sizeof(buf)) <= 0) {
-		edu_say("step %d: console read: %s", k, strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 /* The guest's driver lets go of the function (nothing to do without one). */
@@ -245,14 +226,14 @@ int main(void)
 		edu_say("the state does not hold without a reset: nothing to check");
 		return 1;
 	}
-	if (step(1, "before-reset"))
+	if (l2_console_step(1, "before-reset"))
 		return 1;
 	t0 = now_ns();
 	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/reset", bdf);
 	if (write_str(p, "1"))
 		return 1;
 	edu_say("reset (flr) returned after %llu ms", (unsigned long long)((now_ns() - t0) / 1000000));
-	if (step(2, "after-reset"))
+	if (l2_console_step(2, "after-reset"))
 		return 1;
 	state_read(bar, &after);
 	state_say("after the reset", &after);

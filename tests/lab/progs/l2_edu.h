@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -296,6 +297,26 @@ static inline volatile uint8_t *edu_open(char *bdf, size_t len, uint16_t cmd_bit
 	if (edu_cmd_set(bdf, cmd_bits))
 		return NULL;
 	return edu_map_bar0(bdf);
+}
+
+/* A step of a scenario that checks the host's side while the guest waits (device-irqs, device-reset): print
+ * "PROG: ready K STATE waiting" and wait, at most 60 s, for the scenario's answer on the console (ivmm's stdin,
+ * the scenario's FIFO). Returns 0 when it came, -1 after saying why. */
+static inline int l2_console_step(int k, const char *state)
+{
+	struct pollfd pfd = { .fd = 0, .events = POLLIN };
+	char buf[64];
+
+	edu_say("ready %d %s waiting", k, state);
+	if (poll(&pfd, 1, 60000) != 1) {
+		edu_say("step %d (%s): no answer on the console within 60 s", k, state);
+		return -1;
+	}
+	if (read(0, buf, sizeof(buf)) <= 0) {
+		edu_say("step %d: console read: %s", k, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 #endif

@@ -28,18 +28,13 @@ host_lines() {
 }
 # The host's side of each step the guest reports ready (a line in $res), then the answer on the console.
 answer() {
-	local k=1 i l state n h ok
+	local k=1 l state n h ok
 	while :; do
-		i=0 l=
-		while [ $i -lt 2400 ]; do
-			# Only a whole line (the guest's console arrives in pieces): up to its last word.
-			l=$(grep "^l2-dev-irqs: ready $k [a-z-]* [0-9][0-9]* waiting" $out 2>/dev/null | head -n 1 | tr -d '\r')
-			[ -n "$l" ] && break
-			grep -q "L2-RESULT l2-dev-irqs" $out 2>/dev/null && return 0
-			usleep 100000
-			i=$((i + 1))
-		done
-		[ -n "$l" ] || { echo "step $k: no 'ready $k' line from the guest within 240 s" >> $res; return 0; }
+		l=$(lab_guest_ready $out l2-dev-irqs $k 2400)
+		case $? in
+		1) return 0 ;;
+		2) echo "step $k: no 'ready $k' line from the guest within 240 s" >> $res; return 0 ;;
+		esac
 		set -- $l
 		state=$4 n=$5
 		case "$state" in

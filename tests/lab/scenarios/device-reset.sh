@@ -33,17 +33,13 @@ klog_since() {
 }
 # Answer the guest's two steps: at the first take a mark, at the second count what came after it.
 answer() {
-	local k=1 i l mark
+	local k=1 l mark
 	while [ $k -le 2 ]; do
-		i=0 l=
-		while [ $i -lt 1800 ]; do
-			l=$(grep "^l2-dev-reset: ready $k [a-z-]* waiting" $out 2>/dev/null | head -n 1 | tr -d '\r')
-			[ -n "$l" ] && break
-			grep -q "L2-RESULT l2-dev-reset" $out 2>/dev/null && return 0
-			usleep 100000
-			i=$((i + 1))
-		done
-		[ -n "$l" ] || { echo "step $k: no 'ready $k' line from the guest within 180 s" >> $res; return 0; }
+		l=$(lab_guest_ready $out l2-dev-reset $k 1800)
+		case $? in
+		1) return 0 ;;
+		2) echo "step $k: no 'ready $k' line from the guest within 180 s" >> $res; return 0 ;;
+		esac
 		if [ $k = 1 ]; then
 			mark=$(klog_mark)
 			echo "mark ${mark:-none}" >> $res
