@@ -11,7 +11,8 @@
 # waits beyond a scenario's own timeout, default 30), IVMM_LAB_APPEND (extra kernel arguments),
 # IVMM_LAB_VERBOSE=1, IVMM_LAB_TAIL (console lines shown under a failure: 15, or 60 when CI=true).
 #
-# Output: `lab: NAME PASS` / `lab: NAME FAIL <reason>` per scenario (a failure also shows the scenario's last
+# Output: `lab: NAME PASS` / `lab: NAME FAIL <reason>` per scenario (NAME@VARIANT on a host variant's boot, and
+# `lab: NAME@VARIANT SKIP <reason>` for a scenario that says `# skip-on: VARIANT REASON`: not run, not counted) (a failure also shows the scenario's last
 # console lines), then `N passed, N failed`. Exit 0 iff every scenario passed. The console of every boot is
 # kept in build/lab/logs/ (build/lab/logs/latest.log is the last one).
 #
@@ -46,7 +47,7 @@ die() { printf 'lab: error: %s\n' "$*" >&2; exit 2; }
 say() { printf 'lab: %s\n' "$*"; }
 
 mode=test build=1
-scenarios=()
+scenarios=() skips=()
 fwd=()   # options a variant's run is given too
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -87,6 +88,10 @@ if [ "$mode" = test ]; then
 			for v in $(sed -n 's/^#[[:space:]]*variants:[[:space:]]*//p' "$f" | head -n1); do
 				scenarios+=("$(basename "$f" .sh)@$v")
 			done
+			# `# skip-on: VARIANT REASON`: it cannot apply there; said, not run, not counted.
+			while read -r v why; do
+				[ -n "$v" ] && skips+=("$(basename "$f" .sh)@$v SKIP $why")
+			done < <(sed -n 's/^#[[:space:]]*skip-on:[[:space:]]*//p' "$f")
 		done
 	fi
 	uniq=()
@@ -118,6 +123,9 @@ if [ "$mode" = test ] && [ -z "$VARIANT" ] && [[ " ${scenarios[*]}" == *@* ]]; t
 		b=(--no-build); [ "$first" = 1 ] && [ "$build" = 1 ] && b=()
 		first=0
 		[ "$v" = - ] && v=
+		for k in "${skips[@]}"; do
+			[ -n "$v" ] && [[ "$k" == *"@$v SKIP "* ]] && say "$k"
+		done
 		out=$(mktemp)
 		# shellcheck disable=SC2086
 		IVMM_LAB_VARIANT=$v bash "$0" "${b[@]}" "${fwd[@]}" ${group[${v:--}]} | tee "$out" |

@@ -3,6 +3,7 @@
 # the guest boots and powers off (exit 0) and the pages are all free again afterwards; with none reserved ivmm
 # fails with one clear message naming the fix and exit status 1 (a host failure), leaving nothing behind.
 # timeout: 120
+# skip-on: 64k the default huge page of a 64 KiB-page kernel is 512 MiB, and L1 has 2 GiB
 lab_need_ivmm
 hp=/proc/sys/vm/nr_hugepages
 [ -w $hp ] || lab_fail "no $hp in L1 (CONFIG_HUGETLBFS?)"
