@@ -65,10 +65,9 @@ static int create_vsmmus(struct passthrough *pt, const struct vm_config *cfg, co
 			.ioas_id = pt->ioas_id,
 			.mem = ram,
 			.hv = hv,
-			.watch = loop ? loop->watch : NULL,
-			.unwatch = loop ? loop->unwatch : NULL,
+			.loop = loop ? loop->watcher : (struct loop_watcher){ 0 },
 			.sev = loop ? loop->sev : NULL,
-			.watch_ctx = loop ? loop->ctx : NULL,
+			.sev_ctx = loop ? loop->sev_ctx : NULL,
 		};
 		int ret = sig_stop_check();
 

@@ -67,12 +67,11 @@ struct passthrough {
 	struct bus *bus;
 };
 
-/* How the vSMMUs reach the VM's main loop (vm_watch/vm_unwatch); fn NULL: no vEVENTQs (unit tests). */
+/* How the vSMMUs reach the VM: its main loop (vmm/loop.h) and its vCPUs; NULL: neither (unit tests). */
 struct passthrough_loop {
-	int (*watch)(void *ctx, int fd, void (*fn)(void *opaque, int fd, short revents), void *opaque);
-	void (*unwatch)(void *ctx, int fd);
+	struct loop_watcher watcher;
 	void (*sev)(void *ctx);    /* wake every vCPU waiting in WFE (may be NULL) */
-	void *ctx;
+	void *sev_ctx;
 };
 
 /* Set up passthrough for cfg->devices (cfg->ndevices > 0). pt is owned by the caller (zeroed or not).

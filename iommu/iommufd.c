@@ -118,7 +118,7 @@ const struct iommufd_obj *iommufd_obj_find(const struct iommufd *ictx, u32 id)
 }
 
 /* A vEVENTQ's fd holds the object (the kernel refuses DESTROY while its file is open), and a poller may still
- * have the fd's number (vm_watch calls back once more after an unwatch). So the file is not closed: an
+ * have the fd's number (loop_watch calls back once more after an unwatch). So the file is not closed: an
  * eventfd that never becomes readable is put over its number (dup3, atomic), which releases the file while
  * the number stays the tracker's, so no open() elsewhere can be handed it while someone might still use it.
  * The placeholder is closed only once DESTROY succeeded; when DESTROY fails the object stays tracked with the

@@ -37,6 +37,7 @@
 #include "vmm/compiler.h"
 #include "vmm/guest_mem.h"
 #include "vmm/hv.h"
+#include "vmm/loop.h"
 
 struct vsmmu;
 struct vfio_dev;
@@ -66,14 +67,13 @@ struct vsmmu_config {
 	struct hv *hv;
 	unsigned int nstreams;     /* 1..VSMMU_MAX_STREAMS, all behind one host SMMU */
 	struct vsmmu_stream_config streams[VSMMU_MAX_STREAMS];
-	/* The main loop that serves the vEVENTQ fd (vm_watch / vm_unwatch, see vmm/vm.h for the contract);
-	 * watch NULL: no vEVENTQ is allocated (events ivmm raises itself still reach the guest). */
-	int (*watch)(void *ctx, int fd, void (*fn)(void *opaque, int fd, short revents), void *opaque);
-	void (*unwatch)(void *ctx, int fd);
+	/* The main loop that serves the vEVENTQ fd (see vmm/loop.h for the contract); loop.watch NULL: no
+	 * vEVENTQ is allocated (events ivmm raises itself still reach the guest). */
+	struct loop_watcher loop;
 	/* Send an event to every vCPU (wakes WFE): a CMD_SYNC with CS=SEV completes with it (NULL: none). Called
 	 * with the vSMMU's lock held; must not block. */
 	void (*sev)(void *ctx);
-	void *watch_ctx;           /* the context of watch, unwatch and sev */
+	void *sev_ctx;             /* the context of sev */
 };
 
 /* Counters for --stats (vsmmu_stats_print). */

@@ -188,7 +188,7 @@ static void cmd_sync(struct vsmmu *vs, const struct vsmmu_cmd *c)
 		/* IDR0.SEV: completion sends an event, which wakes a guest CPU waiting for it in WFE. */
 		vs->stats.sync_sevs++;
 		if (vs->cfg.sev)
-			vs->cfg.sev(vs->cfg.watch_ctx);
+			vs->cfg.sev(vs->cfg.sev_ctx);
 		return;
 	}
 	if (c->cs != CMDQ_SYNC_CS_IRQ)

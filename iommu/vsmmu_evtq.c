@@ -15,7 +15,7 @@
  * says 1 only once the vEVENTQ exists: when the kernel refuses it, or the previous one is still busy, the ack
  * stays 0 (as a real SMMU shows a queue it cannot enable) and every CR0ACK read (the guest polls it) tries
  * again, one DESTROY and one ALLOC at most, never sleeping; only teardown waits. Its fd is served by the VM's
- * main loop (vsmmu_config.watch): the callback takes vs->lock and reads only if the fd is still the vSMMU's
+ * main loop (vsmmu_config.loop): the callback takes vs->lock and reads only if the fd is still the vSMMU's
  * current vEVENTQ, so a record is never written while CR0ACK.EVTQEN is 0, nor read from a freed queue.
  * Runs with vs->lock held except vsmmu_evtq_readable, which takes it, and vsmmu_evtq_teardown. */
 #include <endian.h>
@@ -138,8 +138,8 @@ static void veventq_free(struct vsmmu *vs)
 	(void)retired_gone(vs);
 	if (!vs->veventq_id)
 		return;
-	if (vs->cfg.unwatch)
-		vs->cfg.unwatch(vs->cfg.watch_ctx, vs->veventq_fd);
+	if (vs->cfg.loop.unwatch)
+		vs->cfg.loop.unwatch(vs->cfg.loop.ctx, vs->veventq_fd);
 	vs->veventq_fd = -1;
 	if (veventq_destroy_once(vs, vs->veventq_id)) {
 		unsigned int i = 0;
@@ -163,7 +163,7 @@ static int veventq_alloc(struct vsmmu *vs)
 	u32 depth = 1u << evtq_shift(vs), id = 0;
 	int fd = -1, rc;
 
-	if (!vs->cfg.watch)
+	if (!vs->cfg.loop.watch)
 		return 0; /* nobody would read it (vsmmu.h): ivmm's own events still go in */
 	if (depth > IOMMUFD_VEVENTQ_MAX_DEPTH)
 		depth = IOMMUFD_VEVENTQ_MAX_DEPTH;
@@ -183,7 +183,7 @@ static int veventq_alloc(struct vsmmu *vs)
 	vs->veventq_id = id;
 	vs->veventq_fd = fd;
 	vs->veventq_seq = (struct iommufd_vevent_seq){ 0 };
-	rc = vs->cfg.watch(vs->cfg.watch_ctx, fd, vsmmu_evtq_readable, vs);
+	rc = vs->cfg.loop.watch(vs->cfg.loop.ctx, fd, POLLIN, vsmmu_evtq_readable, vs);
 	if (rc) {
 		pr_err_ratelimited("%s: cannot watch the vEVENTQ fd: the event queue stays disabled", vs->name);
 		veventq_free(vs);

@@ -8,12 +8,13 @@
 #include <string.h>
 #include "tests/unit/vsmmu_rig.h"
 
-/* The main loop's side (vsmmu_config.watch/unwatch): one fd at a time, as the vSMMU uses it. */
-static int rig_watch(void *ctx, int fd, void (*fn)(void *opaque, int fd, short revents), void *opaque)
+/* The main loop's side (vsmmu_config.loop, vmm/loop.h): one fd at a time, as the vSMMU uses it. */
+static int rig_watch(void *ctx, int fd, short events, loop_fn fn, void *opaque)
 {
 	struct vsmmu_rig *r = ctx;
 
 	rig_assert_eq(r->watch_fd, -1, "one vEVENTQ fd watched at a time");
+	rig_assert_eq(events, POLLIN, "the vEVENTQ fd is watched for input");
 	r->watch_fd = fd;
 	r->watch_fn = fn;
 	r->watch_opaque = opaque;
@@ -82,10 +83,9 @@ void rig_init_ram(struct vsmmu_rig *r, unsigned int ndev, void *ram)
 		.mem = &r->mem,
 		.hv = &r->fh.hv,
 		.nstreams = ndev,
-		.watch = rig_watch,
-		.unwatch = rig_unwatch,
+		.loop = { .watch = rig_watch, .unwatch = rig_unwatch, .ctx = r },
 		.sev = rig_sev,
-		.watch_ctx = r,
+		.sev_ctx = r,
 	};
 	r->watch_fd = -1;
 	for (unsigned int i = 0; i < ndev; i++) {

@@ -66,10 +66,10 @@ struct vsmmu_rig {
 	u32 ioas;
 	struct vsmmu_config cfg;
 	struct vsmmu *vs;
-	/* The main loop's side of the vEVENTQ (cfg.watch): what the vSMMU asked to have watched. */
+	/* The main loop's side of the vEVENTQ (cfg.loop): what the vSMMU asked to have watched. */
 	int watch_fd;              /* -1: nothing watched */
 	unsigned int sevs;         /* the vSMMU's SEVs (vsmmu_config.sev) */
-	void (*watch_fn)(void *opaque, int fd, short revents);
+	loop_fn watch_fn;
 	void *watch_opaque;
 	unsigned int watches, unwatches;
 	/* The guest driver's command queue: where it is, its size, and the producer it has written so far. */
