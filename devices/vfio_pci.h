@@ -1,5 +1,5 @@
 /* vfio_pci.h: the vfio-pci passthrough device model. A host PCI function opened through its VFIO cdev
- * (devices/vfio_dev.h, already bound and attached by devices/passthrough.c) is shown to the guest on the ECAM
+ * (devices/vfio_dev.h, already bound and attached by vmm/passthrough.c) is shown to the guest on the ECAM
  * host bridge with a virtualised config space:
  *   - identity (vendor/device/class/subsystem/revision/pin) read from the real device;
  *   - BAR registers emulated with sizing, I/O BARs and the ROM BAR hidden, initial addresses from the bridge's

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "devices/vfio_dev.h"
 #include "iommu/vsmmu_internal.h"
 #include "vmm/log.h"
 
@@ -128,6 +127,12 @@ static u32 target_hwpt(const struct vsmmu *vs, enum vsmmu_target target, u32 nes
 	return target == VSMMU_T_NESTED ? nested_id : target == VSMMU_T_BYPASS ? vs->bypass_id : vs->abort_id;
 }
 
+/* Put s's device on pt_id through the stream contract (vsmmu.h); the ictx lock is held. */
+static int stream_attach(const struct vsmmu_stream *s, u32 pt_id, bool quiet)
+{
+	return s->ops->attach(s->dev, pt_id, quiet);
+}
+
 /* Service failure with the ictx lock held (vsmmu_service_failure). */
 static void service_failure_locked(struct vsmmu *vs, const char *why)
 {
@@ -141,9 +146,9 @@ static void service_failure_locked(struct vsmmu *vs, const char *why)
 
 		if (s->target == VSMMU_T_ABORT || s->target == VSMMU_T_NONE)
 			continue;
-		if (vfio_dev_attach_quiet(s->vdev, vs->abort_id)) {
+		if (stream_attach(s, vs->abort_id, true)) {
 			/* Detached, a device is blocked (iommufd puts it in the blocking domain). */
-			if (vfio_dev_detach(s->vdev))
+			if (s->ops->detach(s->dev))
 				pr_err("%s: %s: neither the abort HWPT nor a detach took: its DMA is not contained; "
 				       "stop the VM", vs->name, s->name);
 			s->target = VSMMU_T_NONE;
@@ -170,8 +175,8 @@ static void stream_fail_closed(struct vsmmu *vs, struct vsmmu_stream *s)
 {
 	u32 old = s->nested_id;
 
-	if (s->target != VSMMU_T_ABORT && vfio_dev_attach_quiet(s->vdev, vs->abort_id)) {
-		pr_err_ratelimited("%s: %s: %s", vs->name, s->name, s->vdev->last_err);
+	if (s->target != VSMMU_T_ABORT && stream_attach(s, vs->abort_id, true)) {
+		pr_err_ratelimited("%s: %s: %s", vs->name, s->name, s->ops->last_err(s->dev));
 		service_failure_locked(vs, "a device could not be moved to the abort HWPT");
 		return;
 	}
@@ -204,7 +209,7 @@ static void stream_apply(struct vsmmu *vs, struct vsmmu_stream *s, enum vsmmu_ta
 		return;
 	ictx_lock(vs);
 	if (target == VSMMU_T_NESTED) {
-		rc = iommufd_hwpt_alloc_nested_smmuv3(vs->cfg.ictx, s->vdev->dev_id, vs->viommu_id, ste, &new_id);
+		rc = iommufd_hwpt_alloc_nested_smmuv3(vs->cfg.ictx, s->dev_id, vs->viommu_id, ste, &new_id);
 		if (rc) {
 			/* The host refused the STE: the stream aborts, as for an STE the vSMMU itself refuses. */
 			log_guest("%s: %s: STE for StreamID 0x%x refused by the host: %s", vs->name, s->name, s->vsid,
@@ -219,9 +224,9 @@ static void stream_apply(struct vsmmu *vs, struct vsmmu_stream *s, enum vsmmu_ta
 		vs->stats.nested_allocs++;
 	}
 	/* Make before break: the device moves to the new HWPT in one replace, then the old one goes. */
-	rc = vfio_dev_attach_quiet(s->vdev, target_hwpt(vs, target, new_id));
+	rc = stream_attach(s, target_hwpt(vs, target, new_id), true);
 	if (rc) {
-		pr_err_ratelimited("%s: %s: %s: the stream aborts", vs->name, s->name, s->vdev->last_err);
+		pr_err_ratelimited("%s: %s: %s: the stream aborts", vs->name, s->name, s->ops->last_err(s->dev));
 		vs->stats.attach_failures++;
 		free_nested(vs, new_id);
 		if (target == VSMMU_T_NESTED && report)
@@ -377,7 +382,7 @@ static int check_config(const struct vsmmu_config *cfg)
 static int host_info(struct vsmmu *vs, struct iommufd_hw_info *hw)
 {
 	struct vsmmu_stream *s0 = &vs->streams[0];
-	int rc = iommufd_get_hw_info(vs->cfg.ictx, s0->vdev->dev_id, hw);
+	int rc = iommufd_get_hw_info(vs->cfg.ictx, s0->dev_id, hw);
 
 	if (rc) {
 		pr_err("%s: device %s: cannot read its IOMMU's capabilities", vs->name, s0->name);
@@ -442,10 +447,12 @@ int vsmmu_create(const struct vsmmu_config *cfg, struct vsmmu **out)
 	vs->nstreams = cfg->nstreams;
 	for (unsigned int i = 0; i < vs->nstreams; i++) {
 		vs->streams[i].name = cfg->streams[i].name;
-		vs->streams[i].vdev = cfg->streams[i].vdev;
+		vs->streams[i].ops = cfg->streams[i].ops;
+		vs->streams[i].dev = cfg->streams[i].dev;
+		vs->streams[i].dev_id = cfg->streams[i].dev_id;
 		vs->streams[i].vsid = cfg->streams[i].vsid;
 	}
-	dev0 = vs->streams[0].vdev->dev_id;
+	dev0 = vs->streams[0].dev_id;
 
 	pthread_mutex_lock(cfg->ictx_lock);
 	rc = host_info(vs, &hw);
@@ -478,7 +485,7 @@ int vsmmu_create(const struct vsmmu_config *cfg, struct vsmmu **out)
 	for (unsigned int i = 0; i < vs->nstreams; i++) {
 		struct vsmmu_stream *s = &vs->streams[i];
 
-		rc = iommufd_vdevice_alloc(ictx, vs->viommu_id, s->vdev->dev_id, s->vsid, &s->vdevice_id);
+		rc = iommufd_vdevice_alloc(ictx, vs->viommu_id, s->dev_id, s->vsid, &s->vdevice_id);
 		if (rc) {
 			pr_err("%s: device %s: cannot give it StreamID 0x%x", vs->name, s->name, s->vsid);
 			goto err;
@@ -494,7 +501,7 @@ int vsmmu_create(const struct vsmmu_config *cfg, struct vsmmu **out)
 	for (unsigned int i = 0; i < vs->nstreams; i++) {
 		struct vsmmu_stream *s = &vs->streams[i];
 
-		rc = vfio_dev_attach(s->vdev, vs->bypass_id);
+		rc = stream_attach(s, vs->bypass_id, false);
 		if (rc) {
 			pr_err("%s: device %s: cannot attach it behind the vSMMU (is it behind the same host SMMU as %s?)",
 			       vs->name, s->name, vs->streams[0].name);
@@ -536,7 +543,7 @@ void vsmmu_destroy(struct vsmmu *vs)
 	for (unsigned int i = 0; i < vs->nstreams; i++) {
 		struct vsmmu_stream *s = &vs->streams[i];
 
-		if (s->target != VSMMU_T_NONE && vfio_dev_detach(s->vdev))
+		if (s->target != VSMMU_T_NONE && s->ops->detach(s->dev))
 			pr_warn("%s: device %s: detach failed; its HWPT stays until the device is closed", vs->name,
 				s->name);
 		s->target = VSMMU_T_NONE;

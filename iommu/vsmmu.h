@@ -40,15 +40,29 @@
 #include "vmm/loop.h"
 
 struct vsmmu;
-struct vfio_dev;
 
 #define VSMMU_MAX_STREAMS 16
 #define VSMMU_LAT_SAMPLES 1024
 
-/* One passthrough device behind the vSMMU: bound to the iommufd (vdev->dev_id valid), not attached. */
+/* What the vSMMU asks of the device behind one of its streams; the machine implements it over its VFIO
+ * device (vmm/viommu_vfio.h). Called with the iommufd lock (vsmmu_config.ictx_lock) held. */
+struct vsmmu_stream_ops {
+	/* Attach the device to the HWPT pt_id, or replace what it is attached to with it. 0 or -errno; the
+	 * failure's one line is in last_err(dev), printed here too unless quiet (the vSMMU then reports it
+	 * itself, rate-limited, because the guest drove the change). */
+	int (*attach)(void *dev, u32 pt_id, bool quiet);
+	/* Detach the device (iommufd then blocks its DMA). 0 or -errno after one printed line. */
+	int (*detach)(void *dev);
+	/* The line of the last failed attach or detach. */
+	const char *(*last_err)(void *dev);
+};
+
+/* One passthrough device behind the vSMMU: bound to the iommufd (dev_id valid), not attached. */
 struct vsmmu_stream_config {
 	const char *name;          /* device name for messages */
-	struct vfio_dev *vdev;     /* not owned */
+	const struct vsmmu_stream_ops *ops;
+	void *dev;                 /* the context of ops (not owned) */
+	u32 dev_id;                /* the device's iommufd dev_id (from its bind) */
 	u32 vsid;                  /* the StreamID the guest sees (the device tree's iommu-map) */
 };
 

@@ -64,7 +64,9 @@ enum vsmmu_target { VSMMU_T_NONE, VSMMU_T_ABORT, VSMMU_T_BYPASS, VSMMU_T_NESTED 
 
 struct vsmmu_stream {
 	const char *name;
-	struct vfio_dev *vdev;
+	const struct vsmmu_stream_ops *ops;
+	void *dev;                 /* the context of ops */
+	u32 dev_id;                /* the device's iommufd dev_id */
 	u32 vsid;
 	u32 vdevice_id;            /* 0 = not allocated */
 	enum vsmmu_target target;  /* what the device is attached to now */

@@ -63,7 +63,7 @@ struct vm {
 	struct device *devices;      /* creation order; destroyed in reverse */
 	struct uart16550 *uart;
 	struct console_out out;      /* non-blocking stdout the UART writes (closed after the devices) */
-	struct passthrough *pt;      /* passthrough devices and their vSMMUs (devices/passthrough.h), or NULL */
+	struct passthrough *pt;      /* passthrough devices and their vSMMUs (vmm/passthrough.h), or NULL */
 
 	/* Run state. */
 	struct console console;

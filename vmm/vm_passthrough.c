@@ -2,14 +2,14 @@
  * the vGIC/ITS and the on-board devices, before the kernel and DTB are loaded) and vm_destroy() tears it down
  * (before the on-board devices and the vGIC go).
  *
- * The work is done by devices/passthrough.c (iommufd + IOAS with guest RAM at IOVA = GPA, the ECAM host bridge
+ * The work is done by vmm/passthrough.c (iommufd + IOAS with guest RAM at IOVA = GPA, the ECAM host bridge
  * on &vm->bus, one vfio-pci model per cfg->devices entry, memslots and irqfds through vm_hv()); the state lives
  * in vm->pt (with the vSMMUs the config asks for). The optional KVM capabilities devices need (MSI device ids, resampling irqfds for INTx)
  * are checked first, only when devices are configured. Every failure below that prints its own message (naming the device and the cause) and
  * undoes what was done; the FDT already describes the ECAM bridge whenever ndevices > 0 (boot/fdt.c). */
 #include <errno.h>
 #include <stdlib.h>
-#include "devices/passthrough.h"
+#include "vmm/passthrough.h"
 #include "vmm/config.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"

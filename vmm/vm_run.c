@@ -13,7 +13,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
-#include "devices/passthrough.h"
+#include "vmm/passthrough.h"
 #include "vmm/config.h"
 #include "vmm/log.h"
 #include "vmm/sig.h"
@@ -21,12 +21,7 @@
 
 void vm_print_stats(struct vm *vm)
 {
-	if (!vm->pt || !vm->pt->nvsmmus) {
-		pr_info("stats: no vSMMU");
-		return;
-	}
-	for (unsigned int k = 0; k < vm->pt->nvsmmus; k++)
-		vsmmu_stats_print(vm->pt->vsmmus[k]);
+	passthrough_stats_print(vm->pt);
 }
 
 void vm_stop(struct vm *vm, int exit_code)

@@ -55,6 +55,7 @@
 #include "tests/unit/fake_hv.h"
 #include "tests/unit/fake_iommufd.h"
 #include "tests/unit/fake_vfio.h"
+#include "vmm/viommu_vfio.h"
 
 #define NDEV 2
 #define RAM LAYOUT_RAM_BASE
@@ -698,7 +699,7 @@ static int setup(struct race *r)
 		fake_vfio_open(&r->fv[i], &r->dev[i], bdfs[i]);
 		if (vfio_dev_bind(&r->dev[i], iommufd_fd(&r->ictx)))
 			return -EIO;
-		r->cfg.streams[i] = (struct vsmmu_stream_config){ names[i], &r->dev[i], LAYOUT_PCI_RID(i) };
+		r->cfg.streams[i] = viommu_vfio_stream(names[i], &r->dev[i], LAYOUT_PCI_RID(i));
 	}
 	if (vsmmu_create(&r->cfg, &r->vs))
 		return -EIO;

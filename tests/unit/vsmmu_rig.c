@@ -99,7 +99,7 @@ void rig_init_ram(struct vsmmu_rig *r, unsigned int ndev, void *ram)
 		fake_vfio_open(&r->fv[i], &r->dev[i], bdfs[i]);
 		rig_assert_eq(vfio_dev_bind(&r->dev[i], iommufd_fd(&r->ictx)), 0);
 		rig_assert_eq(r->dev[i].dev_id, i + 1);
-		r->cfg.streams[i] = (struct vsmmu_stream_config){ names[i], &r->dev[i], rig_vsid(i) };
+		r->cfg.streams[i] = viommu_vfio_stream(names[i], &r->dev[i], rig_vsid(i));
 	}
 }
 

@@ -27,6 +27,7 @@
 #include "tests/unit/fake_hv.h"
 #include "tests/unit/fake_iommufd.h"
 #include "tests/unit/fake_vfio.h"
+#include "vmm/viommu_vfio.h"
 
 #define RIG_MAX_DEV 4
 #define RIG_RAM LAYOUT_RAM_BASE

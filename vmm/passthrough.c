@@ -1,11 +1,13 @@
-/* passthrough.c: the per-VM iommufd context and the passthrough devices' life cycle (see passthrough.h). */
+/* passthrough.c: the machine's passthrough assembly (see passthrough.h): the per-VM iommufd context, the
+ * passthrough devices' life cycle, their vSMMUs built from the config, and the vSMMUs' counters for --stats. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "boot/layout.h"
-#include "devices/passthrough.h"
+#include "vmm/passthrough.h"
 #include "vmm/log.h"
 #include "vmm/sig.h"
+#include "vmm/viommu_vfio.h"
 
 static int open_iommufd(const struct passthrough_backend *be, struct iommufd *ictx)
 {
@@ -78,8 +80,7 @@ static int create_vsmmus(struct passthrough *pt, const struct vm_config *cfg, co
 
 			if (vm_device_vsmmu(cfg, dc) != (int)k)
 				continue;
-			vc.streams[vc.nstreams++] = (struct vsmmu_stream_config){
-				.name = dc->id, .vdev = &pt->devs[i].vdev, .vsid = dc->vsid };
+			vc.streams[vc.nstreams++] = viommu_vfio_stream(dc->id, &pt->devs[i].vdev, dc->vsid);
 		}
 		ret = vsmmu_create(&vc, &pt->vsmmus[k]);
 		if (ret)
@@ -126,6 +127,16 @@ static void unmap_ram(struct passthrough *pt)
 	if (failed)
 		pr_warn("passthrough: unmapping guest RAM from the IOAS failed");
 	pt->ram_size = 0;
+}
+
+void passthrough_stats_print(const struct passthrough *pt)
+{
+	if (!pt || !pt->nvsmmus) {
+		pr_info("stats: no vSMMU");
+		return;
+	}
+	for (unsigned int k = 0; k < pt->nvsmmus; k++)
+		vsmmu_stats_print(pt->vsmmus[k]);
 }
 
 void passthrough_destroy(struct passthrough *pt)

@@ -1,5 +1,8 @@
-/* passthrough.h: the per-VM PCI passthrough context: one iommufd (/dev/iommu), one IOAS holding all guest
- * RAM at IOVA = GPA, the ECAM host bridge, and a vfio-pci model per configured device.
+/* passthrough.h: the per-VM PCI passthrough context, where the machine assembles its parts (devices/ holds
+ * the device models, iommu/ the iommufd layer and the vSMMU; neither includes the other): one iommufd
+ * (/dev/iommu), one IOAS holding all guest RAM at IOVA = GPA, the ECAM host bridge, a vfio-pci model per
+ * configured device and the vSMMUs they sit behind, whose streams reach their devices through
+ * vmm/viommu_vfio.h.
  *
  * passthrough_create() runs, in order: open /dev/iommu -> IOAS_ALLOC -> host bridge (ECAM on the bus) ->
  * per device: resolve BDF -> cdev, open, VFIO_DEVICE_BIND_IOMMUFD, attach to the IOAS -> check guest RAM
@@ -16,8 +19,8 @@
  * (each IOAS_MAP pins its pages, seconds for a large VM) with a stop-signal check (vmm/sig.h) before each
  * device and each chunk: Ctrl-C during the setup unwinds with -EINTR within one chunk's pinning. Nothing here follows RAM layout changes; a feature
  * that changes guest RAM at run time must add IOAS_MAP/IOAS_UNMAP of the change here first. */
-#ifndef IVMM_DEVICES_PASSTHROUGH_H
-#define IVMM_DEVICES_PASSTHROUGH_H
+#ifndef IVMM_PASSTHROUGH_H
+#define IVMM_PASSTHROUGH_H
 
 #include <stdbool.h>
 #include "devices/pci_host.h"
@@ -80,6 +83,9 @@ struct passthrough_loop {
 int __must_check passthrough_create(struct passthrough *pt, const struct vm_config *cfg, const struct guest_mem *ram,
 				    struct hv *hv, struct bus *bus, const struct passthrough_backend *be,
 				    const struct passthrough_loop *loop);
+/* Print the --stats counters of every vSMMU of pt (vsmmu_stats_print), or "stats: no vSMMU" when pt is NULL
+ * or has none. */
+void passthrough_stats_print(const struct passthrough *pt);
 /* Undo passthrough_create() in reverse: vSMMU frames off the bus, device models (reset), vSMMUs (devices
  * detached, their objects freed), RAM unmap, devices closed (unbound and detached), bridge, iommufd objects,
  * /dev/iommu. Safe on a zeroed or already destroyed context. */
