@@ -24,6 +24,8 @@
  * a vDEVICE per stream (virt_id = the guest StreamID) before any STE can be attached, the abort and bypass
  * nested HWPTs. vsmmu_destroy() detaches every device and frees them in reverse.
  *
+ * The machine gives it a struct viommu_config (iommu/viommu.h) and reaches it through vsmmu_viommu_ops.
+ *
  * Threading: every register access and everything it triggers runs under the vSMMU's own lock; calls on the
  * iommufd context, which several vSMMUs share, also take the caller's ictx_lock. Guest mistakes never fail
  * the VMM: they become the architected error plus a rate-limited log_guest() line. */
@@ -33,62 +35,13 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include "iommu/iommufd.h"
+#include "iommu/viommu.h"
 #include "vmm/bus.h"
 #include "vmm/compiler.h"
-#include "vmm/guest_mem.h"
-#include "vmm/hv.h"
-#include "vmm/loop.h"
 
 struct vsmmu;
 
-#define VSMMU_MAX_STREAMS 16
 #define VSMMU_LAT_SAMPLES 1024
-
-/* What the vSMMU asks of the device behind one of its streams; the machine implements it over its VFIO
- * device (vmm/viommu_vfio.h). Called with the iommufd lock (vsmmu_config.ictx_lock) held. */
-struct vsmmu_stream_ops {
-	/* Attach the device to the HWPT pt_id, or replace what it is attached to with it. 0 or -errno; the
-	 * failure's one line is in last_err(dev), printed here too unless quiet (the vSMMU then reports it
-	 * itself, rate-limited, because the guest drove the change). */
-	int (*attach)(void *dev, u32 pt_id, bool quiet);
-	/* Detach the device (iommufd then blocks its DMA). 0 or -errno after one printed line. */
-	int (*detach)(void *dev);
-	/* The line of the last failed attach or detach. */
-	const char *(*last_err)(void *dev);
-};
-
-/* One passthrough device behind the vSMMU: bound to the iommufd (dev_id valid), not attached. */
-struct vsmmu_stream_config {
-	const char *name;          /* device name for messages */
-	const struct vsmmu_stream_ops *ops;
-	void *dev;                 /* the context of ops (not owned) */
-	u32 dev_id;                /* the device's iommufd dev_id (from its bind) */
-	u32 vsid;                  /* the StreamID the guest sees (the device tree's iommu-map) */
-};
-
-struct vsmmu_config {
-	const char *name;          /* "vsmmu0", for messages and --stats */
-	u64 base;                  /* guest physical base of the frame (SMMU_FRAME_SIZE bytes) */
-	u32 spi_evtq, spi_gerror, spi_sync; /* wired interrupts (GIC SPI numbers) */
-	u32 msi_devid;             /* the vSMMU's own ITS device id (its msi-parent specifier) */
-	u64 msi_doorbell;          /* GPA of the vITS GITS_TRANSLATER: MSI writes there become hv MSIs */
-	bool no_msi;               /* hide IDR0.MSI: the guest uses the wired interrupts */
-	unsigned int evtq_log2;    /* IDR1.EVTQS offered (1..VSMMU_EVTQS), 0 = VSMMU_EVTQS */
-	struct iommufd *ictx;      /* the VM's iommufd context (not owned) */
-	pthread_mutex_t *ictx_lock; /* serialises calls on ictx among the vSMMUs that share it */
-	u32 ioas_id;               /* IOAS holding guest RAM at IOVA = GPA */
-	const struct guest_mem *mem;
-	struct hv *hv;
-	unsigned int nstreams;     /* 1..VSMMU_MAX_STREAMS, all behind one host SMMU */
-	struct vsmmu_stream_config streams[VSMMU_MAX_STREAMS];
-	/* The main loop that serves the vEVENTQ fd (see vmm/loop.h for the contract); loop.watch NULL: no
-	 * vEVENTQ is allocated (events ivmm raises itself still reach the guest). */
-	struct loop_watcher loop;
-	/* Send an event to every vCPU (wakes WFE): a CMD_SYNC with CS=SEV completes with it (NULL: none). Called
-	 * with the vSMMU's lock held; must not block. */
-	void (*sev)(void *ctx);
-	void *sev_ctx;             /* the context of sev */
-};
 
 /* Counters for --stats (vsmmu_stats_print). */
 struct vsmmu_stats {
@@ -127,9 +80,12 @@ struct vsmmu_stats {
 	u64 evt_first_ns, evt_last_ns; /* CLOCK_MONOTONIC of the first and last vEVENTQ record delivered */
 };
 
+/* The vSMMU as a vIOMMU model (iommu/viommu.h, kind "smmuv3"): its ops wrap the functions below. */
+extern const struct viommu_ops vsmmu_viommu_ops;
+
 /* Build the vSMMU and its iommufd objects, attach every stream as GBPA says at reset (bypass). On failure
  * everything done is undone and one message names the step and the device. Returns 0 or -errno. */
-int __must_check vsmmu_create(const struct vsmmu_config *cfg, struct vsmmu **out);
+int __must_check vsmmu_create(const struct viommu_config *cfg, struct vsmmu **out);
 /* Detach the devices and free the iommufd objects in reverse order; NULL is fine. The region must be off
  * the bus (or the vCPUs stopped). */
 void vsmmu_destroy(struct vsmmu *vs);

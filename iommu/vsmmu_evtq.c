@@ -15,7 +15,7 @@
  * says 1 only once the vEVENTQ exists: when the kernel refuses it, or the previous one is still busy, the ack
  * stays 0 (as a real SMMU shows a queue it cannot enable) and every CR0ACK read (the guest polls it) tries
  * again, one DESTROY and one ALLOC at most, never sleeping; only teardown waits. Its fd is served by the VM's
- * main loop (vsmmu_config.loop): the callback takes vs->lock and reads only if the fd is still the vSMMU's
+ * main loop (viommu_config.loop): the callback takes vs->lock and reads only if the fd is still the vSMMU's
  * current vEVENTQ, so a record is never written while CR0ACK.EVTQEN is 0, nor read from a freed queue.
  * Runs with vs->lock held except vsmmu_evtq_readable, which takes it, and vsmmu_evtq_teardown. */
 #include <endian.h>

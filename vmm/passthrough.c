@@ -47,12 +47,14 @@ static int check_ram_iova(struct passthrough *pt, const struct guest_mem *ram)
 	return ret;
 }
 
-/* One vSMMU per cfg->vsmmus entry, with the devices the config placed behind it. */
+/* One vSMMU per cfg->vsmmus entry, with the devices the config placed behind it, through the vIOMMU
+ * contract (iommu/viommu.h): the vSMMU is the one model (--viommu smmuv3). */
 static int create_vsmmus(struct passthrough *pt, const struct vm_config *cfg, const struct guest_mem *ram,
 			 struct hv *hv, struct bus *bus, const struct passthrough_loop *loop)
 {
+	pt->viommu_ops = &vsmmu_viommu_ops;
 	for (unsigned int k = 0; k < cfg->nvsmmus; k++) {
-		struct vsmmu_config vc = {
+		struct viommu_config vc = {
 			.name = cfg->vsmmus[k].name,
 			.base = LAYOUT_VSMMU_FRAME(k),
 			.spi_evtq = LAYOUT_SPI_VSMMU(k, LAYOUT_VSMMU_SPI_EVTQ),
@@ -82,14 +84,14 @@ static int create_vsmmus(struct passthrough *pt, const struct vm_config *cfg, co
 				continue;
 			vc.streams[vc.nstreams++] = viommu_vfio_stream(dc->id, &pt->devs[i].vdev, dc->vsid);
 		}
-		ret = vsmmu_create(&vc, &pt->vsmmus[k]);
+		ret = pt->viommu_ops->create(&vc, &pt->viommus[k]);
 		if (ret)
 			return ret;
-		pt->nvsmmus = k + 1;
-		ret = bus_register(bus, vsmmu_region(pt->vsmmus[k]), NULL, 0);
+		pt->nviommus = k + 1;
+		ret = bus_register(bus, pt->viommu_ops->region(pt->viommus[k]), NULL, 0);
 		if (ret)
 			return ret;
-		pt->vsmmu_on_bus[k] = true;
+		pt->viommu_on_bus[k] = true;
 	}
 	return 0;
 }
@@ -131,30 +133,30 @@ static void unmap_ram(struct passthrough *pt)
 
 void passthrough_stats_print(const struct passthrough *pt)
 {
-	if (!pt || !pt->nvsmmus) {
+	if (!pt || !pt->nviommus) {
 		pr_info("stats: no vSMMU");
 		return;
 	}
-	for (unsigned int k = 0; k < pt->nvsmmus; k++)
-		vsmmu_stats_print(pt->vsmmus[k]);
+	for (unsigned int k = 0; k < pt->nviommus; k++)
+		pt->viommu_ops->stats_print(pt->viommus[k]);
 }
 
 void passthrough_destroy(struct passthrough *pt)
 {
-	for (unsigned int k = pt->nvsmmus; k-- > 0;) {
-		if (pt->vsmmu_on_bus[k])
-			bus_unregister(pt->bus, vsmmu_region(pt->vsmmus[k]));
-		pt->vsmmu_on_bus[k] = false;
+	for (unsigned int k = pt->nviommus; k-- > 0;) {
+		if (pt->viommu_on_bus[k])
+			bus_unregister(pt->bus, pt->viommu_ops->region(pt->viommus[k]));
+		pt->viommu_on_bus[k] = false;
 	}
 	for (unsigned int i = pt->ndevs; i-- > 0;) {
 		vfio_pci_destroy(pt->devs[i].pci);
 		pt->devs[i].pci = NULL;
 	}
-	for (unsigned int k = pt->nvsmmus; k-- > 0;) {
-		vsmmu_destroy(pt->vsmmus[k]);
-		pt->vsmmus[k] = NULL;
+	for (unsigned int k = pt->nviommus; k-- > 0;) {
+		pt->viommu_ops->destroy(pt->viommus[k]);
+		pt->viommus[k] = NULL;
 	}
-	pt->nvsmmus = 0;
+	pt->nviommus = 0;
 	unmap_ram(pt);
 	for (unsigned int i = pt->ndevs; i-- > 0;) {
 		if (pt->devs[i].open)

@@ -64,9 +64,10 @@ struct passthrough {
 	bool host_up;
 	unsigned int ndevs;
 	struct passthrough_dev devs[IVMM_MAX_DEVICES];
-	unsigned int nvsmmus;          /* created so far (cfg->vsmmus order) */
-	struct vsmmu *vsmmus[IVMM_MAX_VSMMUS];
-	bool vsmmu_on_bus[IVMM_MAX_VSMMUS];
+	const struct viommu_ops *viommu_ops; /* the vIOMMU model of the vSMMUs (iommu/viommu.h) */
+	unsigned int nviommus;         /* vSMMUs created so far (cfg->vsmmus order) */
+	struct viommu *viommus[IVMM_MAX_VSMMUS];
+	bool viommu_on_bus[IVMM_MAX_VSMMUS];
 	struct bus *bus;
 };
 
@@ -83,7 +84,7 @@ struct passthrough_loop {
 int __must_check passthrough_create(struct passthrough *pt, const struct vm_config *cfg, const struct guest_mem *ram,
 				    struct hv *hv, struct bus *bus, const struct passthrough_backend *be,
 				    const struct passthrough_loop *loop);
-/* Print the --stats counters of every vSMMU of pt (vsmmu_stats_print), or "stats: no vSMMU" when pt is NULL
+/* Print the --stats counters of every vSMMU of pt (its viommu_ops->stats_print), or "stats: no vSMMU" when pt is NULL
  * or has none. */
 void passthrough_stats_print(const struct passthrough *pt);
 /* Undo passthrough_create() in reverse: vSMMU frames off the bus, device models (reset), vSMMUs (devices

@@ -17,15 +17,15 @@ static const char *stream_last_err(void *dev)
 	return ((struct vfio_dev *)dev)->last_err;
 }
 
-const struct vsmmu_stream_ops viommu_vfio_stream_ops = {
+const struct viommu_stream_ops viommu_vfio_stream_ops = {
 	.attach = stream_attach,
 	.detach = stream_detach,
 	.last_err = stream_last_err,
 };
 
-struct vsmmu_stream_config viommu_vfio_stream(const char *name, struct vfio_dev *dev, u32 vsid)
+struct viommu_stream_config viommu_vfio_stream(const char *name, struct vfio_dev *dev, u32 vsid)
 {
-	return (struct vsmmu_stream_config){
+	return (struct viommu_stream_config){
 		.name = name, .ops = &viommu_vfio_stream_ops, .dev = dev, .dev_id = dev->dev_id, .vsid = vsid,
 	};
 }

@@ -1,4 +1,4 @@
-/* viommu_vfio.h: the machine's side of the vSMMU's per-stream contract (struct vsmmu_stream_ops,
+/* viommu_vfio.h: the machine's side of the vSMMU's per-stream contract (struct viommu_stream_ops,
  * iommu/vsmmu.h) over a VFIO cdev device (devices/vfio_dev.h): what the vSMMU asks of each device behind it
  * (attach to a HWPT, detach, the line of the last failure), so iommu/ needs nothing from devices/. */
 #ifndef IVMM_VIOMMU_VFIO_H
@@ -9,9 +9,9 @@
 
 /* The ops over a struct vfio_dev (the stream's dev), bound to the vSMMU's iommufd: attach is
  * vfio_dev_attach (quiet: vfio_dev_attach_quiet), detach vfio_dev_detach, last_err the device's last_err. */
-extern const struct vsmmu_stream_ops viommu_vfio_stream_ops;
+extern const struct viommu_stream_ops viommu_vfio_stream_ops;
 
 /* A stream config for dev (bound: its dev_id is valid) named name, seen by the guest as StreamID vsid. */
-struct vsmmu_stream_config viommu_vfio_stream(const char *name, struct vfio_dev *dev, u32 vsid);
+struct viommu_stream_config viommu_vfio_stream(const char *name, struct vfio_dev *dev, u32 vsid);
 
 #endif

@@ -117,7 +117,7 @@ struct race {
 	struct fake_hv fh;
 	struct guest_mem mem;
 	u32 ioas;
-	struct vsmmu_config cfg;
+	struct viommu_config cfg;
 	struct vsmmu *vs;
 	struct mmio_region *reg;
 	struct race_loop loop;
@@ -676,7 +676,7 @@ static int setup(struct race *r)
 	r->loop.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (r->loop.wake_fd < 0)
 		return -errno;
-	r->cfg = (struct vsmmu_config){
+	r->cfg = (struct viommu_config){
 		.name = "vsmmu0",
 		.base = FRAME,
 		.spi_evtq = SPI_EVTQ,

@@ -164,7 +164,7 @@ Test(vsmmu_life, bad_configurations_touch_nothing)
 	before = rig.fi.nr_log;
 	rig.cfg.nstreams = 0;
 	cr_assert_eq(rig_create(&rig), -EINVAL);
-	rig.cfg.nstreams = VSMMU_MAX_STREAMS + 1;
+	rig.cfg.nstreams = VIOMMU_MAX_STREAMS + 1;
 	cr_assert_eq(rig_create(&rig), -EINVAL);
 	rig.cfg.nstreams = 3;
 	rig.cfg.streams[2].vsid = rig.cfg.streams[0].vsid;

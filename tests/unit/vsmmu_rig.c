@@ -8,7 +8,7 @@
 #include <string.h>
 #include "tests/unit/vsmmu_rig.h"
 
-/* The main loop's side (vsmmu_config.loop, vmm/loop.h): one fd at a time, as the vSMMU uses it. */
+/* The main loop's side (viommu_config.loop, vmm/loop.h): one fd at a time, as the vSMMU uses it. */
 static int rig_watch(void *ctx, int fd, short events, loop_fn fn, void *opaque)
 {
 	struct vsmmu_rig *r = ctx;
@@ -69,7 +69,7 @@ void rig_init_ram(struct vsmmu_rig *r, unsigned int ndev, void *ram)
 	rig_assert_eq(iommufd_ioas_map_fixed(&r->ictx, r->ioas, r->mem.host, RIG_RAM_SIZE, RIG_RAM, true), 0);
 
 	r->ndev = ndev;
-	r->cfg = (struct vsmmu_config){
+	r->cfg = (struct viommu_config){
 		.name = "vsmmu0",
 		.base = RIG_FRAME,
 		.spi_evtq = RIG_SPI_EVTQ,

@@ -65,11 +65,11 @@ struct vsmmu_rig {
 	struct fake_hv fh;
 	struct guest_mem mem;
 	u32 ioas;
-	struct vsmmu_config cfg;
+	struct viommu_config cfg;
 	struct vsmmu *vs;
 	/* The main loop's side of the vEVENTQ (cfg.loop): what the vSMMU asked to have watched. */
 	int watch_fd;              /* -1: nothing watched */
-	unsigned int sevs;         /* the vSMMU's SEVs (vsmmu_config.sev) */
+	unsigned int sevs;         /* the vSMMU's SEVs (viommu_config.sev) */
 	loop_fn watch_fn;
 	void *watch_opaque;
 	unsigned int watches, unwatches;
