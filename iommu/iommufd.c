@@ -1,6 +1,6 @@
 /* iommufd.c: the iommufd context, its object tracker and the typed wrappers that call the backend ops and
  * report failures (see iommufd.h). The real backend (ioctls on /dev/iommu) is iommufd_kernel.c, vEVENTQ
- * record parsing iommufd_events.c, invalidation batches iommufd_inv.c, IOVA range helpers iommufd_iova.c. */
+ * record parsing iommufd_events.c, IOVA range helpers iommufd_iova.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -390,20 +390,10 @@ ssize_t iommufd_veventq_read(struct iommufd *ictx, int fd, void *buf, size_t len
 
 /* ---- HWPT_INVALIDATE ---- */
 
-int iommufd_hwpt_invalidate_smmuv3(struct iommufd *ictx, u32 viommu_id,
-				   const struct iommu_viommu_arm_smmuv3_invalidate *cmds, u32 n, u32 *done)
-{
-	*done = n;
-	if (n > IOMMUFD_INV_MAX_ENTRIES) {
-		*done = 0;
-		return fail(ictx, -E2BIG, "HWPT_INVALIDATE viommu %u: %u commands (the kernel takes at most %u)",
-			    viommu_id, n, IOMMUFD_INV_MAX_ENTRIES);
-	}
-	return n ? iommufd_invalidate_raw(ictx, viommu_id, cmds, done) : 0;
-}
-
-int iommufd_invalidate_raw(struct iommufd *ictx, u32 viommu_id, const struct iommu_viommu_arm_smmuv3_invalidate *cmds,
-			   u32 *num)
+/* One HWPT_INVALIDATE ioctl of ARM SMMUv3 commands on a vIOMMU; *num in = commands, out = handled (clamped
+ * to the input). The failing command is named in the message. */
+static int invalidate_raw(struct iommufd *ictx, u32 viommu_id,
+			  const struct iommu_viommu_arm_smmuv3_invalidate *cmds, u32 *num)
 {
 	u32 asked = *num;
 	int rc = ictx->ops->hwpt_invalidate(ictx, viommu_id, IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3, cmds,
@@ -422,4 +412,16 @@ int iommufd_invalidate_raw(struct iommufd *ictx, u32 viommu_id, const struct iom
 		return fail(ictx, rc, "HWPT_INVALIDATE viommu %u: %u commands", viommu_id, asked);
 	}
 	return 0;
+}
+
+int iommufd_hwpt_invalidate_smmuv3(struct iommufd *ictx, u32 viommu_id,
+				   const struct iommu_viommu_arm_smmuv3_invalidate *cmds, u32 n, u32 *done)
+{
+	*done = n;
+	if (n > IOMMUFD_INV_MAX_ENTRIES) {
+		*done = 0;
+		return fail(ictx, -E2BIG, "HWPT_INVALIDATE viommu %u: %u commands (the kernel takes at most %u)",
+			    viommu_id, n, IOMMUFD_INV_MAX_ENTRIES);
+	}
+	return n ? invalidate_raw(ictx, viommu_id, cmds, done) : 0;
 }

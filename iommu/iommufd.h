@@ -19,6 +19,7 @@
 #define IVMM_IOMMU_IOMMUFD_H
 
 #include <stdbool.h>
+#include <endian.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <linux/iommufd.h>
@@ -207,38 +208,23 @@ ssize_t iommufd_veventq_read(struct iommufd *ictx, int fd, void *buf, size_t len
 
 /* ---- HWPT_INVALIDATE (ARM SMMUv3 commands, on a vIOMMU id) ---- */
 
-#define IOMMUFD_INV_BATCH_MAX 64
 /* The kernel's limit on entry_num for one IOMMU_HWPT_INVALIDATE. */
 #define IOMMUFD_INV_MAX_ENTRIES (1u << 19)
 
-/* ONE IOMMU_HWPT_INVALIDATE of n commands (already in the kernel's little-endian format) on a vIOMMU;
- * n <= IOMMUFD_INV_MAX_ENTRIES (else -E2BIG, nothing sent). *done = commands the kernel handled, also on
- * failure (then the command at index *done is the one it refused). */
+/* One 128-bit command (host-order dwords) in the kernel's little-endian format. */
+static inline void iommufd_inv_cmd(struct iommu_viommu_arm_smmuv3_invalidate *out, const u64 cmd[2])
+{
+	out->cmd[0] = htole64(cmd[0]);
+	out->cmd[1] = htole64(cmd[1]);
+}
+
+/* ONE IOMMU_HWPT_INVALIDATE of n commands (already in the kernel's little-endian format, iommufd_inv_cmd) on
+ * a vIOMMU; n <= IOMMUFD_INV_MAX_ENTRIES (else -E2BIG, nothing sent). *done = commands the kernel handled,
+ * also on failure (then the command at index *done is the one it refused, and the message names it: opcode
+ * and dwords). The one batcher on top of it is the vSMMU's (iommu/vsmmu_cmdq.c gathers, vsmmu_inv_flush in
+ * iommu/vsmmu.c says how the kernel's answer reads). */
 int __must_check iommufd_hwpt_invalidate_smmuv3(struct iommufd *ictx, u32 viommu_id,
 						const struct iommu_viommu_arm_smmuv3_invalidate *cmds, u32 n,
 						u32 *done);
-
-/* Commands gathered until flush (e.g. at the guest's CMD_SYNC) or until the batch is full. */
-struct iommufd_inv_batch {
-	struct iommufd *ictx;
-	u32 viommu_id;
-	u32 nr;
-	struct iommu_viommu_arm_smmuv3_invalidate cmds[IOMMUFD_INV_BATCH_MAX];
-	u64 submitted;   /* commands handed to the kernel */
-	u64 consumed;    /* commands the kernel reported handled */
-	u64 failed;      /* commands dropped after a kernel error (rejected one + the rest of its batch) */
-};
-
-void iommufd_inv_batch_init(struct iommufd_inv_batch *b, struct iommufd *ictx, u32 viommu_id);
-/* Queue one 128-bit command (host-order dwords); flushes first if the batch is full. Returns 0 or the
- * flush error. */
-int __must_check iommufd_inv_batch_add(struct iommufd_inv_batch *b, const u64 cmd[2]);
-/* Submit queued commands. On error: -errno, *bad_index (if non-NULL) = index in this flush of the command
- * the kernel stopped at, the message names it (opcode and dwords); the batch is emptied either way. */
-int __must_check iommufd_inv_batch_flush(struct iommufd_inv_batch *b, u32 *bad_index);
-/* One-shot: submit n commands (any n, split into IOMMUFD_INV_BATCH_MAX sized ioctls); *done = commands the
- * kernel handled. */
-int __must_check iommufd_invalidate_smmuv3(struct iommufd *ictx, u32 viommu_id, const u64 (*cmds)[2], u32 n,
-					   u32 *done);
 
 #endif

@@ -158,8 +158,7 @@ static int inv_add(struct vsmmu *vs, const u64 raw[2], u32 qptr)
 		b->qidx = q;
 		b->cap = cap;
 	}
-	b->cmds[b->nr].cmd[0] = htole64(raw[0]);
-	b->cmds[b->nr].cmd[1] = htole64(raw[1]);
+	iommufd_inv_cmd(&b->cmds[b->nr], raw);
 	b->qidx[b->nr] = qptr;
 	b->nr++;
 	return 0;

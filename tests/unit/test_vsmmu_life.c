@@ -371,7 +371,7 @@ Test(vsmmu_fakes, invalidate_records_counts_and_fails_at_an_entry)
 		cmds[i][0] = FIELD_PREP(CMDQ_0_OP, CMDQ_OP_TLBI_NH_ASID) | FIELD_PREP(CMDQ_TLBI_0_ASID, i);
 		cmds[i][1] = 0;
 	}
-	cr_assert_eq(iommufd_invalidate_smmuv3(&e.ictx, e.viommu, (const u64(*)[2])cmds, 6, &done), 0);
+	cr_assert_eq(fake_inv_send(&e.ictx, e.viommu, (const u64(*)[2])cmds, 6, &done), 0);
 	cr_assert_eq(done, 6);
 	cr_assert_eq(e.fi.inv_num_in[0], 6);
 	cr_assert_eq(e.fi.nr_inv_cmd, 6);
@@ -380,25 +380,25 @@ Test(vsmmu_fakes, invalidate_records_counts_and_fails_at_an_entry)
 	/* The driver's allocation fails (-ENOMEM): entry_num comes back as asked, nothing was issued. */
 	e.fi.fail_invalidate = -ENOMEM;
 	e.fi.fail_invalidate_where = FAKE_INV_FAIL_ALLOC;
-	cr_assert_eq(iommufd_invalidate_smmuv3(&e.ictx, e.viommu, (const u64(*)[2])cmds, 5, &done), -ENOMEM);
+	cr_assert_eq(fake_inv_send(&e.ictx, e.viommu, (const u64(*)[2])cmds, 5, &done), -ENOMEM);
 	cr_assert_eq(done, 5);
 	cr_assert_eq(e.fi.inv_num_in[1], 5);
 	cr_assert_eq(e.fi.nr_inv_cmd, 6);
 	/* One-shot: the next call goes through. */
-	cr_assert_eq(iommufd_invalidate_smmuv3(&e.ictx, e.viommu, (const u64(*)[2])cmds, 3, &done), 0);
+	cr_assert_eq(fake_inv_send(&e.ictx, e.viommu, (const u64(*)[2])cmds, 3, &done), 0);
 	cr_assert_eq(done, 3);
 	cr_assert_eq(e.fi.nr_inv_cmd, 9);
 	/* A command the kernel refuses (a vSID with no vDEVICE): -EIO, entry_num its index, and the one before it,
 	 * checked but in the same block of 63, never issued. */
 	cmds[1][0] = FIELD_PREP(CMDQ_0_OP, CMDQ_OP_CFGI_CD) | FIELD_PREP(CMDQ_CFGI_0_SID, 0x99);
-	cr_assert_eq(iommufd_invalidate_smmuv3(&e.ictx, e.viommu, (const u64(*)[2])cmds, 6, &done), -EIO);
+	cr_assert_eq(fake_inv_send(&e.ictx, e.viommu, (const u64(*)[2])cmds, 6, &done), -EIO);
 	cr_assert_eq(done, 1);
 	cr_assert_eq(e.fi.nr_inv_cmd, 9, "nothing of the failed call was issued");
 	cr_assert_eq(e.fi.inv_calls, 4);
 	cr_assert_eq(e.fi.inv_num_in[3], 6);
 	/* An early failure in the core: entry_num 0. */
 	e.fi.fail_invalidate = -EINVAL;
-	cr_assert_eq(iommufd_invalidate_smmuv3(&e.ictx, e.viommu, (const u64(*)[2])cmds, 1, &done), -EINVAL);
+	cr_assert_eq(fake_inv_send(&e.ictx, e.viommu, (const u64(*)[2])cmds, 1, &done), -EINVAL);
 	cr_assert_eq(done, 0);
 	fake_env_down(&e);
 }
