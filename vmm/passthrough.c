@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "boot/layout.h"
+#include "iommu/vsmmu.h"
 #include "vmm/passthrough.h"
 #include "vmm/log.h"
 #include "vmm/sig.h"

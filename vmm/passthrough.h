@@ -11,7 +11,7 @@
  * model (reset, config space, BARs placed in the windows, interrupts). Any failure prints one message (the
  * layer that failed names the device and the cause) and undoes everything in reverse; so does
  * passthrough_destroy(). Devices the config puts behind a vSMMU are not attached to the IOAS: each vSMMU
- * (iommu/vsmmu.h) builds its nest-parent HWPT on ioas_id, its vIOMMU and a vDEVICE per device, attaches its
+ * (iommu/vsmmu.h, driven through iommu/viommu.h) builds its nest-parent HWPT on ioas_id, its vIOMMU and a vDEVICE per device, attaches its
  * devices itself and has its MMIO frame on the bus; their MSIs are routed to the vITS doorbell.
  *
  * RAM is mapped once: ivmm's guest RAM is one region fixed for the VM's life (no hotplug, no balloon, no
@@ -27,7 +27,7 @@
 #include "devices/vfio_dev.h"
 #include "devices/vfio_pci.h"
 #include "iommu/iommufd.h"
-#include "iommu/vsmmu.h"
+#include "iommu/viommu.h"
 #include "vmm/bus.h"
 #include "vmm/compiler.h"
 #include "vmm/config.h"

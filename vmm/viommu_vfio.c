@@ -1,4 +1,4 @@
-/* viommu_vfio.c: the vSMMU's per-stream contract implemented over a VFIO cdev device (see viommu_vfio.h):
+/* viommu_vfio.c: the vIOMMU per-stream contract implemented over a VFIO cdev device (see viommu_vfio.h):
  * the machine gives each vSMMU stream these ops and its struct vfio_dev. */
 #include "vmm/viommu_vfio.h"
 

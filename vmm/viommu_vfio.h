@@ -1,11 +1,11 @@
-/* viommu_vfio.h: the machine's side of the vSMMU's per-stream contract (struct viommu_stream_ops,
- * iommu/vsmmu.h) over a VFIO cdev device (devices/vfio_dev.h): what the vSMMU asks of each device behind it
- * (attach to a HWPT, detach, the line of the last failure), so iommu/ needs nothing from devices/. */
+/* viommu_vfio.h: the machine's side of the vIOMMU per-stream contract (struct viommu_stream_ops,
+ * iommu/viommu.h) over a VFIO cdev device (devices/vfio_dev.h): what a vIOMMU model asks of each device
+ * behind it (attach to a HWPT, detach, the line of the last failure), so iommu/ needs nothing from devices/. */
 #ifndef IVMM_VIOMMU_VFIO_H
 #define IVMM_VIOMMU_VFIO_H
 
 #include "devices/vfio_dev.h"
-#include "iommu/vsmmu.h"
+#include "iommu/viommu.h"
 
 /* The ops over a struct vfio_dev (the stream's dev), bound to the vSMMU's iommufd: attach is
  * vfio_dev_attach (quiet: vfio_dev_attach_quiet), detach vfio_dev_detach, last_err the device's last_err. */
