@@ -107,15 +107,11 @@ static int attach(struct vfio_dev *dev, u32 pt_id, bool quiet)
 	return 0;
 }
 
-int vfio_dev_attach(struct vfio_dev *dev, u32 pt_id)
+int vfio_dev_attach(struct vfio_dev *dev, u32 pt_id, enum fail_report how)
 {
-	return attach(dev, pt_id, false);
+	return attach(dev, pt_id, how == FAIL_QUIET);
 }
 
-int vfio_dev_attach_quiet(struct vfio_dev *dev, u32 pt_id)
-{
-	return attach(dev, pt_id, true);
-}
 
 int vfio_dev_detach(struct vfio_dev *dev)
 {
@@ -336,25 +332,17 @@ static int cfg_write(struct vfio_dev *dev, bool quiet, u32 off, u32 len, u32 val
 	return region_rw(dev, quiet, &dev->cfg, off, NULL, b, len);
 }
 
-int vfio_dev_cfg_read(struct vfio_dev *dev, u32 off, u32 len, u32 *val)
+int vfio_dev_cfg_read(struct vfio_dev *dev, u32 off, u32 len, u32 *val, enum fail_report how)
 {
-	return cfg_read(dev, false, off, len, val);
+	return cfg_read(dev, how == FAIL_QUIET, off, len, val);
 }
 
-int vfio_dev_cfg_write(struct vfio_dev *dev, u32 off, u32 len, u32 val)
+int vfio_dev_cfg_write(struct vfio_dev *dev, u32 off, u32 len, u32 val, enum fail_report how)
 {
-	return cfg_write(dev, false, off, len, val);
+	return cfg_write(dev, how == FAIL_QUIET, off, len, val);
 }
 
-int vfio_dev_cfg_read_quiet(struct vfio_dev *dev, u32 off, u32 len, u32 *val)
-{
-	return cfg_read(dev, true, off, len, val);
-}
 
-int vfio_dev_cfg_write_quiet(struct vfio_dev *dev, u32 off, u32 len, u32 val)
-{
-	return cfg_write(dev, true, off, len, val);
-}
 
 int vfio_dev_region_mmap(struct vfio_dev *dev, const struct vfio_region *r, u64 off, size_t len, int prot, void **out)
 {
@@ -452,25 +440,18 @@ static int unmask_eventfd(struct vfio_dev *dev, bool quiet, u32 index, u32 vecto
 			sizeof(v), "unmask eventfd");
 }
 
-int vfio_dev_irq_set_eventfds(struct vfio_dev *dev, u32 index, u32 start, u32 count, const int *fds)
+int vfio_dev_irq_set_eventfds(struct vfio_dev *dev, u32 index, u32 start, u32 count, const int *fds,
+			      enum fail_report how)
 {
-	return set_eventfds(dev, false, index, start, count, fds);
+	return set_eventfds(dev, how == FAIL_QUIET, index, start, count, fds);
 }
 
-int vfio_dev_irq_set_eventfds_quiet(struct vfio_dev *dev, u32 index, u32 start, u32 count, const int *fds)
+
+int vfio_dev_irq_disable(struct vfio_dev *dev, u32 index, enum fail_report how)
 {
-	return set_eventfds(dev, true, index, start, count, fds);
+	return irq_disable(dev, how == FAIL_QUIET, index);
 }
 
-int vfio_dev_irq_disable(struct vfio_dev *dev, u32 index)
-{
-	return irq_disable(dev, false, index);
-}
-
-int vfio_dev_irq_disable_quiet(struct vfio_dev *dev, u32 index)
-{
-	return irq_disable(dev, true, index);
-}
 
 int vfio_dev_irq_mask(struct vfio_dev *dev, u32 index, u32 vector, bool mask)
 {
@@ -479,15 +460,11 @@ int vfio_dev_irq_mask(struct vfio_dev *dev, u32 index, u32 vector, bool mask)
 			vector, 1, NULL, 0, mask ? "mask" : "unmask");
 }
 
-int vfio_dev_irq_unmask_eventfd(struct vfio_dev *dev, u32 index, u32 vector, int fd)
+int vfio_dev_irq_unmask_eventfd(struct vfio_dev *dev, u32 index, u32 vector, int fd, enum fail_report how)
 {
-	return unmask_eventfd(dev, false, index, vector, fd);
+	return unmask_eventfd(dev, how == FAIL_QUIET, index, vector, fd);
 }
 
-int vfio_dev_irq_unmask_eventfd_quiet(struct vfio_dev *dev, u32 index, u32 vector, int fd)
-{
-	return unmask_eventfd(dev, true, index, vector, fd);
-}
 
 static int reset(struct vfio_dev *dev, bool quiet)
 {
@@ -498,12 +475,8 @@ static int reset(struct vfio_dev *dev, bool quiet)
 	return 0;
 }
 
-int vfio_dev_reset(struct vfio_dev *dev)
+int vfio_dev_reset(struct vfio_dev *dev, enum fail_report how)
 {
-	return reset(dev, false);
+	return reset(dev, how == FAIL_QUIET);
 }
 
-int vfio_dev_reset_quiet(struct vfio_dev *dev)
-{
-	return reset(dev, true);
-}

@@ -26,9 +26,9 @@ void vfio_pci_cmd_update(struct vfio_pci *vp, u16 old)
 	if (!(cmd & PCI_COMMAND_MEMORY))
 		vfio_pci_bars_update(vp, -1);
 	/* Guest-driven: failures are reported rate-limited, not by the wrappers. */
-	if (vfio_dev_cfg_read_quiet(vp->vdev, PCI_COMMAND, 2, &real) == 0) {
+	if (vfio_dev_cfg_read(vp->vdev, PCI_COMMAND, 2, &real, FAIL_QUIET) == 0) {
 		real = (real & ~(u32)CMD_PASSTHROUGH) | (cmd & CMD_PASSTHROUGH);
-		if (vfio_dev_cfg_write_quiet(vp->vdev, PCI_COMMAND, 2, real))
+		if (vfio_dev_cfg_write(vp->vdev, PCI_COMMAND, 2, real, FAIL_QUIET))
 			log_guest("%s: could not update the device's command register: %s", vp->name,
 				  vp->vdev->last_err);
 	} else {
@@ -81,13 +81,13 @@ static void forward_live(struct vfio_pci *vp, u32 off, u32 size, u32 val)
 				continue;
 			cur = gval & m;
 		} else {
-			if (vfio_dev_cfg_read_quiet(vp->vdev, r->off, 2, &cur)) {
+			if (vfio_dev_cfg_read(vp->vdev, r->off, 2, &cur, FAIL_QUIET)) {
 				log_guest("%s: config write at 0x%x: %s", vp->name, r->off, vp->vdev->last_err);
 				continue;
 			}
 			cur = ((cur & ~(u32)m & ~(u32)r->zero) | (gval & m)) & 0xffff;
 		}
-		if (vfio_dev_cfg_write_quiet(vp->vdev, r->off, 2, cur))
+		if (vfio_dev_cfg_write(vp->vdev, r->off, 2, cur, FAIL_QUIET))
 			log_guest("%s: config write at 0x%x: %s", vp->name, r->off, vp->vdev->last_err);
 	}
 }
@@ -108,7 +108,7 @@ u32 vfio_pci_cfg_read(struct vfio_pci *vp, u32 off, u32 size)
 			u32 dv;
 
 			/* Every guest read comes here: a failing device must not flood stderr. */
-			if (vfio_dev_cfg_read_quiet(vp->vdev, off, size, &dv) == 0)
+			if (vfio_dev_cfg_read(vp->vdev, off, size, &dv, FAIL_QUIET) == 0)
 				v = (v & ~live) | (dv & live);
 			else
 				log_guest("%s: config read at 0x%x: %s", vp->name, off, vp->vdev->last_err);
@@ -188,7 +188,7 @@ static int read_raw_config(struct vfio_pci *vp, u8 *raw)
 {
 	for (u32 off = 0; off < PCI_CFG_SPACE_SIZE; off += 4) {
 		u32 v;
-		int ret = vfio_dev_cfg_read(vp->vdev, off, 4, &v);
+		int ret = vfio_dev_cfg_read(vp->vdev, off, 4, &v, FAIL_PRINT);
 
 		if (ret)
 			return ret;

@@ -24,6 +24,7 @@
 #include <sys/types.h>
 #include <linux/iommufd.h>
 #include "vmm/compiler.h"
+#include "vmm/log.h"
 
 struct iommufd;
 
@@ -96,10 +97,13 @@ struct iommufd {
 	struct iommufd_obj *objs;
 	size_t nr_objs, cap_objs;
 	u64 next_seq;
-	char last_err[256];     /* the last failure line printed, for callers and tests */
-	bool quiet;             /* record failures in last_err without printing them: set by a caller that
-				 * reports them itself, rate-limited, because a guest drove the call */
+	char last_err[256];     /* the last failure line (printed or not), for callers and tests */
 };
+
+/* Errors: every function that fails records one line naming the object, the operation, the ids and strerror
+ * in ictx->last_err and prints it. Those whose caller may report the failure itself (rate-limited, because a
+ * guest drove the call, or in a line of its own, as host-check does) take how: FAIL_QUIET records without
+ * printing (vmm/log.h). */
 
 /* Open /dev/iommu (path NULL = "/dev/iommu") with the real ops. A missing node is reported as
  * "iommufd: cannot open /dev/iommu: No such file or directory (kernel without CONFIG_IOMMUFD?)". */
@@ -115,7 +119,7 @@ static inline int iommufd_fd(const struct iommufd *ictx)
 }
 
 /* IOAS. */
-int __must_check iommufd_ioas_alloc(struct iommufd *ictx, u32 *out_ioas_id);
+int __must_check iommufd_ioas_alloc(struct iommufd *ictx, u32 *out_ioas_id, enum fail_report how);
 /* Map [va, va+length) at a fixed iova, READABLE|WRITEABLE (writeable=false: read-only for the device). */
 int __must_check iommufd_ioas_map_fixed(struct iommufd *ictx, u32 ioas_id, void *va, u64 length, u64 iova,
 					bool writeable);
@@ -137,19 +141,22 @@ int __must_check iommufd_find_iova(const struct iommu_iova_range *ranges, size_t
 				   u64 align, u64 *iova);
 
 /* Device info (dev_id from VFIO_DEVICE_BIND_IOMMUFD). */
-int __must_check iommufd_get_hw_info(struct iommufd *ictx, u32 dev_id, struct iommufd_hw_info *out);
+int __must_check iommufd_get_hw_info(struct iommufd *ictx, u32 dev_id, struct iommufd_hw_info *out,
+				     enum fail_report how);
 
 /* HWPTs. */
 /* A nesting parent (stage 2) on an IOAS: flags NEST_PARENT. */
-int __must_check iommufd_hwpt_alloc_nest_parent(struct iommufd *ictx, u32 dev_id, u32 ioas_id, u32 *out_hwpt_id);
+int __must_check iommufd_hwpt_alloc_nest_parent(struct iommufd *ictx, u32 dev_id, u32 ioas_id, u32 *out_hwpt_id,
+						enum fail_report how);
 /* A plain paging HWPT on an IOAS (flags 0). */
 int __must_check iommufd_hwpt_alloc_paging(struct iommufd *ictx, u32 dev_id, u32 ioas_id, u32 *out_hwpt_id);
 /* A nested HWPT on a vIOMMU from the first two (little-endian host order values) dwords of a guest STE. */
 int __must_check iommufd_hwpt_alloc_nested_smmuv3(struct iommufd *ictx, u32 dev_id, u32 viommu_id,
-						  const u64 ste[2], u32 *out_hwpt_id);
+						  const u64 ste[2], u32 *out_hwpt_id, enum fail_report how);
 
 /* vIOMMU (IOMMU_VIOMMU_TYPE_ARM_SMMUV3) on a nest-parent HWPT. */
-int __must_check iommufd_viommu_alloc_smmuv3(struct iommufd *ictx, u32 dev_id, u32 s2_hwpt_id, u32 *out_viommu_id);
+int __must_check iommufd_viommu_alloc_smmuv3(struct iommufd *ictx, u32 dev_id, u32 s2_hwpt_id, u32 *out_viommu_id,
+					     enum fail_report how);
 /* vDEVICE: dev_id seen by the guest as virt_id (its StreamID). */
 int __must_check iommufd_vdevice_alloc(struct iommufd *ictx, u32 viommu_id, u32 dev_id, u64 virt_id,
 				       u32 *out_vdevice_id);
@@ -158,7 +165,7 @@ int __must_check iommufd_vdevice_alloc(struct iommufd *ictx, u32 viommu_id, u32 
 /* vEVENTQ (IOMMU_VEVENTQ_TYPE_ARM_SMMUV3) of depth records. *out_fd is owned by the tracker: it is closed
  * when the vEVENTQ is destroyed (iommufd_destroy / teardown); the caller must not close it. */
 int __must_check iommufd_veventq_alloc_smmuv3(struct iommufd *ictx, u32 viommu_id, u32 depth, u32 *out_veventq_id,
-					      int *out_fd);
+					      int *out_fd, enum fail_report how);
 
 /* Destroy one tracked object (closes a vEVENTQ's fd). An id the tracker does not know is still passed
  * to the kernel (and reported as untracked in a debug line). A vEVENTQ's file is released before the DESTROY
@@ -166,7 +173,7 @@ int __must_check iommufd_veventq_alloc_smmuv3(struct iommufd *ictx, u32 viommu_i
  * eventfd that never polls readable holds the number meanwhile, so a poller that still has it cannot read
  * another file; if the DESTROY fails, the object stays tracked with that placeholder as its fd (the next
  * iommufd_destroy retries, iommufd_close closes it). */
-int __must_check iommufd_destroy(struct iommufd *ictx, u32 id);
+int __must_check iommufd_destroy(struct iommufd *ictx, u32 id, enum fail_report how);
 /* Destroy every tracked object, children first (order in the file header). Keeps going on failure;
  * returns the first error. */
 int iommufd_teardown(struct iommufd *ictx);
@@ -204,7 +211,7 @@ u32 iommufd_vevent_seq_account(struct iommufd_vevent_seq *s, const struct iommuf
 /* read() a vEVENTQ fd into buf (len >= IOMMUFD_VEVENT_SMMUV3_SIZE). Returns bytes read (whole records only),
  * 0 if nothing is queued (the kernel's read does not block; -EAGAIN also maps to 0), or -errno with a
  * message. poll() the fd for POLLIN to wait. */
-ssize_t iommufd_veventq_read(struct iommufd *ictx, int fd, void *buf, size_t len);
+ssize_t iommufd_veventq_read(struct iommufd *ictx, int fd, void *buf, size_t len, enum fail_report how);
 
 /* ---- HWPT_INVALIDATE (ARM SMMUv3 commands, on a vIOMMU id) ---- */
 
@@ -225,6 +232,6 @@ static inline void iommufd_inv_cmd(struct iommu_viommu_arm_smmuv3_invalidate *ou
  * iommu/vsmmu.c says how the kernel's answer reads). */
 int __must_check iommufd_hwpt_invalidate_smmuv3(struct iommufd *ictx, u32 viommu_id,
 						const struct iommu_viommu_arm_smmuv3_invalidate *cmds, u32 n,
-						u32 *done);
+						u32 *done, enum fail_report how);
 
 #endif

@@ -25,9 +25,9 @@
  * VFIO device (vmm/viommu_vfio.h). Called with the iommufd lock (viommu_config.ictx_lock) held. */
 struct viommu_stream_ops {
 	/* Attach the device to the HWPT pt_id, or replace what it is attached to with it. 0 or -errno; the
-	 * failure's one line is in last_err(dev), printed here too unless quiet (the model then reports it
-	 * itself, rate-limited, because the guest drove the change). */
-	int (*attach)(void *dev, u32 pt_id, bool quiet);
+	 * failure's one line is in last_err(dev), printed here too unless how is FAIL_QUIET (the model then
+	 * reports it itself, rate-limited, because the guest drove the change). */
+	int (*attach)(void *dev, u32 pt_id, enum fail_report how);
 	/* Detach the device (iommufd then blocks its DMA). 0 or -errno after one printed line. */
 	int (*detach)(void *dev);
 	/* The line of the last failed attach or detach. */

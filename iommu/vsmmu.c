@@ -105,12 +105,10 @@ struct vsmmu_stream *vsmmu_stream_find(struct vsmmu *vs, u32 vsid)
 static void ictx_lock(struct vsmmu *vs)
 {
 	pthread_mutex_lock(vs->cfg.ictx_lock);
-	vs->cfg.ictx->quiet = true;
 }
 
 static void ictx_unlock(struct vsmmu *vs)
 {
-	vs->cfg.ictx->quiet = false;
 	pthread_mutex_unlock(vs->cfg.ictx_lock);
 }
 
@@ -118,7 +116,7 @@ static void free_nested(struct vsmmu *vs, u32 id)
 {
 	if (!id)
 		return;
-	if (iommufd_destroy(vs->cfg.ictx, id))
+	if (iommufd_destroy(vs->cfg.ictx, id, FAIL_QUIET))
 		pr_err_ratelimited("%s: %s", vs->name, vs->cfg.ictx->last_err);
 }
 
@@ -128,9 +126,9 @@ static u32 target_hwpt(const struct vsmmu *vs, enum vsmmu_target target, u32 nes
 }
 
 /* Put s's device on pt_id through the stream contract (vsmmu.h); the ictx lock is held. */
-static int stream_attach(const struct vsmmu_stream *s, u32 pt_id, bool quiet)
+static int stream_attach(const struct vsmmu_stream *s, u32 pt_id, enum fail_report how)
 {
-	return s->ops->attach(s->dev, pt_id, quiet);
+	return s->ops->attach(s->dev, pt_id, how);
 }
 
 /* Service failure with the ictx lock held (vsmmu_service_failure). */
@@ -146,7 +144,7 @@ static void service_failure_locked(struct vsmmu *vs, const char *why)
 
 		if (s->target == VSMMU_T_ABORT || s->target == VSMMU_T_NONE)
 			continue;
-		if (stream_attach(s, vs->abort_id, true)) {
+		if (stream_attach(s, vs->abort_id, FAIL_QUIET)) {
 			/* Detached, a device is blocked (iommufd puts it in the blocking domain). */
 			if (s->ops->detach(s->dev))
 				pr_err("%s: %s: neither the abort HWPT nor a detach took: its DMA is not contained; "
@@ -175,7 +173,7 @@ static void stream_fail_closed(struct vsmmu *vs, struct vsmmu_stream *s)
 {
 	u32 old = s->nested_id;
 
-	if (s->target != VSMMU_T_ABORT && stream_attach(s, vs->abort_id, true)) {
+	if (s->target != VSMMU_T_ABORT && stream_attach(s, vs->abort_id, FAIL_QUIET)) {
 		pr_err_ratelimited("%s: %s: %s", vs->name, s->name, s->ops->last_err(s->dev));
 		service_failure_locked(vs, "a device could not be moved to the abort HWPT");
 		return;
@@ -209,7 +207,8 @@ static void stream_apply(struct vsmmu *vs, struct vsmmu_stream *s, enum vsmmu_ta
 		return;
 	ictx_lock(vs);
 	if (target == VSMMU_T_NESTED) {
-		rc = iommufd_hwpt_alloc_nested_smmuv3(vs->cfg.ictx, s->dev_id, vs->viommu_id, ste, &new_id);
+		rc = iommufd_hwpt_alloc_nested_smmuv3(vs->cfg.ictx, s->dev_id, vs->viommu_id, ste, &new_id,
+						      FAIL_QUIET);
 		if (rc) {
 			/* The host refused the STE: the stream aborts, as for an STE the vSMMU itself refuses. */
 			log_guest("%s: %s: STE for StreamID 0x%x refused by the host: %s", vs->name, s->name, s->vsid,
@@ -224,7 +223,7 @@ static void stream_apply(struct vsmmu *vs, struct vsmmu_stream *s, enum vsmmu_ta
 		vs->stats.nested_allocs++;
 	}
 	/* Make before break: the device moves to the new HWPT in one replace, then the old one goes. */
-	rc = stream_attach(s, target_hwpt(vs, target, new_id), true);
+	rc = stream_attach(s, target_hwpt(vs, target, new_id), FAIL_QUIET);
 	if (rc) {
 		pr_err_ratelimited("%s: %s: %s: the stream aborts", vs->name, s->name, s->ops->last_err(s->dev));
 		vs->stats.attach_failures++;
@@ -290,12 +289,12 @@ static int inv_issue(struct vsmmu *vs, const struct iommu_viommu_arm_smmuv3_inva
 	int rc;
 
 	vs->stats.inv_ioctls++;
-	rc = iommufd_hwpt_invalidate_smmuv3(vs->cfg.ictx, vs->viommu_id, cmds, n, done);
+	rc = iommufd_hwpt_invalidate_smmuv3(vs->cfg.ictx, vs->viommu_id, cmds, n, done, FAIL_QUIET);
 	if (rc || !vs->erratum_repeat)
 		return rc;
 	vs->stats.inv_ioctls++;
 	vs->stats.inv_repeats++;
-	return iommufd_hwpt_invalidate_smmuv3(vs->cfg.ictx, vs->viommu_id, cmds, n, done);
+	return iommufd_hwpt_invalidate_smmuv3(vs->cfg.ictx, vs->viommu_id, cmds, n, done, FAIL_QUIET);
 }
 
 /* How the kernel's answer reads (arm_vsmmu_cache_invalidate and iommufd_hwpt_invalidate, Linux 7.3):
@@ -382,7 +381,7 @@ static int check_config(const struct viommu_config *cfg)
 static int host_info(struct vsmmu *vs, struct iommufd_hw_info *hw)
 {
 	struct vsmmu_stream *s0 = &vs->streams[0];
-	int rc = iommufd_get_hw_info(vs->cfg.ictx, s0->dev_id, hw);
+	int rc = iommufd_get_hw_info(vs->cfg.ictx, s0->dev_id, hw, FAIL_PRINT);
 
 	if (rc) {
 		pr_err("%s: device %s: cannot read its IOMMU's capabilities", vs->name, s0->name);
@@ -476,10 +475,10 @@ int vsmmu_create(const struct viommu_config *cfg, struct vsmmu **out)
 
 	/* One nest parent per vSMMU: two vIOMMUs on one S2 would share its VMID, and the guest's ASIDs of the
 	 * two vSMMUs would alias in the TLB. */
-	rc = iommufd_hwpt_alloc_nest_parent(ictx, dev0, cfg->ioas_id, &vs->s2_id);
+	rc = iommufd_hwpt_alloc_nest_parent(ictx, dev0, cfg->ioas_id, &vs->s2_id, FAIL_PRINT);
 	if (rc)
 		goto err;
-	rc = iommufd_viommu_alloc_smmuv3(ictx, dev0, vs->s2_id, &vs->viommu_id);
+	rc = iommufd_viommu_alloc_smmuv3(ictx, dev0, vs->s2_id, &vs->viommu_id, FAIL_PRINT);
 	if (rc)
 		goto err;
 	/* vDEVICEs before any STE can be attached: the kernel refuses a translating nested attach without one. */
@@ -492,17 +491,17 @@ int vsmmu_create(const struct viommu_config *cfg, struct vsmmu **out)
 			goto err;
 		}
 	}
-	rc = iommufd_hwpt_alloc_nested_smmuv3(ictx, dev0, vs->viommu_id, abort_ste, &vs->abort_id);
+	rc = iommufd_hwpt_alloc_nested_smmuv3(ictx, dev0, vs->viommu_id, abort_ste, &vs->abort_id, FAIL_PRINT);
 	if (rc)
 		goto err;
-	rc = iommufd_hwpt_alloc_nested_smmuv3(ictx, dev0, vs->viommu_id, bypass_ste, &vs->bypass_id);
+	rc = iommufd_hwpt_alloc_nested_smmuv3(ictx, dev0, vs->viommu_id, bypass_ste, &vs->bypass_id, FAIL_PRINT);
 	if (rc)
 		goto err;
 	/* At reset SMMUEN = 0 and GBPA says bypass: devices see guest physical addresses. */
 	for (unsigned int i = 0; i < vs->nstreams; i++) {
 		struct vsmmu_stream *s = &vs->streams[i];
 
-		rc = stream_attach(s, vs->bypass_id, false);
+		rc = stream_attach(s, vs->bypass_id, FAIL_PRINT);
 		if (rc) {
 			pr_err("%s: device %s: cannot attach it behind the vSMMU (is it behind the same host SMMU as %s?)",
 			       vs->name, s->name, vs->streams[0].name);
@@ -548,20 +547,20 @@ void vsmmu_destroy(struct vsmmu *vs)
 			pr_warn("%s: device %s: detach failed; its HWPT stays until the device is closed", vs->name,
 				s->name);
 		s->target = VSMMU_T_NONE;
-		if (s->nested_id && iommufd_destroy(ictx, s->nested_id))
+		if (s->nested_id && iommufd_destroy(ictx, s->nested_id, FAIL_PRINT))
 			pr_warn("%s: device %s: nested HWPT %u not destroyed", vs->name, s->name, s->nested_id);
 		s->nested_id = 0;
 	}
-	if (vs->bypass_id && iommufd_destroy(ictx, vs->bypass_id))
+	if (vs->bypass_id && iommufd_destroy(ictx, vs->bypass_id, FAIL_PRINT))
 		pr_warn("%s: bypass HWPT %u not destroyed", vs->name, vs->bypass_id);
-	if (vs->abort_id && iommufd_destroy(ictx, vs->abort_id))
+	if (vs->abort_id && iommufd_destroy(ictx, vs->abort_id, FAIL_PRINT))
 		pr_warn("%s: abort HWPT %u not destroyed", vs->name, vs->abort_id);
 	for (unsigned int i = vs->nstreams; i-- > 0;)
-		if (vs->streams[i].vdevice_id && iommufd_destroy(ictx, vs->streams[i].vdevice_id))
+		if (vs->streams[i].vdevice_id && iommufd_destroy(ictx, vs->streams[i].vdevice_id, FAIL_PRINT))
 			pr_warn("%s: vDEVICE %u not destroyed", vs->name, vs->streams[i].vdevice_id);
-	if (vs->viommu_id && iommufd_destroy(ictx, vs->viommu_id))
+	if (vs->viommu_id && iommufd_destroy(ictx, vs->viommu_id, FAIL_PRINT))
 		pr_warn("%s: vIOMMU %u not destroyed", vs->name, vs->viommu_id);
-	if (vs->s2_id && iommufd_destroy(ictx, vs->s2_id))
+	if (vs->s2_id && iommufd_destroy(ictx, vs->s2_id, FAIL_PRINT))
 		pr_warn("%s: S2 HWPT %u not destroyed", vs->name, vs->s2_id);
 	pthread_mutex_unlock(vs->cfg.ictx_lock);
 	vsmmu_inv_free(&vs->inv);

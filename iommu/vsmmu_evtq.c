@@ -108,9 +108,7 @@ static int veventq_destroy_once(struct vsmmu *vs, u32 id)
 	int rc;
 
 	pthread_mutex_lock(vs->cfg.ictx_lock);
-	vs->cfg.ictx->quiet = true;
-	rc = iommufd_destroy(vs->cfg.ictx, id);
-	vs->cfg.ictx->quiet = false;
+	rc = iommufd_destroy(vs->cfg.ictx, id, FAIL_QUIET);
 	if (rc && rc != -EBUSY)
 		pr_err_ratelimited("%s: %s", vs->name, vs->cfg.ictx->last_err);
 	pthread_mutex_unlock(vs->cfg.ictx_lock);
@@ -171,9 +169,7 @@ static int veventq_alloc(struct vsmmu *vs)
 	if (!retired_gone(vs))
 		return -EBUSY;
 	pthread_mutex_lock(vs->cfg.ictx_lock);
-	vs->cfg.ictx->quiet = true;
-	rc = iommufd_veventq_alloc_smmuv3(vs->cfg.ictx, vs->viommu_id, depth, &id, &fd);
-	vs->cfg.ictx->quiet = false;
+	rc = iommufd_veventq_alloc_smmuv3(vs->cfg.ictx, vs->viommu_id, depth, &id, &fd, FAIL_QUIET);
 	if (rc)
 		pr_err_ratelimited("%s: %s: the event queue stays disabled (CR0ACK.EVTQEN 0)", vs->name,
 				   vs->cfg.ictx->last_err);
@@ -262,10 +258,8 @@ void vsmmu_evtq_readable(void *opaque, int fd, short revents)
 		ssize_t n;
 
 		pthread_mutex_lock(vs->cfg.ictx_lock);
-		vs->cfg.ictx->quiet = true;
-		n = iommufd_veventq_read(vs->cfg.ictx, fd, buf, sizeof(buf));
-		vs->cfg.ictx->quiet = false;
-		if (n < 0)
+			n = iommufd_veventq_read(vs->cfg.ictx, fd, buf, sizeof(buf), FAIL_QUIET);
+			if (n < 0)
 			pr_err_ratelimited("%s: %s", vs->name, vs->cfg.ictx->last_err);
 		pthread_mutex_unlock(vs->cfg.ictx_lock);
 		if (n <= 0)

@@ -215,16 +215,16 @@ static void check_viommu(struct hc *hc, const char *bdf, struct iommufd *ictx, u
 	char err[sizeof(ictx->last_err)] = "", cleanup[sizeof(ictx->last_err)] = "";
 	int rc;
 
-	rc = iommufd_ioas_alloc(ictx, &ioas);
+	rc = iommufd_ioas_alloc(ictx, &ioas, FAIL_QUIET);
 	if (!rc) {
 		step = "HWPT_ALLOC(NEST_PARENT)";
-		rc = iommufd_hwpt_alloc_nest_parent(ictx, dev_id, ioas, &s2);
+		rc = iommufd_hwpt_alloc_nest_parent(ictx, dev_id, ioas, &s2, FAIL_QUIET);
 		if (rc == -EOPNOTSUPP)
 			hint = ": the SMMU driver cannot make a nesting parent for it (see the nesting line)";
 	}
 	if (!rc) {
 		step = "VIOMMU_ALLOC(ARM_SMMUV3)";
-		rc = iommufd_viommu_alloc_smmuv3(ictx, dev_id, s2, &viommu);
+		rc = iommufd_viommu_alloc_smmuv3(ictx, dev_id, s2, &viommu, FAIL_QUIET);
 		if (rc == -EOPNOTSUPP)
 			hint = ": the kernel allows a vIOMMU only with nesting and, since VFIO does no cache "
 			       "maintenance, stage-2 forced write-back (the S2FWB line) or a device that firmware "
@@ -237,7 +237,7 @@ static void check_viommu(struct hc *hc, const char *bdf, struct iommufd *ictx, u
 	ids[1] = s2;
 	ids[2] = ioas;
 	for (unsigned int i = 0; i < ARRAY_SIZE(ids); i++)
-		if (ids[i] && iommufd_destroy(ictx, ids[i]) && !cleanup[0])
+		if (ids[i] && iommufd_destroy(ictx, ids[i], FAIL_QUIET) && !cleanup[0])
 			snprintf(cleanup, sizeof(cleanup), "%s", ictx->last_err);
 
 	if (rc)
@@ -264,7 +264,6 @@ static void check_on_iommufd(struct hc *hc, const char *bdf, struct vfio_dev *de
 		hc->skipped = true;
 		goto out;
 	}
-	ictx.quiet = true; /* the lines below carry the failures */
 	rc = vfio_dev_bind(dev, iommufd_fd(&ictx));
 	if (rc) {
 		hc_line(hc, bdf, "iommufd bind", HC_MISSING, "%s", dev->last_err);
@@ -275,7 +274,7 @@ static void check_on_iommufd(struct hc *hc, const char *bdf, struct vfio_dev *de
 	     dev->dev_id);
 
 	memset(&hw, 0, sizeof(hw));
-	rc = iommufd_get_hw_info(&ictx, dev->dev_id, &hw);
+	rc = iommufd_get_hw_info(&ictx, dev->dev_id, &hw, FAIL_QUIET);
 	if (rc) {
 		hc_line(hc, bdf, "hw info", HC_MISSING, "%s", ictx.last_err);
 		hc->skipped = true;

@@ -194,7 +194,7 @@ int passthrough_create(struct passthrough *pt, const struct vm_config *cfg, cons
 	if (ret)
 		goto err;
 	pt->ictx_open = true;
-	ret = iommufd_ioas_alloc(&pt->ictx, &pt->ioas_id);
+	ret = iommufd_ioas_alloc(&pt->ictx, &pt->ioas_id, FAIL_PRINT);
 	if (ret)
 		goto err;
 	ret = pci_host_init(&pt->host, bus, LAYOUT_ECAM_BASE, LAYOUT_ECAM_SIZE);
@@ -233,7 +233,7 @@ int passthrough_create(struct passthrough *pt, const struct vm_config *cfg, cons
 			goto err;
 		if (vm_device_vsmmu(cfg, dc) >= 0)
 			continue; /* its vSMMU attaches it */
-		ret = vfio_dev_attach(&d->vdev, pt->ioas_id);
+		ret = vfio_dev_attach(&d->vdev, pt->ioas_id, FAIL_PRINT);
 		if (ret)
 			goto err;
 	}

@@ -2,9 +2,9 @@
  * the machine gives each vSMMU stream these ops and its struct vfio_dev. */
 #include "vmm/viommu_vfio.h"
 
-static int stream_attach(void *dev, u32 pt_id, bool quiet)
+static int stream_attach(void *dev, u32 pt_id, enum fail_report how)
 {
-	return quiet ? vfio_dev_attach_quiet(dev, pt_id) : vfio_dev_attach(dev, pt_id);
+	return vfio_dev_attach(dev, pt_id, how);
 }
 
 static int stream_detach(void *dev)

@@ -8,7 +8,7 @@
 #include "iommu/viommu.h"
 
 /* The ops over a struct vfio_dev (the stream's dev), bound to the vSMMU's iommufd: attach is
- * vfio_dev_attach (quiet: vfio_dev_attach_quiet), detach vfio_dev_detach, last_err the device's last_err. */
+ * vfio_dev_attach, detach vfio_dev_detach, last_err the device's last_err. */
 extern const struct viommu_stream_ops viommu_vfio_stream_ops;
 
 /* A stream config for dev (bound: its dev_id is valid) named name, seen by the guest as StreamID vsid. */

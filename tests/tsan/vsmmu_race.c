@@ -669,7 +669,7 @@ static int setup(struct race *r)
 	if (!r->mem.host)
 		return -ENOMEM;
 	memset(r->mem.host, 0, RAM_SIZE);
-	if (iommufd_ioas_alloc(&r->ictx, &r->ioas) ||
+	if (iommufd_ioas_alloc(&r->ictx, &r->ioas, FAIL_PRINT) ||
 	    iommufd_ioas_map_fixed(&r->ictx, r->ioas, r->mem.host, RAM_SIZE, RAM, true))
 		return -EIO;
 	r->loop.race = r;

@@ -653,7 +653,7 @@ int fake_inv_send(struct iommufd *ictx, u32 viommu_id, const u64 (*cmds)[2], u32
 		return -ENOMEM;
 	for (u32 i = 0; i < n; i++)
 		iommufd_inv_cmd(&le[i], cmds[i]);
-	rc = iommufd_hwpt_invalidate_smmuv3(ictx, viommu_id, le, n, done);
+	rc = iommufd_hwpt_invalidate_smmuv3(ictx, viommu_id, le, n, done, FAIL_PRINT);
 	free(le);
 	return rc;
 }

@@ -149,15 +149,15 @@ Test(vevent, read_from_veventq_fd)
 
 	fake_iommufd_init(&f);
 	fake_iommufd_attach_ctx(&f, &ictx);
-	cr_assert_eq(iommufd_ioas_alloc(&ictx, &ioas), 0);
-	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&ictx, 1, ioas, &s2), 0);
-	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&ictx, 1, s2, &viommu), 0);
-	cr_assert_eq(iommufd_veventq_alloc_smmuv3(&ictx, viommu, 64, &vq, &fd), 0);
+	cr_assert_eq(iommufd_ioas_alloc(&ictx, &ioas, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&ictx, 1, ioas, &s2, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&ictx, 1, s2, &viommu, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_veventq_alloc_smmuv3(&ictx, viommu, 64, &vq, &fd, FAIL_PRINT), 0);
 
-	cr_assert_eq(iommufd_veventq_read(&ictx, fd, buf, sizeof(buf)), 0, "nothing queued (non-blocking)");
+	cr_assert_eq(iommufd_veventq_read(&ictx, fd, buf, sizeof(buf), FAIL_PRINT), 0, "nothing queued (non-blocking)");
 	cr_assert_eq(fake_iommufd_push_event(&f, vq, 0, 0, bad_cd), 0);
 	cr_assert_eq(fake_iommufd_push_event(&f, vq, 0, 1, bad_cd), 0);
-	ssize_t n = iommufd_veventq_read(&ictx, fd, buf, sizeof(buf));
+	ssize_t n = iommufd_veventq_read(&ictx, fd, buf, sizeof(buf), FAIL_PRINT);
 	cr_assert_eq(n, 80);
 	cr_assert_eq(iommufd_vevent_parse(buf, (size_t)n, &off, &ev), 1);
 	cr_assert_eq(FIELD_GET(EVTQ_0_SID, ev.evt[0]), 0x10);
@@ -165,7 +165,7 @@ Test(vevent, read_from_veventq_fd)
 	cr_assert_eq(ev.sequence, 1);
 	cr_assert_eq(iommufd_vevent_parse(buf, (size_t)n, &off, &ev), 0);
 
-	cr_assert_eq(iommufd_veventq_read(&ictx, fd, buf, 39), -EINVAL);
+	cr_assert_eq(iommufd_veventq_read(&ictx, fd, buf, 39, FAIL_PRINT), -EINVAL);
 	char want[128];
 	snprintf(want, sizeof(want), "iommufd: vEVENTQ fd %d read: buffer of 39 bytes holds no record: Invalid argument", fd);
 	cr_assert_str_eq(ictx.last_err, want);
@@ -187,9 +187,9 @@ static void inv_env(struct inv_env *e)
 
 	fake_iommufd_init(&e->f);
 	fake_iommufd_attach_ctx(&e->f, &e->ictx);
-	cr_assert_eq(iommufd_ioas_alloc(&e->ictx, &ioas), 0);
-	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&e->ictx, 1, ioas, &s2), 0);
-	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&e->ictx, 1, s2, &e->viommu), 0);
+	cr_assert_eq(iommufd_ioas_alloc(&e->ictx, &ioas, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&e->ictx, 1, ioas, &s2, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&e->ictx, 1, s2, &e->viommu, FAIL_PRINT), 0);
 }
 
 static void inv_done(struct inv_env *e)

@@ -259,9 +259,9 @@ static void fake_env_up(struct fake_env *e)
 		fake_vfio_open(&e->fv[i], &e->dev[i], i ? "0000:00:02.0" : "0000:00:01.0");
 		cr_assert_eq(vfio_dev_bind(&e->dev[i], -1), 0);
 	}
-	cr_assert_eq(iommufd_ioas_alloc(&e->ictx, &e->ioas), 0);
-	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&e->ictx, 1, e->ioas, &e->s2), 0);
-	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&e->ictx, 1, e->s2, &e->viommu), 0);
+	cr_assert_eq(iommufd_ioas_alloc(&e->ictx, &e->ioas, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&e->ictx, 1, e->ioas, &e->s2, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&e->ictx, 1, e->s2, &e->viommu, FAIL_PRINT), 0);
 }
 
 static void fake_env_down(struct fake_env *e)
@@ -279,7 +279,7 @@ static u32 nested(struct fake_env *e, u32 viommu, u64 s0, u64 s1, int want)
 	const u64 ste[2] = { s0, s1 };
 	u32 id = 0;
 
-	cr_assert_eq(iommufd_hwpt_alloc_nested_smmuv3(&e->ictx, 1, viommu, ste, &id), want,
+	cr_assert_eq(iommufd_hwpt_alloc_nested_smmuv3(&e->ictx, 1, viommu, ste, &id, FAIL_PRINT), want,
 		     "vSTE 0x%016llx 0x%016llx", (unsigned long long)s0, (unsigned long long)s1);
 	return id;
 }
@@ -295,28 +295,28 @@ Test(vsmmu_fakes, a_translating_attach_needs_the_devices_vdevice)
 	byp = nested(&e, e.viommu, rig_ste_cfg(STE_CFG_BYPASS), 0, 0);
 	inval = nested(&e, e.viommu, rig_ste_s1(0x40001000) & ~STE_0_V, 0, 0);
 	/* Abort, bypass and invalid (V=0, treated as abort) attach without a vDEVICE. */
-	cr_assert_eq(vfio_dev_attach(&e.dev[0], abrt), 0);
-	cr_assert_eq(vfio_dev_attach(&e.dev[0], byp), 0);
-	cr_assert_eq(vfio_dev_attach(&e.dev[0], inval), 0);
+	cr_assert_eq(vfio_dev_attach(&e.dev[0], abrt, FAIL_PRINT), 0);
+	cr_assert_eq(vfio_dev_attach(&e.dev[0], byp, FAIL_PRINT), 0);
+	cr_assert_eq(vfio_dev_attach(&e.dev[0], inval, FAIL_PRINT), 0);
 	/* Stage 1 does not, and a refused attach keeps the current one. */
-	cr_assert_eq(vfio_dev_attach(&e.dev[0], s1), -EINVAL);
+	cr_assert_eq(vfio_dev_attach(&e.dev[0], s1, FAIL_PRINT), -EINVAL);
 	cr_assert_eq(e.fv[0].attached_pt, inval);
 	/* Another device's vDEVICE does not count, nor this device's vDEVICE on another vIOMMU. */
 	cr_assert_eq(iommufd_vdevice_alloc(&e.ictx, e.viommu, 2, 0x10, &vd), 0);
-	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&e.ictx, 1, e.s2, &other_viommu), 0);
+	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&e.ictx, 1, e.s2, &other_viommu, FAIL_PRINT), 0);
 	cr_assert_eq(iommufd_vdevice_alloc(&e.ictx, other_viommu, 1, 0x8, &other_vd), 0);
-	cr_assert_eq(vfio_dev_attach(&e.dev[0], s1), -EINVAL);
+	cr_assert_eq(vfio_dev_attach(&e.dev[0], s1, FAIL_PRINT), -EINVAL);
 	/* Its own vDEVICE on the HWPT's vIOMMU does. */
 	cr_assert_eq(iommufd_vdevice_alloc(&e.ictx, e.viommu, 1, 0x8, &vd), 0);
-	cr_assert_eq(vfio_dev_attach(&e.dev[0], s1), 0);
+	cr_assert_eq(vfio_dev_attach(&e.dev[0], s1, FAIL_PRINT), 0);
 	cr_assert_eq(e.fi.attached[1], s1);
 	/* Ids that are not attachable. */
-	cr_assert_eq(vfio_dev_attach(&e.dev[1], 999), -ENOENT);
-	cr_assert_eq(vfio_dev_attach(&e.dev[1], 0), -ENOENT);
-	cr_assert_eq(vfio_dev_attach(&e.dev[1], e.viommu), -EINVAL);
-	cr_assert_eq(vfio_dev_attach(&e.dev[1], vd), -EINVAL);
-	cr_assert_eq(vfio_dev_attach(&e.dev[1], e.s2), 0);
-	cr_assert_eq(vfio_dev_attach(&e.dev[1], e.ioas), 0);
+	cr_assert_eq(vfio_dev_attach(&e.dev[1], 999, FAIL_PRINT), -ENOENT);
+	cr_assert_eq(vfio_dev_attach(&e.dev[1], 0, FAIL_PRINT), -ENOENT);
+	cr_assert_eq(vfio_dev_attach(&e.dev[1], e.viommu, FAIL_PRINT), -EINVAL);
+	cr_assert_eq(vfio_dev_attach(&e.dev[1], vd, FAIL_PRINT), -EINVAL);
+	cr_assert_eq(vfio_dev_attach(&e.dev[1], e.s2, FAIL_PRINT), 0);
+	cr_assert_eq(vfio_dev_attach(&e.dev[1], e.ioas, FAIL_PRINT), 0);
 	cr_assert_eq(vfio_dev_detach(&e.dev[0]), 0);
 	cr_assert_eq(vfio_dev_detach(&e.dev[1]), 0);
 	fake_env_down(&e);
@@ -416,7 +416,7 @@ Test(vsmmu_fakes, invalidate_issues_in_blocks_of_63)
 	}
 	/* One ioctl of 130, refused at 100: the block 0..62 was issued, 63..99 only checked. */
 	cmds[100].cmd[1] = htole64(1); /* a RES0 bit */
-	cr_assert_eq(iommufd_hwpt_invalidate_smmuv3(&e.ictx, e.viommu, cmds, 130, &done), -EIO);
+	cr_assert_eq(iommufd_hwpt_invalidate_smmuv3(&e.ictx, e.viommu, cmds, 130, &done, FAIL_PRINT), -EIO);
 	cr_assert_eq(done, 100);
 	cr_assert_eq(e.fi.nr_inv_cmd, 63);
 	cmds[100].cmd[1] = 0;
@@ -424,11 +424,11 @@ Test(vsmmu_fakes, invalidate_issues_in_blocks_of_63)
 	e.fi.fail_invalidate = -ETIMEDOUT;
 	e.fi.fail_invalidate_where = FAKE_INV_FAIL_ISSUE;
 	e.fi.fail_invalidate_at = 70;
-	cr_assert_eq(iommufd_hwpt_invalidate_smmuv3(&e.ictx, e.viommu, cmds, 130, &done), -ETIMEDOUT);
+	cr_assert_eq(iommufd_hwpt_invalidate_smmuv3(&e.ictx, e.viommu, cmds, 130, &done, FAIL_PRINT), -ETIMEDOUT);
 	cr_assert_eq(done, 125);
 	cr_assert_eq(e.fi.nr_inv_cmd, 126);
 	/* All of them: three blocks (63, 63, 4), all issued. */
-	cr_assert_eq(iommufd_hwpt_invalidate_smmuv3(&e.ictx, e.viommu, cmds, 130, &done), 0);
+	cr_assert_eq(iommufd_hwpt_invalidate_smmuv3(&e.ictx, e.viommu, cmds, 130, &done, FAIL_PRINT), 0);
 	cr_assert_eq(done, 130);
 	cr_assert_eq(e.fi.nr_inv_cmd, 256);
 	fake_env_down(&e);

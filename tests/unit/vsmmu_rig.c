@@ -65,7 +65,7 @@ void rig_init_ram(struct vsmmu_rig *r, unsigned int ndev, void *ram)
 	r->mem.host = ram ? ram : aligned_alloc(SZ_4K, RIG_RAM_SIZE);
 	rig_assert_not_null(r->mem.host);
 	memset(r->mem.host, 0, RIG_RAM_SIZE);
-	rig_assert_eq(iommufd_ioas_alloc(&r->ictx, &r->ioas), 0);
+	rig_assert_eq(iommufd_ioas_alloc(&r->ictx, &r->ioas, FAIL_PRINT), 0);
 	rig_assert_eq(iommufd_ioas_map_fixed(&r->ictx, r->ioas, r->mem.host, RIG_RAM_SIZE, RIG_RAM, true), 0);
 
 	r->ndev = ndev;

@@ -151,13 +151,13 @@ static int setup(struct chain *c)
 	if (check_in_use(c))
 		return -1;
 
-	STEP(c, "hw-info", iommufd_get_hw_info(&c->ictx, c->dev.dev_id, &hw), c->ictx.last_err);
+	STEP(c, "hw-info", iommufd_get_hw_info(&c->ictx, c->dev.dev_id, &hw, FAIL_PRINT), c->ictx.last_err);
 	printf("  type %u idr0 0x%08x idr1 0x%08x idr3 0x%08x idr5 0x%08x iidr 0x%x aidr 0x%x\n", hw.type,
 	       hw.smmu.idr[0], hw.smmu.idr[1], hw.smmu.idr[3], hw.smmu.idr[5], hw.smmu.iidr, hw.smmu.aidr);
 	if (hw.type != IOMMU_HW_INFO_TYPE_ARM_SMMUV3)
 		return fail_msg(c, "hw info type %u, expected ARM SMMUv3 (%u)", hw.type, IOMMU_HW_INFO_TYPE_ARM_SMMUV3);
 
-	STEP(c, "ioas-alloc", iommufd_ioas_alloc(&c->ictx, &c->ioas), c->ictx.last_err);
+	STEP(c, "ioas-alloc", iommufd_ioas_alloc(&c->ictx, &c->ioas, FAIL_PRINT), c->ictx.last_err);
 
 	/* Pick the IOVA from the allowed ranges, clear of the sw_msi window (reserved only once a device is
 	 * attached, so avoid it explicitly) and inside edu's DMA reach (EDU_DMA_MASK). */
@@ -185,13 +185,13 @@ static int setup(struct chain *c)
 	     c->ictx.last_err);
 	c->mapped = true;
 
-	STEP(c, "hwpt-nest-parent", iommufd_hwpt_alloc_nest_parent(&c->ictx, c->dev.dev_id, c->ioas, &c->s2),
+	STEP(c, "hwpt-nest-parent", iommufd_hwpt_alloc_nest_parent(&c->ictx, c->dev.dev_id, c->ioas, &c->s2, FAIL_PRINT),
 	     c->ictx.last_err);
-	STEP(c, "viommu-alloc", iommufd_viommu_alloc_smmuv3(&c->ictx, c->dev.dev_id, c->s2, &c->viommu),
+	STEP(c, "viommu-alloc", iommufd_viommu_alloc_smmuv3(&c->ictx, c->dev.dev_id, c->s2, &c->viommu, FAIL_PRINT),
 	     c->ictx.last_err);
 	STEP(c, "vdevice-alloc", iommufd_vdevice_alloc(&c->ictx, c->viommu, c->dev.dev_id, VIRT_SID, &c->vdev),
 	     c->ictx.last_err);
-	STEP(c, "veventq-alloc", iommufd_veventq_alloc_smmuv3(&c->ictx, c->viommu, VEVENTQ_DEPTH, &c->veventq, &c->evfd),
+	STEP(c, "veventq-alloc", iommufd_veventq_alloc_smmuv3(&c->ictx, c->viommu, VEVENTQ_DEPTH, &c->veventq, &c->evfd, FAIL_PRINT),
 	     c->ictx.last_err);
 
 	/* vSTE: valid, stage-1 translate, linear CD table of one CD at c->iova (an IPA mapped in the IOAS,
@@ -201,9 +201,9 @@ static int setup(struct chain *c)
 			(c->iova & STE_0_S1CTXPTR),
 		0,
 	};
-	STEP(c, "hwpt-nested", iommufd_hwpt_alloc_nested_smmuv3(&c->ictx, c->dev.dev_id, c->viommu, ste, &c->nested),
+	STEP(c, "hwpt-nested", iommufd_hwpt_alloc_nested_smmuv3(&c->ictx, c->dev.dev_id, c->viommu, ste, &c->nested, FAIL_PRINT),
 	     c->ictx.last_err);
-	STEP(c, "attach", vfio_dev_attach(&c->dev, c->nested), c->dev.last_err);
+	STEP(c, "attach", vfio_dev_attach(&c->dev, c->nested, FAIL_PRINT), c->dev.last_err);
 	if (c->dev.pt_id != c->nested)
 		return fail_msg(c, "attached pt %u, expected the nested HWPT %u", c->dev.pt_id, c->nested);
 
@@ -258,7 +258,7 @@ static int inv_send(struct chain *c, const u64 (*cmds)[2], u32 n, u32 *done)
 
 	for (u32 i = 0; i < n; i++)
 		iommufd_inv_cmd(&le[i], cmds[i]);
-	return iommufd_hwpt_invalidate_smmuv3(&c->ictx, c->viommu, le, n, done);
+	return iommufd_hwpt_invalidate_smmuv3(&c->ictx, c->viommu, le, n, done, FAIL_PRINT);
 }
 
 /* HWPT_INVALIDATE on the vIOMMU: a batch the kernel must take whole (CD and TLB invalidations for our
@@ -320,9 +320,9 @@ static int edu_dma_fault(struct chain *c)
 	u32 cmd, v;
 	void *p;
 
-	STEP(c, "bus-master", vfio_dev_cfg_read(&c->dev, PCI_COMMAND, 2, &cmd) ||
-	     vfio_dev_cfg_write(&c->dev, PCI_COMMAND, 2, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER) ||
-	     vfio_dev_cfg_read(&c->dev, PCI_COMMAND, 2, &v), c->dev.last_err);
+	STEP(c, "bus-master", vfio_dev_cfg_read(&c->dev, PCI_COMMAND, 2, &cmd, FAIL_PRINT) ||
+	     vfio_dev_cfg_write(&c->dev, PCI_COMMAND, 2, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, FAIL_PRINT) ||
+	     vfio_dev_cfg_read(&c->dev, PCI_COMMAND, 2, &v, FAIL_PRINT), c->dev.last_err);
 	if (!(v & PCI_COMMAND_MASTER))
 		return fail_msg(c, "command register 0x%04x after enabling bus mastering", v);
 
@@ -354,7 +354,7 @@ static int edu_dma_fault(struct chain *c)
 
 		if (n < 0)
 			return fail_msg(c, "poll on vEVENTQ fd %d: %s", c->evfd, strerror(errno));
-		len = iommufd_veventq_read(&c->ictx, c->evfd, buf, sizeof(buf));
+		len = iommufd_veventq_read(&c->ictx, c->evfd, buf, sizeof(buf), FAIL_PRINT);
 		if (len < 0)
 			return fail_msg(c, "%s", c->ictx.last_err);
 		if (len > 0 || n > 0)
@@ -406,7 +406,7 @@ static int wait_event(struct chain *c)
 			return fail_msg(c, "poll on vEVENTQ fd %d: %s", c->evfd, strerror(errno));
 		if (n == 0)
 			break;
-		ssize_t len = iommufd_veventq_read(&c->ictx, c->evfd, buf, sizeof(buf));
+		ssize_t len = iommufd_veventq_read(&c->ictx, c->evfd, buf, sizeof(buf), FAIL_PRINT);
 		if (len < 0)
 			return fail_msg(c, "%s", c->ictx.last_err);
 		size_t off = 0;
@@ -453,16 +453,16 @@ static int teardown(struct chain *c)
 		c->bar0 = NULL;
 	}
 	/* Make before break: move the device to the S2 HWPT, then free what hangs off the vIOMMU. */
-	STEP(c, "reattach-s2", vfio_dev_attach(&c->dev, c->s2), c->dev.last_err);
-	STEP(c, "destroy-nested", iommufd_destroy(&c->ictx, c->nested), c->ictx.last_err);
-	STEP(c, "destroy-veventq", iommufd_destroy(&c->ictx, c->veventq), c->ictx.last_err);
-	STEP(c, "destroy-vdevice", iommufd_destroy(&c->ictx, c->vdev), c->ictx.last_err);
-	STEP(c, "destroy-viommu", iommufd_destroy(&c->ictx, c->viommu), c->ictx.last_err);
+	STEP(c, "reattach-s2", vfio_dev_attach(&c->dev, c->s2, FAIL_PRINT), c->dev.last_err);
+	STEP(c, "destroy-nested", iommufd_destroy(&c->ictx, c->nested, FAIL_PRINT), c->ictx.last_err);
+	STEP(c, "destroy-veventq", iommufd_destroy(&c->ictx, c->veventq, FAIL_PRINT), c->ictx.last_err);
+	STEP(c, "destroy-vdevice", iommufd_destroy(&c->ictx, c->vdev, FAIL_PRINT), c->ictx.last_err);
+	STEP(c, "destroy-viommu", iommufd_destroy(&c->ictx, c->viommu, FAIL_PRINT), c->ictx.last_err);
 	STEP(c, "detach", vfio_dev_detach(&c->dev), c->dev.last_err);
-	STEP(c, "destroy-s2", iommufd_destroy(&c->ictx, c->s2), c->ictx.last_err);
+	STEP(c, "destroy-s2", iommufd_destroy(&c->ictx, c->s2, FAIL_PRINT), c->ictx.last_err);
 	STEP(c, "ioas-unmap", iommufd_ioas_unmap(&c->ictx, c->ioas, c->iova, NR_PAGES * PAGE), c->ictx.last_err);
 	c->mapped = false;
-	STEP(c, "destroy-ioas", iommufd_destroy(&c->ictx, c->ioas), c->ictx.last_err);
+	STEP(c, "destroy-ioas", iommufd_destroy(&c->ictx, c->ioas, FAIL_PRINT), c->ictx.last_err);
 	c->step = "tracker-empty";
 	if (c->ictx.nr_objs)
 		return fail_msg(c, "%zu objects still tracked after teardown", c->ictx.nr_objs);
@@ -481,7 +481,7 @@ static int teardown(struct chain *c)
 	STEP(c, "reopen-iommufd", iommufd_open(&c->ictx, NULL), c->ictx.last_err);
 	c->ictx_open = true;
 	STEP(c, "rebind", vfio_dev_bind(&c->dev, iommufd_fd(&c->ictx)), c->dev.last_err);
-	STEP(c, "reattach-ioas", iommufd_ioas_alloc(&c->ictx, &ioas) || vfio_dev_attach(&c->dev, ioas),
+	STEP(c, "reattach-ioas", iommufd_ioas_alloc(&c->ictx, &ioas, FAIL_PRINT) || vfio_dev_attach(&c->dev, ioas, FAIL_PRINT),
 	     c->dev.last_err[0] ? c->dev.last_err : c->ictx.last_err);
 	STEP(c, "final-detach", vfio_dev_detach(&c->dev), c->dev.last_err);
 	vfio_dev_close(&c->dev);
