@@ -287,7 +287,8 @@ int iommufd_get_hw_info(struct iommufd *ictx, u32 dev_id, struct iommufd_hw_info
 	return 0;
 }
 
-static int hwpt_paging(struct iommufd *ictx, u32 dev_id, u32 ioas_id, u32 flags, u32 *out_hwpt_id, enum fail_report how)
+static int hwpt_paging(struct iommufd *ictx, u32 dev_id, u32 ioas_id, u32 flags, u32 *out_hwpt_id,
+		       enum fail_report how)
 {
 	int rc = track_reserve(ictx, how);
 
@@ -301,7 +302,8 @@ static int hwpt_paging(struct iommufd *ictx, u32 dev_id, u32 ioas_id, u32 flags,
 	return 0;
 }
 
-int iommufd_hwpt_alloc_nest_parent(struct iommufd *ictx, u32 dev_id, u32 ioas_id, u32 *out_hwpt_id, enum fail_report how)
+int iommufd_hwpt_alloc_nest_parent(struct iommufd *ictx, u32 dev_id, u32 ioas_id, u32 *out_hwpt_id,
+				   enum fail_report how)
 {
 	return hwpt_paging(ictx, dev_id, ioas_id, IOMMU_HWPT_ALLOC_NEST_PARENT, out_hwpt_id, how);
 }
@@ -329,7 +331,8 @@ int iommufd_hwpt_alloc_nested_smmuv3(struct iommufd *ictx, u32 dev_id, u32 viomm
 	return 0;
 }
 
-int iommufd_viommu_alloc_smmuv3(struct iommufd *ictx, u32 dev_id, u32 s2_hwpt_id, u32 *out_viommu_id, enum fail_report how)
+int iommufd_viommu_alloc_smmuv3(struct iommufd *ictx, u32 dev_id, u32 s2_hwpt_id, u32 *out_viommu_id,
+				enum fail_report how)
 {
 	int rc = track_reserve(ictx, how);
 
@@ -358,7 +361,8 @@ int iommufd_vdevice_alloc(struct iommufd *ictx, u32 viommu_id, u32 dev_id, u64 v
 	return 0;
 }
 
-int iommufd_veventq_alloc_smmuv3(struct iommufd *ictx, u32 viommu_id, u32 depth, u32 *out_veventq_id, int *out_fd, enum fail_report how)
+int iommufd_veventq_alloc_smmuv3(struct iommufd *ictx, u32 viommu_id, u32 depth, u32 *out_veventq_id, int *out_fd,
+				 enum fail_report how)
 {
 	int rc = track_reserve(ictx, how);
 
