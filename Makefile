@@ -117,7 +117,8 @@ unit test: $(B)/test/unit-tests $(B)/host/ivmm
 # (Criterion does not mix well with TSan) in its own build of the sources it needs; the fake's object table is
 # larger there (ids are never reused and the run allocates many). Exits 66 at the first TSan report.
 TSAN_TIME ?= 4
-TSAN_SRCS := $(sort $(wildcard iommu/*.c)) devices/vfio_dev.c devices/vfio_dev_kernel.c vmm/log.c \
+TSAN_SRCS := $(sort $(wildcard iommu/*.c)) devices/vfio_dev.c devices/vfio_dev_kernel.c devices/vfio_dev_sysfs.c \
+	vmm/log.c vmm/viommu_vfio.c \
 	tests/unit/fake_iommufd.c tests/unit/fake_vfio.c tests/unit/fake_hv.c tests/tsan/vsmmu_race.c
 TSAN_CFLAGS := $(COMMON) -O1 -fno-omit-frame-pointer -fsanitize=thread -DFAKE_IOMMUFD_MAX_OBJS=16384 \
 	-isystem $(UAPI) -isystem $(UAPI)/$(HOST_TRIPLET)

@@ -5,7 +5,8 @@
  * is the reported source or by writing THR. A THR write puts the byte in the host TX buffer (the wire);
  * LSR.THRE reads 1 while that buffer has room for a FIFO load (16 bytes) and LSR.TEMT while it is empty, so a
  * console that cannot keep up slows the guest's driver down exactly like a slow line (see uart16550.h).
- * The console fd is only ever written with u->lock dropped, one flusher at a time (tx_lock). The character-timeout
+ * The transmit side (the TX buffer and the console fd, written with u->lock dropped, one flusher at a time)
+ * is in uart16550_tx.c; registers, the receive side and the life cycle are here. The character-timeout
  * indication is reported as soon as the FIFO holds data below its trigger level (no 4-character delay):
  * drivers read everything available on either indication. */
 #include <errno.h>
@@ -14,43 +15,9 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
-#include "devices/uart16550.h"
+#include "devices/uart16550_internal.h"
 #include "vmm/hv.h"
 #include "vmm/log.h"
-
-struct uart16550 {
-	struct device dev;
-	struct mmio_region region;
-	struct hv *hv;
-	u32 spi;
-	int out_fd;
-	int wake_fd;
-
-	pthread_mutex_t lock;
-	u8 ier, lcr, mcr, scr, dll, dlm;
-	u8 fcr;                 /* last FCR value (enable + trigger bits) */
-	u8 lsr_err;             /* sticky OE/PE/FE/BI, cleared by an LSR read */
-	u8 msr_delta;           /* DCTS/DDSR/TERI/DDCD, cleared by an MSR read */
-	u8 msr_lines;           /* CTS/DSR/RI/DCD */
-	bool thri_pending;
-	bool irq_level;
-	bool irq_err_logged;
-
-	u8 rx[UART_FIFO_SIZE];
-	unsigned int rx_head, rx_count;
-	u8 host[UART_HOST_BUF_SIZE];
-	unsigned int host_head, host_count;
-	bool want_wake;         /* the host saw a full buffer: signal wake_fd when room appears */
-
-	/* Transmit side: bytes written to THR wait here until out_fd takes them. */
-	u8 tx[UART_TX_BUF_SIZE];
-	unsigned int tx_head, tx_count;
-	unsigned long tx_dropped; /* bytes the guest wrote while THRE was 0 and the buffer was full */
-	bool tx_dead;           /* out_fd failed for good: output is discarded like on an unplugged cable */
-	bool tx_blocked;        /* out_fd would block: the event loop flushes once it is writable */
-	int tx_fd;              /* eventfd: the event loop must flush (out_fd full, or a flusher was busy) */
-	pthread_mutex_t tx_lock; /* one flusher at a time, so bytes leave in order; taken before lock */
-};
 
 /* Modem inputs of a connected line outside loopback: clear to send, data set ready, carrier detect. */
 #define UART_MSR_CONNECTED (UART_MSR_CTS | UART_MSR_DSR | UART_MSR_DCD)
@@ -72,7 +39,7 @@ static unsigned int rx_trigger(const struct uart16550 *u)
 	return fifo_enabled(u) ? level[FIELD_GET(UART_FCR_TRIGGER, u->fcr)] : 1;
 }
 
-static bool rx_push_fifo(struct uart16550 *u, u8 c)
+bool uart_rx_push_fifo(struct uart16550 *u, u8 c)
 {
 	if (u->rx_count >= rx_capacity(u))
 		return false;
@@ -88,7 +55,7 @@ static void rx_refill(struct uart16550 *u)
 
 	if ((u->mcr & UART_MCR_LOOP) || !(u->mcr & UART_MCR_RTS))
 		return;
-	while (u->host_count && rx_push_fifo(u, u->host[u->host_head])) {
+	while (u->host_count && uart_rx_push_fifo(u, u->host[u->host_head])) {
 		u->host_head = (u->host_head + 1) % UART_HOST_BUF_SIZE;
 		u->host_count--;
 		moved = true;
@@ -116,7 +83,7 @@ static int pending_id(const struct uart16550 *u)
 	return -1;
 }
 
-static void update_irq(struct uart16550 *u)
+void uart_update_irq(struct uart16550 *u)
 {
 	bool level = pending_id(u) >= 0;
 	int ret;
@@ -161,116 +128,6 @@ static void set_msr_lines(struct uart16550 *u)
 	u->msr_lines = lines;
 }
 
-/* THR empty as the guest's driver sees it: room for a whole FIFO load in the TX buffer. */
-static bool tx_thre(const struct uart16550 *u)
-{
-	return UART_TX_BUF_SIZE - u->tx_count >= UART_FIFO_SIZE;
-}
-
-/* Queue one transmitted byte (or loop it back). */
-static void tx_byte(struct uart16550 *u, u8 c)
-{
-	if (u->mcr & UART_MCR_LOOP) {
-		if (!rx_push_fifo(u, c))
-			u->lsr_err |= UART_LSR_OE;
-		return;
-	}
-	if (u->tx_dead)
-		return;
-	if (u->tx_count == UART_TX_BUF_SIZE) {
-		/* The guest ignored THRE = 0: a real UART would overwrite its FIFO; the byte is lost. */
-		u->tx_dropped++;
-		return;
-	}
-	u->tx[(u->tx_head + u->tx_count) % UART_TX_BUF_SIZE] = c;
-	u->tx_count++;
-}
-
-static void tx_kick_loop(struct uart16550 *u)
-{
-	u64 one = 1;
-
-	if (write(u->tx_fd, &one, sizeof(one)) != sizeof(one) && errno != EAGAIN)
-		pr_warn("uart: cannot signal the event loop to flush console output: %s", strerror(errno));
-}
-
-static void update_irq(struct uart16550 *u);
-
-/* Write queued output to out_fd with u->lock dropped. Called with tx_lock held. */
-static int tx_flush_locked(struct uart16550 *u)
-{
-	for (;;) {
-		unsigned int tail, len;
-		bool was_thre;
-		ssize_t n;
-
-		pthread_mutex_lock(&u->lock);
-		len = u->tx_count;
-		tail = u->tx_head;
-		pthread_mutex_unlock(&u->lock);
-		if (!len)
-			return 0;
-		len = MIN(len, UART_TX_BUF_SIZE - tail); /* contiguous part; the loop takes the rest */
-		/* Only the tx_lock holder consumes, so tx[tail .. tail + len) is stable while unlocked. */
-		n = write(u->out_fd, &u->tx[tail], len);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-			bool was_blocked;
-
-			pthread_mutex_lock(&u->lock);
-			was_blocked = u->tx_blocked;
-			u->tx_blocked = true;
-			pthread_mutex_unlock(&u->lock);
-			if (!was_blocked)
-				pr_debug("uart: console output blocked (stdout full); buffering guest output");
-			return -EAGAIN;
-		}
-		pthread_mutex_lock(&u->lock);
-		was_thre = tx_thre(u);
-		u->tx_blocked = false;
-		if (n <= 0) {
-			/* A closed or failing console drops output, like an unplugged cable. */
-			if (!u->tx_dead)
-				pr_warn("uart: console output failed (%s); further guest output is discarded",
-					n < 0 ? strerror(errno) : "nothing written");
-			u->tx_dead = true;
-			n = u->tx_count;
-		}
-		u->tx_head = (u->tx_head + (unsigned int)n) % UART_TX_BUF_SIZE;
-		u->tx_count -= (unsigned int)n;
-		if (!was_thre && tx_thre(u)) {
-			u->thri_pending = true; /* THR became empty again: THRE interrupt, if enabled */
-			update_irq(u);
-		}
-		pthread_mutex_unlock(&u->lock);
-	}
-}
-
-int uart16550_tx_flush(struct uart16550 *u)
-{
-	int ret;
-
-	pthread_mutex_lock(&u->tx_lock);
-	ret = tx_flush_locked(u);
-	pthread_mutex_unlock(&u->tx_lock);
-	return ret;
-}
-
-/* After a THR write (u->lock dropped): send the output now if nobody else is; otherwise, or when out_fd is
- * full, leave it to the event loop. Never blocks on out_fd nor on another flusher. */
-static void tx_flush_from_vcpu(struct uart16550 *u)
-{
-	int ret;
-
-	if (pthread_mutex_trylock(&u->tx_lock)) {
-		tx_kick_loop(u); /* the busy flusher may have looked before our byte arrived */
-		return;
-	}
-	ret = tx_flush_locked(u);
-	pthread_mutex_unlock(&u->tx_lock);
-	if (ret == -EAGAIN)
-		tx_kick_loop(u);
-}
-
 static u8 reg_read(struct uart16550 *u, unsigned int reg)
 {
 	u8 v;
@@ -304,7 +161,7 @@ static u8 reg_read(struct uart16550 *u, unsigned int reg)
 		return u->mcr;
 	case UART_LSR:
 		v = u->lsr_err;
-		if (tx_thre(u))
+		if (uart_tx_thre(u))
 			v |= UART_LSR_THRE;
 		if (!u->tx_count)
 			v |= UART_LSR_TEMT;
@@ -331,10 +188,10 @@ static bool reg_write(struct uart16550 *u, unsigned int reg, u8 v)
 			u->dll = v;
 			return false;
 		}
-		tx_byte(u, v);
+		uart_tx_byte(u, v);
 		/* THR empty again if the buffer still has room: the THRE interrupt (if enabled) is raised again;
 		 * otherwise it is raised when a flush makes room. While out_fd is full the event loop flushes. */
-		u->thri_pending = tx_thre(u);
+		u->thri_pending = uart_tx_thre(u);
 		return u->tx_count && !u->tx_blocked;
 	case UART_IER:
 		if (u->lcr & UART_LCR_DLAB) {
@@ -343,7 +200,7 @@ static bool reg_write(struct uart16550 *u, unsigned int reg, u8 v)
 		}
 		/* Enabling ETBEI raises THRE at once only if THR really is empty; otherwise the flush path
 		 * raises it when room comes back (IIR must never claim THRE while LSR.THRE reads 0). */
-		if ((v & UART_IER_ETBEI) && !(u->ier & UART_IER_ETBEI) && tx_thre(u))
+		if ((v & UART_IER_ETBEI) && !(u->ier & UART_IER_ETBEI) && uart_tx_thre(u))
 			u->thri_pending = true;
 		u->ier = v & (UART_IER_ERBFI | UART_IER_ETBEI | UART_IER_ELSI | UART_IER_EDSSI);
 		return false;
@@ -387,7 +244,7 @@ static u64 uart_mmio_read(void *opaque, u64 offset, unsigned int size)
 	}
 	pthread_mutex_lock(&u->lock);
 	v = reg_read(u, (unsigned int)offset);
-	update_irq(u);
+	uart_update_irq(u);
 	pthread_mutex_unlock(&u->lock);
 	return v;
 }
@@ -404,10 +261,10 @@ static void uart_mmio_write(void *opaque, u64 offset, u64 value, unsigned int si
 	}
 	pthread_mutex_lock(&u->lock);
 	flush = reg_write(u, (unsigned int)offset, (u8)value);
-	update_irq(u);
+	uart_update_irq(u);
 	pthread_mutex_unlock(&u->lock);
 	if (flush)
-		tx_flush_from_vcpu(u);
+		uart_tx_flush_from_vcpu(u);
 }
 
 static const struct mmio_ops uart_mmio_ops = {
@@ -427,7 +284,7 @@ size_t uart16550_rx_push(struct uart16550 *u, const u8 *buf, size_t len)
 	if (n < len)
 		u->want_wake = true;
 	rx_refill(u);
-	update_irq(u);
+	uart_update_irq(u);
 	pthread_mutex_unlock(&u->lock);
 	return n;
 }
@@ -461,46 +318,6 @@ int uart16550_wake_fd(struct uart16550 *u)
 	return u->wake_fd;
 }
 
-int uart16550_tx_fd(struct uart16550 *u)
-{
-	return u->tx_fd;
-}
-
-int uart16550_out_fd(struct uart16550 *u)
-{
-	return u->out_fd;
-}
-
-size_t uart16550_tx_pending(struct uart16550 *u)
-{
-	size_t n;
-
-	pthread_mutex_lock(&u->lock);
-	n = u->tx_count;
-	pthread_mutex_unlock(&u->lock);
-	return n;
-}
-
-bool uart16550_tx_blocked(struct uart16550 *u)
-{
-	bool b;
-
-	pthread_mutex_lock(&u->lock);
-	b = u->tx_blocked && u->tx_count;
-	pthread_mutex_unlock(&u->lock);
-	return b;
-}
-
-unsigned long uart16550_tx_dropped(struct uart16550 *u)
-{
-	unsigned long n;
-
-	pthread_mutex_lock(&u->lock);
-	n = u->tx_dropped;
-	pthread_mutex_unlock(&u->lock);
-	return n;
-}
-
 /* Power-on state (registers and FIFO; queued host input is kept: it has not reached the UART yet; queued
  * output too: it has already left it). */
 static void uart_reset(struct device *dev)
@@ -513,7 +330,7 @@ static void uart_reset(struct device *dev)
 	u->msr_lines = UART_MSR_CONNECTED;
 	u->thri_pending = false;
 	u->rx_count = u->rx_head = 0;
-	update_irq(u);
+	uart_update_irq(u);
 	pthread_mutex_unlock(&u->lock);
 }
 

@@ -1,7 +1,7 @@
-/* vfio_dev.c: a VFIO cdev device (see vfio_dev.h): BDF -> cdev resolution through sysfs with one clear
- * message per failure, the typed wrappers over the backend ops (bind/attach, region info and its
- * capability chain, region access and mmap, irqs, reset). The real backend is vfio_dev_kernel.c. */
-#include <dirent.h>
+/* vfio_dev.c: a VFIO cdev device (see vfio_dev.h): its life cycle (open through the cdev vfio_dev_sysfs.c
+ * finds, bind, attach, close) and the typed wrappers over the backend ops (region info and its capability
+ * chain, region access and mmap, irqs, reset), each failure one clear message. The real backend is
+ * vfio_dev_kernel.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -9,21 +9,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "devices/vfio_dev_internal.h"
 #include "vmm/log.h"
 
-/* Record one failure line "vfio BDF: WHAT: strerror[ (hint)]" in last_err and print it unless quiet (the
- * caller then reports it itself, rate-limited, because a guest drove the access); returns rc. */
-static int __printf(5, 6) failq(struct vfio_dev *dev, bool quiet, int rc, const char *hint, const char *fmt, ...)
+/* Record one failure line "vfio BDF: WHAT: strerror[ (hint)]" in last_err and print it unless how is
+ * FAIL_QUIET (the caller then reports it itself, rate-limited, because a guest drove the access); returns rc. */
+static int __printf(5, 6) failq(struct vfio_dev *dev, enum fail_report how, int rc, const char *hint,
+				const char *fmt, ...)
 {
 	char prefix[32];
 	va_list ap;
 
 	snprintf(prefix, sizeof(prefix), "vfio %s", dev->bdf);
 	va_start(ap, fmt);
-	if (quiet)
+	if (how == FAIL_QUIET)
 		log_fail_format(dev->last_err, sizeof(dev->last_err), prefix, rc, hint, fmt, ap);
 	else
 		log_fail_into(dev->last_err, sizeof(dev->last_err), prefix, rc, hint, fmt, ap);
@@ -31,151 +31,8 @@ static int __printf(5, 6) failq(struct vfio_dev *dev, bool quiet, int rc, const 
 	return rc;
 }
 
-#define failh(dev, rc, hint, ...) failq(dev, false, rc, hint, __VA_ARGS__)
-#define fail(dev, rc, ...) failq(dev, false, rc, NULL, __VA_ARGS__)
-
-/* ---- BDF and sysfs ---- */
-
-static int hexval(const char *s, size_t n, unsigned int *out)
-{
-	unsigned int v = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		int d;
-
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			d = c - 'A' + 10;
-		else
-			return -EINVAL;
-		v = v * 16 + (unsigned int)d;
-	}
-	*out = v;
-	return 0;
-}
-
-int vfio_parse_bdf(const char *in, char *out, size_t outlen)
-{
-	unsigned int dom = 0, bus, devn, fn;
-	size_t n = strlen(in);
-	const char *p = in;
-
-	/* [DDDD:]BB:DD.F */
-	if (n == 12) {
-		if (p[4] != ':' || hexval(p, 4, &dom))
-			return -EINVAL;
-		p += 5;
-	} else if (n != 7) {
-		return -EINVAL;
-	}
-	if (p[2] != ':' || p[5] != '.' || hexval(p, 2, &bus) || hexval(p + 3, 2, &devn) || hexval(p + 6, 1, &fn))
-		return -EINVAL;
-	if (devn > 0x1f || fn > 7)
-		return -EINVAL;
-	if ((size_t)snprintf(out, outlen, "%04x:%02x:%02x.%x", dom, bus, devn, fn) >= outlen)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
-static int __printf(4, 5) resolve_err(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	pr_err("%s", err);
-	return rc;
-}
-
-int vfio_resolve_cdev(const char *sysfs_root, const char *dev_root, const char *bdf_in, char *path, size_t pathlen,
-		      char *err, size_t errlen)
-{
-	char bdf[16], devdir[512], p[600], link[512];
-	const char *drv;
-	struct stat st;
-	struct dirent *de;
-	DIR *d;
-	ssize_t n;
-	int rc;
-
-	if (!sysfs_root)
-		sysfs_root = "/sys";
-	if (!dev_root)
-		dev_root = "/dev";
-	if (vfio_parse_bdf(bdf_in, bdf, sizeof(bdf)))
-		return resolve_err(err, errlen, -EINVAL, "vfio: '%s' is not a PCI address (expected DDDD:BB:DD.F)", bdf_in);
-	snprintf(devdir, sizeof(devdir), "%s/bus/pci/devices/%s", sysfs_root, bdf);
-	if (stat(devdir, &st) || !S_ISDIR(st.st_mode))
-		return resolve_err(err, errlen, -ENODEV, "vfio %s: no such PCI device (%s does not exist)", bdf, devdir);
-
-	snprintf(p, sizeof(p), "%s/driver", devdir);
-	n = readlink(p, link, sizeof(link) - 1);
-	if (n < 0) {
-		return resolve_err(err, errlen, -EPERM,
-				   "vfio %s: not bound to vfio-pci (no driver); bind it with: "
-				   "echo vfio-pci > %s/driver_override; echo %s > %s/bus/pci/drivers_probe",
-				   bdf, devdir, bdf, sysfs_root);
-	}
-	link[n] = '\0';
-	drv = strrchr(link, '/');
-	drv = drv ? drv + 1 : link;
-	if (strcmp(drv, "vfio-pci")) {
-		return resolve_err(err, errlen, -EPERM,
-				   "vfio %s: bound to %s, not vfio-pci; bind it with: echo %s > %s/driver/unbind; "
-				   "echo vfio-pci > %s/driver_override; echo %s > %s/bus/pci/drivers_probe",
-				   bdf, drv, bdf, devdir, devdir, bdf, sysfs_root);
-	}
-
-	snprintf(p, sizeof(p), "%s/vfio-dev", devdir);
-	d = opendir(p);
-	rc = -ENOTSUP;
-	if (d) {
-		while ((de = readdir(d))) {
-			unsigned int idx;
-
-			if (strncmp(de->d_name, "vfio", 4) || !de->d_name[4] ||
-			    sscanf(de->d_name + 4, "%u", &idx) != 1)
-				continue;
-			if ((size_t)snprintf(path, pathlen, "%s/vfio/devices/vfio%u", dev_root, idx) >= pathlen)
-				rc = -ENAMETOOLONG;
-			else
-				rc = 0;
-			break;
-		}
-		closedir(d);
-	}
-	if (rc == -ENAMETOOLONG)
-		return resolve_err(err, errlen, rc, "vfio %s: cdev path under %s too long", bdf, dev_root);
-	if (rc)
-		return resolve_err(err, errlen, rc,
-				   "vfio %s: bound to vfio-pci but has no VFIO cdev (%s is missing or empty): "
-				   "kernel without CONFIG_VFIO_DEVICE_CDEV?", bdf, p);
-	return 0;
-}
-
-void vfio_open_errmsg(const char *bdf, const char *path, int e, char *buf, size_t len)
-{
-	const char *hint = "";
-
-	switch (e) {
-	case EBUSY:
-		hint = " (the device is in use: another VMM or process has it open)";
-		break;
-	case ENOENT:
-		hint = " (no device node: is devtmpfs mounted on /dev?)";
-		break;
-	case EACCES:
-	case EPERM:
-		hint = " (need root or write access to the VFIO cdev)";
-		break;
-	}
-	snprintf(buf, len, "vfio %s: cannot open %s: %s%s", bdf, path, strerror(e), hint);
-}
+#define failh(dev, rc, hint, ...) failq(dev, FAIL_PRINT, rc, hint, __VA_ARGS__)
+#define fail(dev, rc, ...) failq(dev, FAIL_PRINT, rc, NULL, __VA_ARGS__)
 
 /* ---- life cycle ---- */
 
@@ -238,28 +95,24 @@ int vfio_dev_bind(struct vfio_dev *dev, int iommufd)
 	return 0;
 }
 
-static int attach(struct vfio_dev *dev, u32 pt_id, bool quiet)
+static int attach(struct vfio_dev *dev, u32 pt_id, enum fail_report how)
 {
 	u32 pt = pt_id;
 	int rc = dev->ops->attach_pt(dev, &pt);
 
 	if (rc)
-		return failq(dev, quiet, rc, NULL, "VFIO_DEVICE_ATTACH_IOMMUFD_PT (dev %u, pt %u%s)", dev->dev_id,
+		return failq(dev, how, rc, NULL, "VFIO_DEVICE_ATTACH_IOMMUFD_PT (dev %u, pt %u%s)", dev->dev_id,
 			     pt_id, dev->attached ? ", replacing the current one" : "");
 	dev->attached = true;
 	dev->pt_id = pt;
 	return 0;
 }
 
-int vfio_dev_attach(struct vfio_dev *dev, u32 pt_id)
+int vfio_dev_attach(struct vfio_dev *dev, u32 pt_id, enum fail_report how)
 {
-	return attach(dev, pt_id, false);
+	return attach(dev, pt_id, how);
 }
 
-int vfio_dev_attach_quiet(struct vfio_dev *dev, u32 pt_id)
-{
-	return attach(dev, pt_id, true);
-}
 
 int vfio_dev_detach(struct vfio_dev *dev)
 {
@@ -396,47 +249,47 @@ bool vfio_region_can_mmap(const struct vfio_region *r, u64 off, u64 len)
 	return false;
 }
 
-static int region_check(struct vfio_dev *dev, bool quiet, const struct vfio_region *r, u64 off, size_t len,
+static int region_check(struct vfio_dev *dev, enum fail_report how, const struct vfio_region *r, u64 off, size_t len,
 			u32 need, const char *op)
 {
 	if (!(r->flags & need))
-		return failq(dev, quiet, -EACCES, NULL, "region %u %s: region does not allow it", r->index, op);
+		return failq(dev, how, -EACCES, NULL, "region %u %s: region does not allow it", r->index, op);
 	if (off > r->size || len > r->size - off)
-		return failq(dev, quiet, -ERANGE, NULL,
+		return failq(dev, how, -ERANGE, NULL,
 			     "region %u %s at 0x%llx length %zu: outside the region (size 0x%llx)", r->index, op,
 			     (unsigned long long)off, len, (unsigned long long)r->size);
 	return 0;
 }
 
 /* Read (buf) or write (wbuf) [off, off+len) of a region: the full length or a failure line. */
-static int region_rw(struct vfio_dev *dev, bool quiet, const struct vfio_region *r, u64 off, void *buf,
+static int region_rw(struct vfio_dev *dev, enum fail_report how, const struct vfio_region *r, u64 off, void *buf,
 		     const void *wbuf, size_t len)
 {
 	const char *op = wbuf ? "write" : "read";
 	ssize_t n;
-	int rc = region_check(dev, quiet, r, off, len, wbuf ? VFIO_REGION_INFO_FLAG_WRITE : VFIO_REGION_INFO_FLAG_READ,
+	int rc = region_check(dev, how, r, off, len, wbuf ? VFIO_REGION_INFO_FLAG_WRITE : VFIO_REGION_INFO_FLAG_READ,
 			      op);
 
 	if (rc)
 		return rc;
 	n = wbuf ? dev->ops->pwrite(dev, wbuf, len, r->offset + off) : dev->ops->pread(dev, buf, len, r->offset + off);
 	if (n < 0)
-		return failq(dev, quiet, (int)n, NULL, "region %u %s at 0x%llx length %zu", r->index, op,
+		return failq(dev, how, (int)n, NULL, "region %u %s at 0x%llx length %zu", r->index, op,
 			     (unsigned long long)off, len);
 	if ((size_t)n != len)
-		return failq(dev, quiet, -EIO, NULL, "region %u %s at 0x%llx: short (%zd of %zu bytes)", r->index, op,
+		return failq(dev, how, -EIO, NULL, "region %u %s at 0x%llx: short (%zd of %zu bytes)", r->index, op,
 			     (unsigned long long)off, n, len);
 	return 0;
 }
 
 int vfio_dev_region_read(struct vfio_dev *dev, const struct vfio_region *r, u64 off, void *buf, size_t len)
 {
-	return region_rw(dev, false, r, off, buf, NULL, len);
+	return region_rw(dev, FAIL_PRINT, r, off, buf, NULL, len);
 }
 
 int vfio_dev_region_write(struct vfio_dev *dev, const struct vfio_region *r, u64 off, const void *buf, size_t len)
 {
-	return region_rw(dev, false, r, off, NULL, buf, len);
+	return region_rw(dev, FAIL_PRINT, r, off, NULL, buf, len);
 }
 
 static int cfg_region(struct vfio_dev *dev)
@@ -451,54 +304,46 @@ static int cfg_region(struct vfio_dev *dev)
 	return rc;
 }
 
-static int cfg_read(struct vfio_dev *dev, bool quiet, u32 off, u32 len, u32 *val)
+static int cfg_read(struct vfio_dev *dev, enum fail_report how, u32 off, u32 len, u32 *val)
 {
 	u8 b[4] = { 0 };
 	int rc;
 
 	if (len != 1 && len != 2 && len != 4)
-		return failq(dev, quiet, -EINVAL, NULL, "config read at 0x%x: bad size %u", off, len);
+		return failq(dev, how, -EINVAL, NULL, "config read at 0x%x: bad size %u", off, len);
 	rc = cfg_region(dev);
 	if (!rc)
-		rc = region_rw(dev, quiet, &dev->cfg, off, b, NULL, len);
+		rc = region_rw(dev, how, &dev->cfg, off, b, NULL, len);
 	if (rc)
 		return rc;
 	*val = (u32)b[0] | (u32)b[1] << 8 | (u32)b[2] << 16 | (u32)b[3] << 24;
 	return 0;
 }
 
-static int cfg_write(struct vfio_dev *dev, bool quiet, u32 off, u32 len, u32 val)
+static int cfg_write(struct vfio_dev *dev, enum fail_report how, u32 off, u32 len, u32 val)
 {
 	u8 b[4] = { (u8)val, (u8)(val >> 8), (u8)(val >> 16), (u8)(val >> 24) };
 	int rc;
 
 	if (len != 1 && len != 2 && len != 4)
-		return failq(dev, quiet, -EINVAL, NULL, "config write at 0x%x: bad size %u", off, len);
+		return failq(dev, how, -EINVAL, NULL, "config write at 0x%x: bad size %u", off, len);
 	rc = cfg_region(dev);
 	if (rc)
 		return rc;
-	return region_rw(dev, quiet, &dev->cfg, off, NULL, b, len);
+	return region_rw(dev, how, &dev->cfg, off, NULL, b, len);
 }
 
-int vfio_dev_cfg_read(struct vfio_dev *dev, u32 off, u32 len, u32 *val)
+int vfio_dev_cfg_read(struct vfio_dev *dev, u32 off, u32 len, u32 *val, enum fail_report how)
 {
-	return cfg_read(dev, false, off, len, val);
+	return cfg_read(dev, how, off, len, val);
 }
 
-int vfio_dev_cfg_write(struct vfio_dev *dev, u32 off, u32 len, u32 val)
+int vfio_dev_cfg_write(struct vfio_dev *dev, u32 off, u32 len, u32 val, enum fail_report how)
 {
-	return cfg_write(dev, false, off, len, val);
+	return cfg_write(dev, how, off, len, val);
 }
 
-int vfio_dev_cfg_read_quiet(struct vfio_dev *dev, u32 off, u32 len, u32 *val)
-{
-	return cfg_read(dev, true, off, len, val);
-}
 
-int vfio_dev_cfg_write_quiet(struct vfio_dev *dev, u32 off, u32 len, u32 val)
-{
-	return cfg_write(dev, true, off, len, val);
-}
 
 int vfio_dev_region_mmap(struct vfio_dev *dev, const struct vfio_region *r, u64 off, size_t len, int prot, void **out)
 {
@@ -549,15 +394,15 @@ int vfio_dev_irq_info(struct vfio_dev *dev, u32 index, struct vfio_irq_info *out
 	return 0;
 }
 
-static int set_irqs(struct vfio_dev *dev, bool quiet, u32 flags, u32 index, u32 start, u32 count, const void *data,
-		    size_t dlen, const char *what)
+static int set_irqs(struct vfio_dev *dev, enum fail_report how, u32 flags, u32 index, u32 start, u32 count,
+		    const void *data, size_t dlen, const char *what)
 {
 	struct vfio_irq_set *s;
 	int rc;
 
 	s = calloc(1, sizeof(*s) + dlen);
 	if (!s)
-		return failq(dev, quiet, -ENOMEM, NULL, "VFIO_DEVICE_SET_IRQS %s %s", irq_name(index), what);
+		return failq(dev, how, -ENOMEM, NULL, "VFIO_DEVICE_SET_IRQS %s %s", irq_name(index), what);
 	s->argsz = (u32)(sizeof(*s) + dlen);
 	s->flags = flags;
 	s->index = index;
@@ -568,86 +413,71 @@ static int set_irqs(struct vfio_dev *dev, bool quiet, u32 flags, u32 index, u32 
 	rc = dev->ops->set_irqs(dev, s);
 	free(s);
 	if (rc)
-		return failq(dev, quiet, rc, NULL, "VFIO_DEVICE_SET_IRQS %s %s (vectors %u..%u)", irq_name(index), what,
+		return failq(dev, how, rc, NULL, "VFIO_DEVICE_SET_IRQS %s %s (vectors %u..%u)", irq_name(index), what,
 			     start, count ? start + count - 1 : start);
 	return 0;
 }
 
-static int set_eventfds(struct vfio_dev *dev, bool quiet, u32 index, u32 start, u32 count, const int *fds)
+static int set_eventfds(struct vfio_dev *dev, enum fail_report how, u32 index, u32 start, u32 count, const int *fds)
 {
 	if (!count || count > 4096)
-		return failq(dev, quiet, -EINVAL, NULL, "VFIO_DEVICE_SET_IRQS %s: bad vector count %u", irq_name(index),
+		return failq(dev, how, -EINVAL, NULL, "VFIO_DEVICE_SET_IRQS %s: bad vector count %u", irq_name(index),
 			     count);
-	return set_irqs(dev, quiet, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, index, start, count, fds,
+	return set_irqs(dev, how, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, index, start, count, fds,
 			(size_t)count * sizeof(int32_t), "trigger eventfds");
 }
 
-static int irq_disable(struct vfio_dev *dev, bool quiet, u32 index)
+static int irq_disable(struct vfio_dev *dev, enum fail_report how, u32 index)
 {
-	return set_irqs(dev, quiet, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, index, 0, 0, NULL, 0,
+	return set_irqs(dev, how, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, index, 0, 0, NULL, 0,
 			"disable");
 }
 
-static int unmask_eventfd(struct vfio_dev *dev, bool quiet, u32 index, u32 vector, int fd)
+static int unmask_eventfd(struct vfio_dev *dev, enum fail_report how, u32 index, u32 vector, int fd)
 {
 	int32_t v = fd;
 
-	return set_irqs(dev, quiet, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK, index, vector, 1, &v,
+	return set_irqs(dev, how, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK, index, vector, 1, &v,
 			sizeof(v), "unmask eventfd");
 }
 
-int vfio_dev_irq_set_eventfds(struct vfio_dev *dev, u32 index, u32 start, u32 count, const int *fds)
+int vfio_dev_irq_set_eventfds(struct vfio_dev *dev, u32 index, u32 start, u32 count, const int *fds,
+			      enum fail_report how)
 {
-	return set_eventfds(dev, false, index, start, count, fds);
+	return set_eventfds(dev, how, index, start, count, fds);
 }
 
-int vfio_dev_irq_set_eventfds_quiet(struct vfio_dev *dev, u32 index, u32 start, u32 count, const int *fds)
+
+int vfio_dev_irq_disable(struct vfio_dev *dev, u32 index, enum fail_report how)
 {
-	return set_eventfds(dev, true, index, start, count, fds);
+	return irq_disable(dev, how, index);
 }
 
-int vfio_dev_irq_disable(struct vfio_dev *dev, u32 index)
-{
-	return irq_disable(dev, false, index);
-}
-
-int vfio_dev_irq_disable_quiet(struct vfio_dev *dev, u32 index)
-{
-	return irq_disable(dev, true, index);
-}
 
 int vfio_dev_irq_mask(struct vfio_dev *dev, u32 index, u32 vector, bool mask)
 {
-	return set_irqs(dev, false,
+	return set_irqs(dev, FAIL_PRINT,
 			VFIO_IRQ_SET_DATA_NONE | (mask ? VFIO_IRQ_SET_ACTION_MASK : VFIO_IRQ_SET_ACTION_UNMASK), index,
 			vector, 1, NULL, 0, mask ? "mask" : "unmask");
 }
 
-int vfio_dev_irq_unmask_eventfd(struct vfio_dev *dev, u32 index, u32 vector, int fd)
+int vfio_dev_irq_unmask_eventfd(struct vfio_dev *dev, u32 index, u32 vector, int fd, enum fail_report how)
 {
-	return unmask_eventfd(dev, false, index, vector, fd);
+	return unmask_eventfd(dev, how, index, vector, fd);
 }
 
-int vfio_dev_irq_unmask_eventfd_quiet(struct vfio_dev *dev, u32 index, u32 vector, int fd)
-{
-	return unmask_eventfd(dev, true, index, vector, fd);
-}
 
-static int reset(struct vfio_dev *dev, bool quiet)
+static int reset(struct vfio_dev *dev, enum fail_report how)
 {
 	int rc = dev->ops->reset(dev);
 
 	if (rc)
-		return failq(dev, quiet, rc, NULL, "VFIO_DEVICE_RESET");
+		return failq(dev, how, rc, NULL, "VFIO_DEVICE_RESET");
 	return 0;
 }
 
-int vfio_dev_reset(struct vfio_dev *dev)
+int vfio_dev_reset(struct vfio_dev *dev, enum fail_report how)
 {
-	return reset(dev, false);
+	return reset(dev, how);
 }
 
-int vfio_dev_reset_quiet(struct vfio_dev *dev)
-{
-	return reset(dev, true);
-}

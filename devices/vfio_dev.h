@@ -19,6 +19,7 @@
 #include <sys/types.h>
 #include <linux/vfio.h>
 #include "vmm/compiler.h"
+#include "vmm/log.h"
 
 struct vfio_dev;
 
@@ -72,8 +73,13 @@ struct vfio_dev {
 	u32 pt_id;             /* currently attached HWPT (valid when attached) */
 	bool cfg_valid;        /* cfg holds the config region's info (fetched on first cfg access) */
 	struct vfio_region cfg;
-	char last_err[512];    /* the last failure line printed, for callers and tests */
+	char last_err[512];    /* the last failure line (printed or not), for callers and tests */
 };
+
+/* Errors: every function that fails records one line "vfio BDF: WHAT: strerror" in dev->last_err and prints
+ * it. Those a guest can drive (a replacement through the vSMMU, live config accesses, MSI/MSI-X toggles, its
+ * function level reset) take how: FAIL_QUIET records without printing, for a caller that reports it
+ * rate-limited with log_guest() (vmm/log.h). */
 
 /* Normalise a BDF: "00:01.0" or "0000:00:01.0" -> "0000:00:01.0" (lower case hex). -EINVAL if malformed. */
 int __must_check vfio_parse_bdf(const char *in, char *out, size_t outlen);
@@ -101,10 +107,7 @@ void vfio_dev_close(struct vfio_dev *dev);
 
 int __must_check vfio_dev_bind(struct vfio_dev *dev, int iommufd);
 /* Attach or replace: pt_id is an IOAS or HWPT id. dev->pt_id = the HWPT the kernel reports. */
-int __must_check vfio_dev_attach(struct vfio_dev *dev, u32 pt_id);
-/* The same, recording a failure in dev->last_err without printing it (a replacement the guest drove through
- * the vSMMU; the caller reports it rate-limited). */
-int __must_check vfio_dev_attach_quiet(struct vfio_dev *dev, u32 pt_id);
+int __must_check vfio_dev_attach(struct vfio_dev *dev, u32 pt_id, enum fail_report how);
 int __must_check vfio_dev_detach(struct vfio_dev *dev);
 
 int __must_check vfio_dev_get_info(struct vfio_dev *dev, struct vfio_device_info *info);
@@ -125,12 +128,8 @@ int __must_check vfio_dev_region_write(struct vfio_dev *dev, const struct vfio_r
 				       const void *buf, size_t len);
 /* PCI config space helpers (VFIO_PCI_CONFIG_REGION_INDEX, info fetched on first use): len 1, 2 or 4,
  * value little-endian as on the bus. */
-int __must_check vfio_dev_cfg_read(struct vfio_dev *dev, u32 off, u32 len, u32 *val);
-int __must_check vfio_dev_cfg_write(struct vfio_dev *dev, u32 off, u32 len, u32 val);
-/* The same, but a failure is only recorded in dev->last_err, not printed: for accesses a guest drives (every
- * guest config read of a live byte), whose caller reports failures rate-limited with log_guest(). */
-int __must_check vfio_dev_cfg_read_quiet(struct vfio_dev *dev, u32 off, u32 len, u32 *val);
-int __must_check vfio_dev_cfg_write_quiet(struct vfio_dev *dev, u32 off, u32 len, u32 val);
+int __must_check vfio_dev_cfg_read(struct vfio_dev *dev, u32 off, u32 len, u32 *val, enum fail_report how);
+int __must_check vfio_dev_cfg_write(struct vfio_dev *dev, u32 off, u32 len, u32 val, enum fail_report how);
 /* mmap [off, off+len) of a region; refuses ranges vfio_region_can_mmap() rejects (-EPERM). */
 int __must_check vfio_dev_region_mmap(struct vfio_dev *dev, const struct vfio_region *r, u64 off, size_t len,
 				      int prot, void **out);
@@ -139,23 +138,16 @@ int vfio_dev_region_munmap(struct vfio_dev *dev, void *addr, size_t len);
 /* IRQs (index VFIO_PCI_INTX/MSI/MSIX_IRQ_INDEX). */
 int __must_check vfio_dev_irq_info(struct vfio_dev *dev, u32 index, struct vfio_irq_info *out);
 /* Trigger eventfds for vectors [start, start+count) (fds[i] = -1: leave/deassign that vector). */
-int __must_check vfio_dev_irq_set_eventfds(struct vfio_dev *dev, u32 index, u32 start, u32 count, const int *fds);
+int __must_check vfio_dev_irq_set_eventfds(struct vfio_dev *dev, u32 index, u32 start, u32 count, const int *fds,
+					   enum fail_report how);
 /* Disable the whole index (DATA_NONE|ACTION_TRIGGER, count 0). */
-int __must_check vfio_dev_irq_disable(struct vfio_dev *dev, u32 index);
+int __must_check vfio_dev_irq_disable(struct vfio_dev *dev, u32 index, enum fail_report how);
 /* Mask / unmask one vector (DATA_NONE|ACTION_MASK/UNMASK). */
 int __must_check vfio_dev_irq_mask(struct vfio_dev *dev, u32 index, u32 vector, bool mask);
 /* INTx: eventfd that unmasks the line when signalled (DATA_EVENTFD|ACTION_UNMASK, e.g. KVM resamplefd). */
-int __must_check vfio_dev_irq_unmask_eventfd(struct vfio_dev *dev, u32 index, u32 vector, int fd);
-/* The same three, recording a failure in dev->last_err without printing it: for interrupt changes a guest
- * drives (MSI/MSI-X enable toggles), whose caller reports them rate-limited with log_guest(). */
-int __must_check vfio_dev_irq_set_eventfds_quiet(struct vfio_dev *dev, u32 index, u32 start, u32 count,
-						 const int *fds);
-int __must_check vfio_dev_irq_disable_quiet(struct vfio_dev *dev, u32 index);
-int __must_check vfio_dev_irq_unmask_eventfd_quiet(struct vfio_dev *dev, u32 index, u32 vector, int fd);
+int __must_check vfio_dev_irq_unmask_eventfd(struct vfio_dev *dev, u32 index, u32 vector, int fd,
+					     enum fail_report how);
 
-int __must_check vfio_dev_reset(struct vfio_dev *dev);
-/* The same, recording a failure in dev->last_err without printing it: for a reset the guest asked for (its
- * function level reset), whose caller reports a failure rate-limited. */
-int __must_check vfio_dev_reset_quiet(struct vfio_dev *dev);
+int __must_check vfio_dev_reset(struct vfio_dev *dev, enum fail_report how);
 
 #endif

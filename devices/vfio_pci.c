@@ -1,10 +1,10 @@
-/* vfio_pci.c: the vfio-pci device model: config-space virtualisation and BARs (see vfio_pci.h; interrupts
- * are in vfio_pci_irq.c). */
+/* vfio_pci.c: the vfio-pci device model: its creation and destruction, and config-space virtualisation (the
+ * emulated header and capabilities, live registers read from the device, guest writes forwarded where safe).
+ * See vfio_pci.h; BARs are in vfio_pci_bar.c, interrupts in vfio_pci_irq.c, resets in vfio_pci_reset.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 #include "devices/vfio_pci.h"
 #include "vmm/bits.h"
@@ -13,156 +13,6 @@
 /* Command bits the guest controls on the real device. */
 #define CMD_PASSTHROUGH (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE)
 #define CMD_WRITABLE (CMD_PASSTHROUGH | PCI_COMMAND_PARITY | PCI_COMMAND_SERR)
-
-static const char *bar_kind(const struct pci_bar *b)
-{
-	if (b->is64)
-		return b->prefetch ? "64-bit prefetchable" : "64-bit";
-	return b->prefetch ? "32-bit prefetchable" : "32-bit";
-}
-
-/* ---- BAR trap (the parts that are not memslots) ---- */
-
-static u64 bar_read(void *opaque, u64 off, unsigned int size)
-{
-	struct vfio_pci_bar *b = opaque;
-	struct vfio_pci *vp = b->dev;
-	u64 v = 0;
-
-	if (vfio_pci_msix_overlaps(vp, b->idx, off, size)) {
-		bool done;
-
-		pthread_mutex_lock(&vp->lock);
-		done = vfio_pci_msix_read(vp, b->idx, off, size, &v);
-		pthread_mutex_unlock(&vp->lock);
-		if (done)
-			return v;
-	}
-	/* The raw op: a failure here is the guest's doing (e.g. decode off on the device), not worth an error. */
-	ssize_t n = vp->vdev->ops->pread(vp->vdev, &v, size, b->region.offset + off);
-
-	if (n != (ssize_t)size) {
-		log_guest("%s: BAR%u read of %u bytes at 0x%llx failed", vp->name, b->idx, size,
-			  (unsigned long long)off);
-		return 0;
-	}
-	return v;
-}
-
-static void bar_write(void *opaque, u64 off, u64 val, unsigned int size)
-{
-	struct vfio_pci_bar *b = opaque;
-	struct vfio_pci *vp = b->dev;
-
-	if (vfio_pci_msix_overlaps(vp, b->idx, off, size)) {
-		bool done;
-
-		pthread_mutex_lock(&vp->lock);
-		done = vfio_pci_msix_write(vp, b->idx, off, size, val);
-		pthread_mutex_unlock(&vp->lock);
-		if (done)
-			return;
-	}
-	ssize_t n = vp->vdev->ops->pwrite(vp->vdev, &val, size, b->region.offset + off);
-
-	if (n != (ssize_t)size)
-		log_guest("%s: BAR%u write of %u bytes at 0x%llx failed", vp->name, b->idx, size,
-			  (unsigned long long)off);
-}
-
-static const struct mmio_ops bar_ops = {
-	.read = bar_read,
-	.write = bar_write,
-};
-
-static void bar_unmap(struct vfio_pci *vp, struct vfio_pci_bar *b)
-{
-	if (b->gpa == VFIO_PCI_NO_ADDR)
-		return;
-	for (unsigned int i = 0; i < b->npieces; i++) {
-		struct vfio_pci_piece *p = &b->pieces[i];
-
-		if (!p->mapped)
-			continue;
-		int ret = vp->hv->ops->mem_unmap(vp->hv, b->gpa + p->off);
-
-		if (ret)
-			log_guest("%s: BAR%u: removing the memslot at 0x%llx: %s", vp->name, b->idx,
-				  (unsigned long long)(b->gpa + p->off), strerror(-ret));
-		p->mapped = false;
-	}
-	bus_unregister(vp->bus, &b->mmio);
-	b->gpa = VFIO_PCI_NO_ADDR;
-}
-
-static void bar_map(struct vfio_pci *vp, struct vfio_pci_bar *b, u64 gpa)
-{
-	b->mmio = (struct mmio_region){
-		.name = b->name,
-		.base = gpa,
-		.len = b->info.size,
-		.sizes = MMIO_SZ_1 | MMIO_SZ_2 | MMIO_SZ_4 | MMIO_SZ_8,
-		.ops = &bar_ops,
-		.opaque = b,
-	};
-	char why[192];
-
-	if (bus_register(vp->bus, &b->mmio, why, sizeof(why))) {
-		/* Hardware gives no decode for the clash; a guest can do this at will: a rate-limited guest line. */
-		log_guest("%s: BAR%u at 0x%llx is not decoded: %s", vp->name, b->idx, (unsigned long long)gpa, why);
-		return;
-	}
-	b->gpa = gpa;
-	if (!IS_ALIGNED(gpa, vp->page_size))
-		return; /* below page granularity: every access is trapped */
-	for (unsigned int i = 0; i < b->npieces; i++) {
-		struct vfio_pci_piece *p = &b->pieces[i];
-		int ret = vp->hv->ops->mem_map(vp->hv, gpa + p->off, p->len, p->host, false);
-
-		if (ret) {
-			log_guest("%s: BAR%u: memslot at 0x%llx (0x%llx bytes) failed (%s): trapped instead", vp->name,
-				  b->idx, (unsigned long long)(gpa + p->off), (unsigned long long)p->len,
-				  strerror(-ret));
-			continue;
-		}
-		p->mapped = true;
-	}
-}
-
-/* Where BAR idx should decode now, or VFIO_PCI_NO_ADDR (lock held). report: say why an address is refused. */
-static u64 bar_want(struct vfio_pci *vp, unsigned int idx, bool report)
-{
-	struct vfio_pci_bar *b = &vp->bars[idx];
-	u64 a;
-
-	if (!b->info.size || !(pci_cfg_get(&vp->cfg, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY))
-		return VFIO_PCI_NO_ADDR;
-	a = pci_cfg_bar_addr(&vp->cfg, idx, &b->info);
-	if (pci_host_window_ok(vp->host, a, b->info.size))
-		return a;
-	if (report)
-		log_guest("%s: BAR%u at 0x%llx (0x%llx bytes) is outside the host bridge windows: not decoding", vp->name,
-			  idx, (unsigned long long)a, (unsigned long long)b->info.size);
-	return VFIO_PCI_NO_ADDR;
-}
-
-/* Make every BAR decode where the guest wants it (lock held); written is the BAR whose register the guest
- * wrote (-1: the command register). First every BAR that moves or stops decoding leaves, then the others are
- * placed: a BAR that was refused because it overlapped another one is retried on every update, so it decodes
- * again as soon as the other one moves away (as on hardware), not only when the guest rewrites it. */
-static void bars_update(struct vfio_pci *vp, int written)
-{
-	u64 want[PCI_NUM_BARS];
-
-	for (unsigned int i = 0; i < PCI_NUM_BARS; i++)
-		want[i] = bar_want(vp, i, written < 0 || (int)i == written);
-	for (unsigned int i = 0; i < PCI_NUM_BARS; i++)
-		if (vp->bars[i].info.size && want[i] != vp->bars[i].gpa)
-			bar_unmap(vp, &vp->bars[i]);
-	for (unsigned int i = 0; i < PCI_NUM_BARS; i++)
-		if (vp->bars[i].info.size && want[i] != VFIO_PCI_NO_ADDR && want[i] != vp->bars[i].gpa)
-			bar_map(vp, &vp->bars[i], want[i]);
-}
 
 /* Pass memory decode / bus mastering / INTx disable to the device, ordered so that no memslot is live
  * while the device's decode is off (lock held). */
@@ -174,18 +24,18 @@ void vfio_pci_cmd_update(struct vfio_pci *vp, u16 old)
 	if (!((old ^ cmd) & CMD_PASSTHROUGH))
 		return;
 	if (!(cmd & PCI_COMMAND_MEMORY))
-		bars_update(vp, -1);
+		vfio_pci_bars_update(vp, -1);
 	/* Guest-driven: failures are reported rate-limited, not by the wrappers. */
-	if (vfio_dev_cfg_read_quiet(vp->vdev, PCI_COMMAND, 2, &real) == 0) {
+	if (vfio_dev_cfg_read(vp->vdev, PCI_COMMAND, 2, &real, FAIL_QUIET) == 0) {
 		real = (real & ~(u32)CMD_PASSTHROUGH) | (cmd & CMD_PASSTHROUGH);
-		if (vfio_dev_cfg_write_quiet(vp->vdev, PCI_COMMAND, 2, real))
+		if (vfio_dev_cfg_write(vp->vdev, PCI_COMMAND, 2, real, FAIL_QUIET))
 			log_guest("%s: could not update the device's command register: %s", vp->name,
 				  vp->vdev->last_err);
 	} else {
 		log_guest("%s: could not read the device's command register: %s", vp->name, vp->vdev->last_err);
 	}
 	if (cmd & PCI_COMMAND_MEMORY)
-		bars_update(vp, -1);
+		vfio_pci_bars_update(vp, -1);
 }
 
 /* ---- config space ---- */
@@ -231,13 +81,13 @@ static void forward_live(struct vfio_pci *vp, u32 off, u32 size, u32 val)
 				continue;
 			cur = gval & m;
 		} else {
-			if (vfio_dev_cfg_read_quiet(vp->vdev, r->off, 2, &cur)) {
+			if (vfio_dev_cfg_read(vp->vdev, r->off, 2, &cur, FAIL_QUIET)) {
 				log_guest("%s: config write at 0x%x: %s", vp->name, r->off, vp->vdev->last_err);
 				continue;
 			}
 			cur = ((cur & ~(u32)m & ~(u32)r->zero) | (gval & m)) & 0xffff;
 		}
-		if (vfio_dev_cfg_write_quiet(vp->vdev, r->off, 2, cur))
+		if (vfio_dev_cfg_write(vp->vdev, r->off, 2, cur, FAIL_QUIET))
 			log_guest("%s: config write at 0x%x: %s", vp->name, r->off, vp->vdev->last_err);
 	}
 }
@@ -258,7 +108,7 @@ u32 vfio_pci_cfg_read(struct vfio_pci *vp, u32 off, u32 size)
 			u32 dv;
 
 			/* Every guest read comes here: a failing device must not flood stderr. */
-			if (vfio_dev_cfg_read_quiet(vp->vdev, off, size, &dv) == 0)
+			if (vfio_dev_cfg_read(vp->vdev, off, size, &dv, FAIL_QUIET) == 0)
 				v = (v & ~live) | (dv & live);
 			else
 				log_guest("%s: config read at 0x%x: %s", vp->name, off, vp->vdev->last_err);
@@ -307,7 +157,7 @@ void vfio_pci_cfg_write(struct vfio_pci *vp, u32 off, u32 size, u32 val)
 		const struct vfio_pci_bar *b = &vp->bars[i];
 
 		if (b->info.size && pci_cfg_overlaps(off, size, PCI_BASE_ADDRESS_0 + 4 * i, b->info.is64 ? 8 : 4)) {
-			bars_update(vp, (int)i);
+			vfio_pci_bars_update(vp, (int)i);
 			break;
 		}
 	}
@@ -338,7 +188,7 @@ static int read_raw_config(struct vfio_pci *vp, u8 *raw)
 {
 	for (u32 off = 0; off < PCI_CFG_SPACE_SIZE; off += 4) {
 		u32 v;
-		int ret = vfio_dev_cfg_read(vp->vdev, off, 4, &v);
+		int ret = vfio_dev_cfg_read(vp->vdev, off, 4, &v, FAIL_PRINT);
 
 		if (ret)
 			return ret;
@@ -437,196 +287,6 @@ static int setup_caps(struct vfio_pci *vp, const u8 *raw)
 	pci_cfg_link_caps(&vp->cfg, keep, nkeep);
 	return 0;
 }
-
-/* Region info and type of every BAR; I/O BARs hidden; upper halves of 64-bit BARs skipped. */
-static int probe_bars(struct vfio_pci *vp, const u8 *raw)
-{
-	for (unsigned int i = 0; i < PCI_NUM_BARS; i++) {
-		struct vfio_pci_bar *b = &vp->bars[i];
-		u32 reg;
-		int ret;
-
-		b->dev = vp;
-		b->idx = i;
-		b->gpa = VFIO_PCI_NO_ADDR;
-		snprintf(b->name, sizeof(b->name), "%s-bar%u", vp->name, i);
-		ret = vfio_dev_region_info(vp->vdev, VFIO_PCI_BAR0_REGION_INDEX + i, &b->region);
-		if (ret)
-			return ret;
-		if (!b->region.size)
-			continue;
-		memcpy(&reg, raw + PCI_BASE_ADDRESS_0 + 4 * i, 4);
-		pci_bar_decode(reg, &b->info);
-		if (b->info.io) {
-			pr_info("%s: I/O BAR%u (%llu bytes) is not forwarded (ivmm has no I/O space)", vp->name, i,
-				(unsigned long long)b->region.size);
-			b->info = (struct pci_bar){ 0 };
-			continue;
-		}
-		if (b->info.is64 && i + 1 >= PCI_NUM_BARS) {
-			pr_err("%s: BAR%u claims to be 64-bit but is the last BAR", vp->name, i);
-			return -EINVAL;
-		}
-		b->info.size = b->region.size;
-		if (b->info.size < 16 || (b->info.size & (b->info.size - 1))) {
-			pr_err("%s: BAR%u size 0x%llx is not a power of two >= 16", vp->name, i,
-			       (unsigned long long)b->info.size);
-			return -EINVAL;
-		}
-		if (!(b->region.flags & VFIO_REGION_INFO_FLAG_READ) || !(b->region.flags & VFIO_REGION_INFO_FLAG_WRITE))
-			pr_warn("%s: BAR%u region is not read/write (flags 0x%x)", vp->name, i, b->region.flags);
-		if (b->info.is64) {
-			i++;
-			vp->bars[i].dev = vp;
-			vp->bars[i].idx = i;
-			vp->bars[i].gpa = VFIO_PCI_NO_ADDR;
-		}
-	}
-	return 0;
-}
-
-/* Give the space place_bars() took back to the bridge's windows. */
-static void release_bars(struct vfio_pci *vp)
-{
-	if (!pci_windows_release(&vp->host->windows, &vp->win_before, &vp->win_after))
-		pr_debug("%s: BAR space stays used (a later device was placed after it)", vp->name);
-}
-
-static int place_bars(struct vfio_pci *vp)
-{
-	struct pci_bar infos[PCI_NUM_BARS];
-	u64 addrs[PCI_NUM_BARS];
-	int bad = -1, ret;
-
-	for (unsigned int i = 0; i < PCI_NUM_BARS; i++)
-		infos[i] = vp->bars[i].info;
-	vp->win_before = vp->host->windows;
-	ret = pci_alloc_bars(&vp->host->windows, infos, addrs, &bad);
-	if (ret) {
-		const struct pci_window *w = pci_bar_window(&vp->host->windows, &infos[bad]);
-
-		pr_err("%s (%s): BAR%d (%s, 0x%llx bytes) cannot be placed in the %s window [0x%llx-0x%llx] "
-		       "(0x%llx bytes free)",
-		       vp->name, vp->vdev->bdf, bad, bar_kind(&infos[bad]), (unsigned long long)infos[bad].size,
-		       w->name, (unsigned long long)w->base, (unsigned long long)(w->base + w->size - 1),
-		       (unsigned long long)(w->base + w->size - w->next));
-		return -ENOSPC;
-	}
-	vp->win_after = vp->host->windows;
-	for (unsigned int i = 0; i < PCI_NUM_BARS; i++) {
-		if (!infos[i].size)
-			continue;
-		ret = pci_cfg_bar_setup(&vp->cfg, i, &infos[i], addrs[i]);
-		if (ret) {
-			pr_err("%s: BAR%u cannot be emulated (size 0x%llx at 0x%llx)", vp->name, i,
-			       (unsigned long long)infos[i].size, (unsigned long long)addrs[i]);
-			release_bars(vp);
-			return ret;
-		}
-	}
-	return 0;
-}
-
-/* Subtract holes (sorted, merged) from [off, off+len) into pieces. */
-static void add_pieces(struct vfio_pci_bar *b, void *host, u64 off, u64 len, const u64 (*holes)[2],
-		       unsigned int nholes)
-{
-	u64 cur = off, end = off + len;
-
-	for (unsigned int h = 0; h <= nholes && cur < end; h++) {
-		u64 hs = h < nholes ? holes[h][0] : end, he = h < nholes ? holes[h][1] : end;
-
-		if (he <= cur)
-			continue;
-		u64 pe = MIN(hs, end);
-
-		if (pe > cur && b->npieces < VFIO_PCI_MAX_PIECES) {
-			b->pieces[b->npieces++] = (struct vfio_pci_piece){
-				.off = cur, .len = pe - cur, .host = (u8 *)host + (cur - off),
-			};
-		}
-		cur = MAX(cur, he);
-	}
-}
-
-/* mmap what VFIO lets us and compute the memslot pieces (MSI-X table and PBA pages excluded). */
-static void mmap_bars(struct vfio_pci *vp)
-{
-	const char *nommap = getenv("IVMM_VFIO_NO_MMAP");
-
-	if (nommap && !strcmp(nommap, "1")) {
-		pr_info("%s: IVMM_VFIO_NO_MMAP=1: every BAR access is trapped", vp->name);
-		return;
-	}
-	for (unsigned int i = 0; i < PCI_NUM_BARS; i++) {
-		struct vfio_pci_bar *b = &vp->bars[i];
-		const struct vfio_region *r = &b->region;
-		u64 holes[2][2];
-		unsigned int nholes = 0;
-
-		if (!b->info.size || !(r->flags & VFIO_REGION_INFO_FLAG_MMAP))
-			continue;
-		if (vp->msix_present) {
-			u64 ranges[2][2] = {
-				{ vp->msix_table_bar == i ? vp->msix_table_off : ~0ULL,
-				  (u64)vp->msix_nvec * PCI_MSIX_ENTRY_SIZE },
-				{ vp->msix_pba_bar == i ? vp->msix_pba_off : ~0ULL,
-				  (u64)((vp->msix_nvec + 63) / 64) * 8 },
-			};
-			for (unsigned int h = 0; h < 2; h++) {
-				if (ranges[h][0] == ~0ULL)
-					continue;
-				holes[nholes][0] = ALIGN_DOWN(ranges[h][0], vp->page_size);
-				holes[nholes][1] = ALIGN_UP(ranges[h][0] + ranges[h][1], vp->page_size);
-				nholes++;
-			}
-			if (nholes == 2) {
-				if (holes[1][0] < holes[0][0]) {
-					u64 t0 = holes[0][0], t1 = holes[0][1];
-
-					holes[0][0] = holes[1][0];
-					holes[0][1] = holes[1][1];
-					holes[1][0] = t0;
-					holes[1][1] = t1;
-				}
-				if (holes[1][0] <= holes[0][1]) {
-					holes[0][1] = MAX(holes[0][1], holes[1][1]);
-					nholes = 1;
-				}
-			}
-		}
-		unsigned int nareas = r->sparse ? r->nr_areas : 1;
-
-		for (unsigned int a = 0; a < nareas && b->nmaps < VFIO_DEV_MAX_SPARSE; a++) {
-			u64 off = r->sparse ? r->areas[a].offset : 0, len = r->sparse ? r->areas[a].size : r->size;
-			void *host;
-
-			if (!len || !IS_ALIGNED(off, vp->page_size) || !IS_ALIGNED(len, vp->page_size))
-				continue;
-			if (vfio_dev_region_mmap(vp->vdev, r, off, len, PROT_READ | PROT_WRITE, &host)) {
-				pr_warn("%s: BAR%u [0x%llx+0x%llx] cannot be mmapped: trapped instead", vp->name, i,
-					(unsigned long long)off, (unsigned long long)len);
-				continue;
-			}
-			b->maps[b->nmaps++] = (struct vfio_pci_mmap){ .addr = host, .off = off, .len = len };
-			add_pieces(b, host, off, len, (const u64(*)[2])holes, nholes);
-		}
-		pr_debug("%s: BAR%u: %u mmap(s), %u memslot piece(s)", vp->name, i, b->nmaps, b->npieces);
-	}
-}
-
-static void unmap_bars(struct vfio_pci *vp)
-{
-	for (unsigned int i = 0; i < PCI_NUM_BARS; i++) {
-		struct vfio_pci_bar *b = &vp->bars[i];
-
-		for (unsigned int m = 0; m < b->nmaps; m++)
-			vfio_dev_region_munmap(vp->vdev, b->maps[m].addr, b->maps[m].len);
-		b->nmaps = 0;
-		b->npieces = 0;
-	}
-}
-
 int vfio_pci_create(struct vfio_pci **out, const char *name, struct vfio_dev *vdev, struct pci_host *host,
 		    struct hv *hv, struct bus *bus, int slot)
 {
@@ -687,16 +347,16 @@ int vfio_pci_create(struct vfio_pci **out, const char *name, struct vfio_dev *vd
 	}
 	vfio_pci_quiesce(vp);
 	setup_header(vp, raw);
-	ret = probe_bars(vp, raw);
+	ret = vfio_pci_bars_probe(vp, raw);
 	if (ret)
 		goto err_mutex;
-	ret = place_bars(vp);
+	ret = vfio_pci_bars_place(vp);
 	if (ret)
 		goto err_mutex;
 	ret = setup_caps(vp, raw);
 	if (ret)
 		goto err_caps;
-	mmap_bars(vp);
+	vfio_pci_bars_mmap(vp);
 	ret = pci_host_add(host, &vp->pdev, slot);
 	if (ret)
 		goto err_unmap;
@@ -710,10 +370,10 @@ int vfio_pci_create(struct vfio_pci **out, const char *name, struct vfio_dev *vd
 	return 0;
 
 err_unmap:
-	unmap_bars(vp);
+	vfio_pci_bars_munmap(vp);
 err_caps:
 	vfio_pci_irq_fini(vp);
-	release_bars(vp);
+	vfio_pci_bars_release(vp);
 err_mutex:
 	pthread_mutex_destroy(&vp->lock);
 err_free:
@@ -726,14 +386,13 @@ void vfio_pci_destroy(struct vfio_pci *vp)
 	if (!vp)
 		return;
 	pthread_mutex_lock(&vp->lock);
-	for (unsigned int i = 0; i < PCI_NUM_BARS; i++)
-		bar_unmap(vp, &vp->bars[i]);
+	vfio_pci_bars_undecode(vp);
 	vfio_pci_irq_fini(vp);
 	pthread_mutex_unlock(&vp->lock);
 	vfio_pci_reset_end(vp);
 	pci_host_remove(vp->host, &vp->pdev);
-	unmap_bars(vp);
-	release_bars(vp);
+	vfio_pci_bars_munmap(vp);
+	vfio_pci_bars_release(vp);
 	pthread_mutex_destroy(&vp->lock);
 	free(vp);
 }

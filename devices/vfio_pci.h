@@ -1,5 +1,5 @@
 /* vfio_pci.h: the vfio-pci passthrough device model. A host PCI function opened through its VFIO cdev
- * (devices/vfio_dev.h, already bound and attached by devices/passthrough.c) is shown to the guest on the ECAM
+ * (devices/vfio_dev.h, already bound and attached by vmm/passthrough.c) is shown to the guest on the ECAM
  * host bridge with a virtualised config space:
  *   - identity (vendor/device/class/subsystem/revision/pin) read from the real device;
  *   - BAR registers emulated with sizing, I/O BARs and the ROM BAR hidden, initial addresses from the bridge's
@@ -159,7 +159,7 @@ void vfio_pci_destroy(struct vfio_pci *vp);
 u32 vfio_pci_cfg_read(struct vfio_pci *vp, u32 off, u32 size);
 void vfio_pci_cfg_write(struct vfio_pci *vp, u32 off, u32 size, u32 val);
 
-/* ---- internal, shared by vfio_pci.c and vfio_pci_irq.c ---- */
+/* ---- internal, shared by vfio_pci.c, vfio_pci_bar.c and vfio_pci_irq.c ---- */
 /* Virtualise the device's MSI / MSI-X capability at off of its config image raw (true: kept, false: hidden
  * with a message). MSI-X needs the BARs probed first. */
 bool vfio_pci_msi_init(struct vfio_pci *vp, const u8 *raw, u8 off);
@@ -184,6 +184,26 @@ void vfio_pci_irq_reset(struct vfio_pci *vp);
 /* Pass the command register's decode / bus master / INTx disable to the device after the guest's value
  * changed from old, memslots following memory decode (lock held). */
 void vfio_pci_cmd_update(struct vfio_pci *vp, u16 old);
+
+/* ---- vfio_pci_bar.c ---- */
+/* At creation: region info and type of every BAR from its VFIO region and the raw config image (I/O BARs
+ * hidden, the upper half of a 64-bit BAR skipped). 0 or -errno after one message. */
+int __must_check vfio_pci_bars_probe(struct vfio_pci *vp, const u8 *raw);
+/* Place the probed BARs in the host bridge's windows and set up their emulated registers. 0, -ENOSPC (no
+ * room: one message naming the BAR and the window) or -errno after one message; nothing kept on error. */
+int __must_check vfio_pci_bars_place(struct vfio_pci *vp);
+/* Give the window space vfio_pci_bars_place() took back (when no later device was placed after it). */
+void vfio_pci_bars_release(struct vfio_pci *vp);
+/* mmap what VFIO lets us of each BAR and compute its memslot pieces (MSI-X table and PBA pages excluded);
+ * what cannot be mmapped stays trapped (a warning, not an error). IVMM_VFIO_NO_MMAP=1 traps everything. */
+void vfio_pci_bars_mmap(struct vfio_pci *vp);
+/* Undo vfio_pci_bars_mmap() (the BARs no longer decode). */
+void vfio_pci_bars_munmap(struct vfio_pci *vp);
+/* Make every BAR decode where the guest wants it (lock held); written is the BAR whose register the guest
+ * wrote (-1: the command register), the one whose refused address is reported. */
+void vfio_pci_bars_update(struct vfio_pci *vp, int written);
+/* Stop every BAR decoding: memslots and trap regions removed (lock held). */
+void vfio_pci_bars_undecode(struct vfio_pci *vp);
 
 /* ---- vfio_pci_reset.c ---- */
 /* At creation, before the config space is read: note whether VFIO can reset the device and reset it.

@@ -274,7 +274,7 @@ static void mode_teardown(struct vfio_pci *vp)
 	for (unsigned int i = 0; i < vp->nvecs; i++)
 		route_release(vp, &vp->vecs[i]);
 	routes_batch(vp, false);
-	if (vfio_dev_irq_disable_quiet(vp->vdev, mode_index(vp->mode)))
+	if (vfio_dev_irq_disable(vp->vdev, mode_index(vp->mode), FAIL_QUIET))
 		log_guest("%s: disabling %s in VFIO failed: %s", vp->name, mode_name(vp->mode), vp->vdev->last_err);
 	for (unsigned int i = 0; i < vp->nvecs; i++)
 		close_fd(&vp->vecs[i].efd);
@@ -303,7 +303,7 @@ static int mode_setup(struct vfio_pci *vp, enum vfio_pci_irq_mode mode, unsigned
 		fds[i] = vp->vecs[i].efd;
 	}
 	vp->nvecs = n;
-	ret = vfio_dev_irq_set_eventfds_quiet(vp->vdev, index, 0, n, fds);
+	ret = vfio_dev_irq_set_eventfds(vp->vdev, index, 0, n, fds, FAIL_QUIET);
 	free(fds);
 	fds = NULL;
 	if (ret) {
@@ -320,7 +320,7 @@ static int mode_setup(struct vfio_pci *vp, enum vfio_pci_irq_mode mode, unsigned
 		log_guest("%s: eventfd: %s", vp->name, strerror(errno));
 		goto err_teardown;
 	}
-	ret = vfio_dev_irq_unmask_eventfd_quiet(vp->vdev, index, 0, vp->intx_resample);
+	ret = vfio_dev_irq_unmask_eventfd(vp->vdev, index, 0, vp->intx_resample, FAIL_QUIET);
 	if (ret) {
 		log_guest("%s: %s", vp->name, vp->vdev->last_err);
 		goto err_teardown;

@@ -39,7 +39,7 @@ int vfio_pci_reset_begin(struct vfio_pci *vp, const struct vfio_device_info *inf
 		pr_debug("%s (%s): no reset method; starting from its current state", vp->name, vp->vdev->bdf);
 		return 0;
 	}
-	return vfio_dev_reset(vp->vdev);
+	return vfio_dev_reset(vp->vdev, FAIL_PRINT);
 }
 
 /* A little-endian register of len bytes at off of the device's config header raw (bytes past it read 0). */
@@ -87,10 +87,10 @@ void vfio_pci_quiesce(struct vfio_pci *vp)
 {
 	u32 cmd;
 
-	if (vfio_dev_cfg_read(vp->vdev, PCI_COMMAND, 2, &cmd) == 0 &&
+	if (vfio_dev_cfg_read(vp->vdev, PCI_COMMAND, 2, &cmd, FAIL_PRINT) == 0 &&
 	    (cmd & (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER)) != 0) {
 		cmd &= ~(u32)(PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-		if (vfio_dev_cfg_write(vp->vdev, PCI_COMMAND, 2, cmd))
+		if (vfio_dev_cfg_write(vp->vdev, PCI_COMMAND, 2, cmd, FAIL_PRINT))
 			pr_warn("%s: could not clear the device's command register", vp->name);
 	}
 }
@@ -98,7 +98,7 @@ void vfio_pci_quiesce(struct vfio_pci *vp)
 void vfio_pci_reset_end(struct vfio_pci *vp)
 {
 	vfio_pci_quiesce(vp);
-	if (vp->can_reset && vfio_dev_reset(vp->vdev))
+	if (vp->can_reset && vfio_dev_reset(vp->vdev, FAIL_PRINT))
 		pr_warn("%s: reset at teardown failed", vp->name);
 }
 
@@ -166,7 +166,7 @@ static int reset_device(struct vfio_pci *vp)
 	for (unsigned int t = 0; t < RESET_TRIES && ret == -EAGAIN; t++) {
 		if (t)
 			usleep(RESET_RETRY_US);
-		ret = vfio_dev_reset_quiet(vp->vdev);
+		ret = vfio_dev_reset(vp->vdev, FAIL_QUIET);
 	}
 	return ret;
 }

@@ -1,6 +1,6 @@
 /* iommufd.c: the iommufd context, its object tracker and the typed wrappers that call the backend ops and
  * report failures (see iommufd.h). The real backend (ioctls on /dev/iommu) is iommufd_kernel.c, vEVENTQ
- * record parsing iommufd_events.c, invalidation batches iommufd_inv.c, IOVA range helpers iommufd_iova.c. */
+ * record parsing iommufd_events.c, IOVA range helpers iommufd_iova.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -27,14 +27,15 @@ const char *iommufd_obj_type_name(enum iommufd_obj_type type)
 	return (unsigned int)type < IOMMUFD_OBJ_NR ? type_names[type] : "object";
 }
 
-/* Record and print (unless ictx->quiet) one failure line "iommufd: WHAT: strerror[ (hint)]"; returns rc so
- * callers can `return fail(...)`. */
-static int __printf(4, 5) failh(struct iommufd *ictx, int rc, const char *hint, const char *fmt, ...)
+/* Record one failure line "iommufd: WHAT: strerror[ (hint)]" in last_err and print it unless how is
+ * FAIL_QUIET; returns rc so callers can `return fail(...)`. */
+static int __printf(5, 6) failh(struct iommufd *ictx, enum fail_report how, int rc, const char *hint,
+				const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (ictx->quiet)
+	if (how == FAIL_QUIET)
 		log_fail_format(ictx->last_err, sizeof(ictx->last_err), "iommufd", rc, hint, fmt, ap);
 	else
 		log_fail_into(ictx->last_err, sizeof(ictx->last_err), "iommufd", rc, hint, fmt, ap);
@@ -42,7 +43,7 @@ static int __printf(4, 5) failh(struct iommufd *ictx, int rc, const char *hint, 
 	return rc;
 }
 
-#define fail(ictx, rc, ...) failh(ictx, rc, NULL, __VA_ARGS__)
+#define fail(ictx, how, rc, ...) failh(ictx, how, rc, NULL, __VA_ARGS__)
 
 void iommufd_init(struct iommufd *ictx, const struct iommufd_ops *ops, void *priv, int fd)
 {
@@ -74,7 +75,7 @@ void iommufd_close(struct iommufd *ictx)
 /* ---- tracker ---- */
 
 /* Make room for one more object before asking the kernel, so a successful allocation is never lost. */
-static int track_reserve(struct iommufd *ictx)
+static int track_reserve(struct iommufd *ictx, enum fail_report how)
 {
 	struct iommufd_obj *n;
 	size_t cap;
@@ -84,7 +85,7 @@ static int track_reserve(struct iommufd *ictx)
 	cap = ictx->cap_objs ? ictx->cap_objs * 2 : 16;
 	n = realloc(ictx->objs, cap * sizeof(*n));
 	if (!n)
-		return fail(ictx, -ENOMEM, "object tracker");
+		return fail(ictx, how, -ENOMEM, "object tracker");
 	ictx->objs = n;
 	ictx->cap_objs = cap;
 	return 0;
@@ -118,25 +119,25 @@ const struct iommufd_obj *iommufd_obj_find(const struct iommufd *ictx, u32 id)
 }
 
 /* A vEVENTQ's fd holds the object (the kernel refuses DESTROY while its file is open), and a poller may still
- * have the fd's number (vm_watch calls back once more after an unwatch). So the file is not closed: an
+ * have the fd's number (loop_watch calls back once more after an unwatch). So the file is not closed: an
  * eventfd that never becomes readable is put over its number (dup3, atomic), which releases the file while
  * the number stays the tracker's, so no open() elsewhere can be handed it while someone might still use it.
  * The placeholder is closed only once DESTROY succeeded; when DESTROY fails the object stays tracked with the
  * placeholder as its fd (a later iommufd_destroy puts a fresh one over it and retries; iommufd_close closes
  * it). Returns 0 or -errno after a message. */
-static int release_queue_file(struct iommufd *ictx, const char *tn, u32 id, int fd)
+static int release_queue_file(struct iommufd *ictx, const char *tn, u32 id, int fd, enum fail_report how)
 {
 	int ph = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), rc = 0;
 
 	if (ph < 0)
-		return fail(ictx, -errno, "DESTROY %s %u: placeholder eventfd for its fd %d", tn, id, fd);
+		return fail(ictx, how, -errno, "DESTROY %s %u: placeholder eventfd for its fd %d", tn, id, fd);
 	if (dup3(ph, fd, O_CLOEXEC) < 0)
-		rc = fail(ictx, -errno, "DESTROY %s %u: placeholder over its fd %d", tn, id, fd);
+		rc = fail(ictx, how, -errno, "DESTROY %s %u: placeholder over its fd %d", tn, id, fd);
 	close(ph);
 	return rc;
 }
 
-int iommufd_destroy(struct iommufd *ictx, u32 id)
+int iommufd_destroy(struct iommufd *ictx, u32 id, enum fail_report how)
 {
 	ssize_t i = track_index(ictx, id);
 	const char *tn = i < 0 ? "untracked object" : iommufd_obj_type_name(ictx->objs[i].type);
@@ -145,13 +146,13 @@ int iommufd_destroy(struct iommufd *ictx, u32 id)
 	if (i < 0)
 		pr_debug("iommufd: destroying untracked id %u", id);
 	if (fd >= 0) {
-		rc = release_queue_file(ictx, tn, id, fd);
+		rc = release_queue_file(ictx, tn, id, fd, how);
 		if (rc)
 			return rc;
 	}
 	rc = ictx->ops->destroy(ictx, id);
 	if (rc)
-		return fail(ictx, rc, "DESTROY %s %u", tn, id);
+		return fail(ictx, how, rc, "DESTROY %s %u", tn, id);
 	if (fd >= 0)
 		close(fd); /* the placeholder: the object is gone, the number may be reused now */
 	if (i >= 0) {
@@ -182,7 +183,7 @@ int iommufd_teardown(struct iommufd *ictx)
 			if (pick < 0)
 				break;
 			u64 seq = ictx->objs[pick].seq;
-			int rc = iommufd_destroy(ictx, ictx->objs[pick].id);
+			int rc = iommufd_destroy(ictx, ictx->objs[pick].id, FAIL_PRINT);
 
 			if (rc) {
 				if (!first)
@@ -197,15 +198,15 @@ int iommufd_teardown(struct iommufd *ictx)
 
 /* ---- IOAS ---- */
 
-int iommufd_ioas_alloc(struct iommufd *ictx, u32 *out_ioas_id)
+int iommufd_ioas_alloc(struct iommufd *ictx, u32 *out_ioas_id, enum fail_report how)
 {
-	int rc = track_reserve(ictx);
+	int rc = track_reserve(ictx, how);
 
 	if (rc)
 		return rc;
 	rc = ictx->ops->ioas_alloc(ictx, out_ioas_id);
 	if (rc)
-		return fail(ictx, rc, "IOAS_ALLOC");
+		return fail(ictx, how, rc, "IOAS_ALLOC");
 	track_add(ictx, *out_ioas_id, IOMMUFD_OBJ_IOAS, 0, -1);
 	return 0;
 }
@@ -220,7 +221,7 @@ int iommufd_ioas_map_fixed(struct iommufd *ictx, u32 ioas_id, void *va, u64 leng
 		flags |= IOMMU_IOAS_MAP_WRITEABLE;
 	rc = ictx->ops->ioas_map(ictx, ioas_id, va, length, &io, flags);
 	if (rc)
-		return failh(ictx, rc, rc == -EADDRINUSE ? "iova range reserved or already mapped" : NULL,
+		return failh(ictx, FAIL_PRINT, rc, rc == -EADDRINUSE ? "iova range reserved or already mapped" : NULL,
 			     "IOAS_MAP ioas %u iova 0x%llx length 0x%llx va %p", ioas_id, (unsigned long long)iova,
 			     (unsigned long long)length, va);
 	return 0;
@@ -231,7 +232,7 @@ int iommufd_ioas_unmap(struct iommufd *ictx, u32 ioas_id, u64 iova, u64 length)
 	int rc = ictx->ops->ioas_unmap(ictx, ioas_id, iova, length);
 
 	if (rc)
-		return fail(ictx, rc, "IOAS_UNMAP ioas %u iova 0x%llx length 0x%llx", ioas_id,
+		return fail(ictx, FAIL_PRINT, rc, "IOAS_UNMAP ioas %u iova 0x%llx length 0x%llx", ioas_id,
 			    (unsigned long long)iova, (unsigned long long)length);
 	return 0;
 }
@@ -249,7 +250,7 @@ int iommufd_ioas_iova_ranges(struct iommufd *ictx, u32 ioas_id, struct iommu_iov
 
 		if (!n) {
 			free(r);
-			return fail(ictx, -ENOMEM, "IOAS_IOVA_RANGES ioas %u", ioas_id);
+			return fail(ictx, FAIL_PRINT, -ENOMEM, "IOAS_IOVA_RANGES ioas %u", ioas_id);
 		}
 		r = n;
 		num = cap;
@@ -261,7 +262,7 @@ int iommufd_ioas_iova_ranges(struct iommufd *ictx, u32 ioas_id, struct iommu_iov
 		}
 		if (rc) {
 			free(r);
-			return fail(ictx, rc, "IOAS_IOVA_RANGES ioas %u", ioas_id);
+			return fail(ictx, FAIL_PRINT, rc, "IOAS_IOVA_RANGES ioas %u", ioas_id);
 		}
 		*out = r;
 		*nr = num;
@@ -270,73 +271,76 @@ int iommufd_ioas_iova_ranges(struct iommufd *ictx, u32 ioas_id, struct iommu_iov
 		return 0;
 	}
 	free(r);
-	return fail(ictx, -EMSGSIZE, "IOAS_IOVA_RANGES ioas %u (range count keeps changing)", ioas_id);
+	return fail(ictx, FAIL_PRINT, -EMSGSIZE, "IOAS_IOVA_RANGES ioas %u (range count keeps changing)", ioas_id);
 }
 
 /* ---- device info, HWPTs, vIOMMU objects ---- */
 
-int iommufd_get_hw_info(struct iommufd *ictx, u32 dev_id, struct iommufd_hw_info *out)
+int iommufd_get_hw_info(struct iommufd *ictx, u32 dev_id, struct iommufd_hw_info *out, enum fail_report how)
 {
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	rc = ictx->ops->get_hw_info(ictx, dev_id, out);
 	if (rc)
-		return fail(ictx, rc, "GET_HW_INFO dev %u", dev_id);
+		return fail(ictx, how, rc, "GET_HW_INFO dev %u", dev_id);
 	return 0;
 }
 
-static int hwpt_paging(struct iommufd *ictx, u32 dev_id, u32 ioas_id, u32 flags, u32 *out_hwpt_id)
+static int hwpt_paging(struct iommufd *ictx, u32 dev_id, u32 ioas_id, u32 flags, u32 *out_hwpt_id,
+		       enum fail_report how)
 {
-	int rc = track_reserve(ictx);
+	int rc = track_reserve(ictx, how);
 
 	if (rc)
 		return rc;
 	rc = ictx->ops->hwpt_alloc(ictx, dev_id, ioas_id, flags, IOMMU_HWPT_DATA_NONE, NULL, 0, out_hwpt_id);
 	if (rc)
-		return fail(ictx, rc, "HWPT_ALLOC %s (dev %u, ioas %u)",
+		return fail(ictx, how, rc, "HWPT_ALLOC %s (dev %u, ioas %u)",
 			    (flags & IOMMU_HWPT_ALLOC_NEST_PARENT) ? "nest-parent" : "paging", dev_id, ioas_id);
 	track_add(ictx, *out_hwpt_id, IOMMUFD_OBJ_HWPT_PAGING, ioas_id, -1);
 	return 0;
 }
 
-int iommufd_hwpt_alloc_nest_parent(struct iommufd *ictx, u32 dev_id, u32 ioas_id, u32 *out_hwpt_id)
+int iommufd_hwpt_alloc_nest_parent(struct iommufd *ictx, u32 dev_id, u32 ioas_id, u32 *out_hwpt_id,
+				   enum fail_report how)
 {
-	return hwpt_paging(ictx, dev_id, ioas_id, IOMMU_HWPT_ALLOC_NEST_PARENT, out_hwpt_id);
+	return hwpt_paging(ictx, dev_id, ioas_id, IOMMU_HWPT_ALLOC_NEST_PARENT, out_hwpt_id, how);
 }
 
 int iommufd_hwpt_alloc_paging(struct iommufd *ictx, u32 dev_id, u32 ioas_id, u32 *out_hwpt_id)
 {
-	return hwpt_paging(ictx, dev_id, ioas_id, 0, out_hwpt_id);
+	return hwpt_paging(ictx, dev_id, ioas_id, 0, out_hwpt_id, FAIL_PRINT);
 }
 
 int iommufd_hwpt_alloc_nested_smmuv3(struct iommufd *ictx, u32 dev_id, u32 viommu_id, const u64 ste[2],
-				     u32 *out_hwpt_id)
+				     u32 *out_hwpt_id, enum fail_report how)
 {
 	struct iommu_hwpt_arm_smmuv3 data = { .ste = { htole64(ste[0]), htole64(ste[1]) } };
-	int rc = track_reserve(ictx);
+	int rc = track_reserve(ictx, how);
 
 	if (rc)
 		return rc;
 	rc = ictx->ops->hwpt_alloc(ictx, dev_id, viommu_id, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, &data, sizeof(data),
 				   out_hwpt_id);
 	if (rc)
-		return failh(ictx, rc, rc == -EIO ? "vSTE has fields the host does not accept" : NULL,
+		return failh(ictx, how, rc, rc == -EIO ? "vSTE has fields the host does not accept" : NULL,
 			     "HWPT_ALLOC nested (dev %u, viommu %u, ste 0x%016llx 0x%016llx)", dev_id, viommu_id,
 			     (unsigned long long)ste[0], (unsigned long long)ste[1]);
 	track_add(ictx, *out_hwpt_id, IOMMUFD_OBJ_HWPT_NESTED, viommu_id, -1);
 	return 0;
 }
 
-int iommufd_viommu_alloc_smmuv3(struct iommufd *ictx, u32 dev_id, u32 s2_hwpt_id, u32 *out_viommu_id)
+int iommufd_viommu_alloc_smmuv3(struct iommufd *ictx, u32 dev_id, u32 s2_hwpt_id, u32 *out_viommu_id,
+				enum fail_report how)
 {
-	int rc = track_reserve(ictx);
+	int rc = track_reserve(ictx, how);
 
 	if (rc)
 		return rc;
 	rc = ictx->ops->viommu_alloc(ictx, dev_id, s2_hwpt_id, IOMMU_VIOMMU_TYPE_ARM_SMMUV3, out_viommu_id);
 	if (rc)
-		return failh(ictx, rc,
+		return failh(ictx, how, rc,
 			     rc == -EOPNOTSUPP ? "host SMMU cannot back a vIOMMU: no nesting, or no S2FWB/CANWBS" : NULL,
 			     "VIOMMU_ALLOC arm-smmuv3 (dev %u, hwpt %u)", dev_id, s2_hwpt_id);
 	track_add(ictx, *out_viommu_id, IOMMUFD_OBJ_VIOMMU, s2_hwpt_id, -1);
@@ -345,39 +349,40 @@ int iommufd_viommu_alloc_smmuv3(struct iommufd *ictx, u32 dev_id, u32 s2_hwpt_id
 
 int iommufd_vdevice_alloc(struct iommufd *ictx, u32 viommu_id, u32 dev_id, u64 virt_id, u32 *out_vdevice_id)
 {
-	int rc = track_reserve(ictx);
+	int rc = track_reserve(ictx, FAIL_PRINT);
 
 	if (rc)
 		return rc;
 	rc = ictx->ops->vdevice_alloc(ictx, viommu_id, dev_id, virt_id, out_vdevice_id);
 	if (rc)
-		return fail(ictx, rc, "VDEVICE_ALLOC (viommu %u, dev %u, virt_id 0x%llx)", viommu_id, dev_id,
+		return fail(ictx, FAIL_PRINT, rc, "VDEVICE_ALLOC (viommu %u, dev %u, virt_id 0x%llx)", viommu_id, dev_id,
 			    (unsigned long long)virt_id);
 	track_add(ictx, *out_vdevice_id, IOMMUFD_OBJ_VDEVICE, viommu_id, -1);
 	return 0;
 }
 
-int iommufd_veventq_alloc_smmuv3(struct iommufd *ictx, u32 viommu_id, u32 depth, u32 *out_veventq_id, int *out_fd)
+int iommufd_veventq_alloc_smmuv3(struct iommufd *ictx, u32 viommu_id, u32 depth, u32 *out_veventq_id, int *out_fd,
+				 enum fail_report how)
 {
-	int rc = track_reserve(ictx);
+	int rc = track_reserve(ictx, how);
 
 	if (rc)
 		return rc;
 	rc = ictx->ops->veventq_alloc(ictx, viommu_id, IOMMU_VEVENTQ_TYPE_ARM_SMMUV3, depth, out_veventq_id, out_fd);
 	if (rc)
-		return fail(ictx, rc, "VEVENTQ_ALLOC arm-smmuv3 (viommu %u, depth %u)", viommu_id, depth);
+		return fail(ictx, how, rc, "VEVENTQ_ALLOC arm-smmuv3 (viommu %u, depth %u)", viommu_id, depth);
 	track_add(ictx, *out_veventq_id, IOMMUFD_OBJ_VEVENTQ, viommu_id, *out_fd);
 	return 0;
 }
 
 /* ---- vEVENTQ read ---- */
 
-ssize_t iommufd_veventq_read(struct iommufd *ictx, int fd, void *buf, size_t len)
+ssize_t iommufd_veventq_read(struct iommufd *ictx, int fd, void *buf, size_t len, enum fail_report how)
 {
 	ssize_t n;
 
 	if (len < IOMMUFD_VEVENT_SMMUV3_SIZE)
-		return fail(ictx, -EINVAL, "vEVENTQ fd %d read: buffer of %zu bytes holds no record", fd, len);
+		return fail(ictx, how, -EINVAL, "vEVENTQ fd %d read: buffer of %zu bytes holds no record", fd, len);
 	do {
 		n = read(fd, buf, len);
 	} while (n < 0 && errno == EINTR);
@@ -385,25 +390,15 @@ ssize_t iommufd_veventq_read(struct iommufd *ictx, int fd, void *buf, size_t len
 		return n;
 	if (errno == EAGAIN)
 		return 0;
-	return fail(ictx, -errno, "vEVENTQ fd %d read", fd);
+	return fail(ictx, how, -errno, "vEVENTQ fd %d read", fd);
 }
 
 /* ---- HWPT_INVALIDATE ---- */
 
-int iommufd_hwpt_invalidate_smmuv3(struct iommufd *ictx, u32 viommu_id,
-				   const struct iommu_viommu_arm_smmuv3_invalidate *cmds, u32 n, u32 *done)
-{
-	*done = n;
-	if (n > IOMMUFD_INV_MAX_ENTRIES) {
-		*done = 0;
-		return fail(ictx, -E2BIG, "HWPT_INVALIDATE viommu %u: %u commands (the kernel takes at most %u)",
-			    viommu_id, n, IOMMUFD_INV_MAX_ENTRIES);
-	}
-	return n ? iommufd_invalidate_raw(ictx, viommu_id, cmds, done) : 0;
-}
-
-int iommufd_invalidate_raw(struct iommufd *ictx, u32 viommu_id, const struct iommu_viommu_arm_smmuv3_invalidate *cmds,
-			   u32 *num)
+/* One HWPT_INVALIDATE ioctl of ARM SMMUv3 commands on a vIOMMU; *num in = commands, out = handled (clamped
+ * to the input). The failing command is named in the message. */
+static int invalidate_raw(struct iommufd *ictx, u32 viommu_id,
+			  const struct iommu_viommu_arm_smmuv3_invalidate *cmds, u32 *num, enum fail_report how)
 {
 	u32 asked = *num;
 	int rc = ictx->ops->hwpt_invalidate(ictx, viommu_id, IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3, cmds,
@@ -415,11 +410,23 @@ int iommufd_invalidate_raw(struct iommufd *ictx, u32 viommu_id, const struct iom
 		u32 bad = *num;
 
 		if (bad < asked)
-			return fail(ictx, rc, "HWPT_INVALIDATE viommu %u: command %u of %u (op 0x%02x, 0x%016llx 0x%016llx)",
+			return fail(ictx, how, rc, "HWPT_INVALIDATE viommu %u: command %u of %u (op 0x%02x, 0x%016llx 0x%016llx)",
 				    viommu_id, bad, asked, (unsigned int)(le64toh(cmds[bad].cmd[0]) & 0xff),
 				    (unsigned long long)le64toh(cmds[bad].cmd[0]),
 				    (unsigned long long)le64toh(cmds[bad].cmd[1]));
-		return fail(ictx, rc, "HWPT_INVALIDATE viommu %u: %u commands", viommu_id, asked);
+		return fail(ictx, how, rc, "HWPT_INVALIDATE viommu %u: %u commands", viommu_id, asked);
 	}
 	return 0;
+}
+
+int iommufd_hwpt_invalidate_smmuv3(struct iommufd *ictx, u32 viommu_id,
+				   const struct iommu_viommu_arm_smmuv3_invalidate *cmds, u32 n, u32 *done, enum fail_report how)
+{
+	*done = n;
+	if (n > IOMMUFD_INV_MAX_ENTRIES) {
+		*done = 0;
+		return fail(ictx, how, -E2BIG, "HWPT_INVALIDATE viommu %u: %u commands (the kernel takes at most %u)",
+			    viommu_id, n, IOMMUFD_INV_MAX_ENTRIES);
+	}
+	return n ? invalidate_raw(ictx, viommu_id, cmds, done, how) : 0;
 }

@@ -19,10 +19,12 @@
 #define IVMM_IOMMU_IOMMUFD_H
 
 #include <stdbool.h>
+#include <endian.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <linux/iommufd.h>
 #include "vmm/compiler.h"
+#include "vmm/log.h"
 
 struct iommufd;
 
@@ -95,10 +97,13 @@ struct iommufd {
 	struct iommufd_obj *objs;
 	size_t nr_objs, cap_objs;
 	u64 next_seq;
-	char last_err[256];     /* the last failure line printed, for callers and tests */
-	bool quiet;             /* record failures in last_err without printing them: set by a caller that
-				 * reports them itself, rate-limited, because a guest drove the call */
+	char last_err[256];     /* the last failure line (printed or not), for callers and tests */
 };
+
+/* Errors: every function that fails records one line naming the object, the operation, the ids and strerror
+ * in ictx->last_err and prints it. Those whose caller may report the failure itself (rate-limited, because a
+ * guest drove the call, or in a line of its own, as host-check does) take how: FAIL_QUIET records without
+ * printing (vmm/log.h). */
 
 /* Open /dev/iommu (path NULL = "/dev/iommu") with the real ops. A missing node is reported as
  * "iommufd: cannot open /dev/iommu: No such file or directory (kernel without CONFIG_IOMMUFD?)". */
@@ -114,7 +119,7 @@ static inline int iommufd_fd(const struct iommufd *ictx)
 }
 
 /* IOAS. */
-int __must_check iommufd_ioas_alloc(struct iommufd *ictx, u32 *out_ioas_id);
+int __must_check iommufd_ioas_alloc(struct iommufd *ictx, u32 *out_ioas_id, enum fail_report how);
 /* Map [va, va+length) at a fixed iova, READABLE|WRITEABLE (writeable=false: read-only for the device). */
 int __must_check iommufd_ioas_map_fixed(struct iommufd *ictx, u32 ioas_id, void *va, u64 length, u64 iova,
 					bool writeable);
@@ -136,19 +141,22 @@ int __must_check iommufd_find_iova(const struct iommu_iova_range *ranges, size_t
 				   u64 align, u64 *iova);
 
 /* Device info (dev_id from VFIO_DEVICE_BIND_IOMMUFD). */
-int __must_check iommufd_get_hw_info(struct iommufd *ictx, u32 dev_id, struct iommufd_hw_info *out);
+int __must_check iommufd_get_hw_info(struct iommufd *ictx, u32 dev_id, struct iommufd_hw_info *out,
+				     enum fail_report how);
 
 /* HWPTs. */
 /* A nesting parent (stage 2) on an IOAS: flags NEST_PARENT. */
-int __must_check iommufd_hwpt_alloc_nest_parent(struct iommufd *ictx, u32 dev_id, u32 ioas_id, u32 *out_hwpt_id);
+int __must_check iommufd_hwpt_alloc_nest_parent(struct iommufd *ictx, u32 dev_id, u32 ioas_id, u32 *out_hwpt_id,
+						enum fail_report how);
 /* A plain paging HWPT on an IOAS (flags 0). */
 int __must_check iommufd_hwpt_alloc_paging(struct iommufd *ictx, u32 dev_id, u32 ioas_id, u32 *out_hwpt_id);
 /* A nested HWPT on a vIOMMU from the first two (little-endian host order values) dwords of a guest STE. */
 int __must_check iommufd_hwpt_alloc_nested_smmuv3(struct iommufd *ictx, u32 dev_id, u32 viommu_id,
-						  const u64 ste[2], u32 *out_hwpt_id);
+						  const u64 ste[2], u32 *out_hwpt_id, enum fail_report how);
 
 /* vIOMMU (IOMMU_VIOMMU_TYPE_ARM_SMMUV3) on a nest-parent HWPT. */
-int __must_check iommufd_viommu_alloc_smmuv3(struct iommufd *ictx, u32 dev_id, u32 s2_hwpt_id, u32 *out_viommu_id);
+int __must_check iommufd_viommu_alloc_smmuv3(struct iommufd *ictx, u32 dev_id, u32 s2_hwpt_id, u32 *out_viommu_id,
+					     enum fail_report how);
 /* vDEVICE: dev_id seen by the guest as virt_id (its StreamID). */
 int __must_check iommufd_vdevice_alloc(struct iommufd *ictx, u32 viommu_id, u32 dev_id, u64 virt_id,
 				       u32 *out_vdevice_id);
@@ -157,7 +165,7 @@ int __must_check iommufd_vdevice_alloc(struct iommufd *ictx, u32 viommu_id, u32 
 /* vEVENTQ (IOMMU_VEVENTQ_TYPE_ARM_SMMUV3) of depth records. *out_fd is owned by the tracker: it is closed
  * when the vEVENTQ is destroyed (iommufd_destroy / teardown); the caller must not close it. */
 int __must_check iommufd_veventq_alloc_smmuv3(struct iommufd *ictx, u32 viommu_id, u32 depth, u32 *out_veventq_id,
-					      int *out_fd);
+					      int *out_fd, enum fail_report how);
 
 /* Destroy one tracked object (closes a vEVENTQ's fd). An id the tracker does not know is still passed
  * to the kernel (and reported as untracked in a debug line). A vEVENTQ's file is released before the DESTROY
@@ -165,7 +173,7 @@ int __must_check iommufd_veventq_alloc_smmuv3(struct iommufd *ictx, u32 viommu_i
  * eventfd that never polls readable holds the number meanwhile, so a poller that still has it cannot read
  * another file; if the DESTROY fails, the object stays tracked with that placeholder as its fd (the next
  * iommufd_destroy retries, iommufd_close closes it). */
-int __must_check iommufd_destroy(struct iommufd *ictx, u32 id);
+int __must_check iommufd_destroy(struct iommufd *ictx, u32 id, enum fail_report how);
 /* Destroy every tracked object, children first (order in the file header). Keeps going on failure;
  * returns the first error. */
 int iommufd_teardown(struct iommufd *ictx);
@@ -203,42 +211,27 @@ u32 iommufd_vevent_seq_account(struct iommufd_vevent_seq *s, const struct iommuf
 /* read() a vEVENTQ fd into buf (len >= IOMMUFD_VEVENT_SMMUV3_SIZE). Returns bytes read (whole records only),
  * 0 if nothing is queued (the kernel's read does not block; -EAGAIN also maps to 0), or -errno with a
  * message. poll() the fd for POLLIN to wait. */
-ssize_t iommufd_veventq_read(struct iommufd *ictx, int fd, void *buf, size_t len);
+ssize_t iommufd_veventq_read(struct iommufd *ictx, int fd, void *buf, size_t len, enum fail_report how);
 
 /* ---- HWPT_INVALIDATE (ARM SMMUv3 commands, on a vIOMMU id) ---- */
 
-#define IOMMUFD_INV_BATCH_MAX 64
 /* The kernel's limit on entry_num for one IOMMU_HWPT_INVALIDATE. */
 #define IOMMUFD_INV_MAX_ENTRIES (1u << 19)
 
-/* ONE IOMMU_HWPT_INVALIDATE of n commands (already in the kernel's little-endian format) on a vIOMMU;
- * n <= IOMMUFD_INV_MAX_ENTRIES (else -E2BIG, nothing sent). *done = commands the kernel handled, also on
- * failure (then the command at index *done is the one it refused). */
+/* One 128-bit command (host-order dwords) in the kernel's little-endian format. */
+static inline void iommufd_inv_cmd(struct iommu_viommu_arm_smmuv3_invalidate *out, const u64 cmd[2])
+{
+	out->cmd[0] = htole64(cmd[0]);
+	out->cmd[1] = htole64(cmd[1]);
+}
+
+/* ONE IOMMU_HWPT_INVALIDATE of n commands (already in the kernel's little-endian format, iommufd_inv_cmd) on
+ * a vIOMMU; n <= IOMMUFD_INV_MAX_ENTRIES (else -E2BIG, nothing sent). *done = commands the kernel handled,
+ * also on failure (then the command at index *done is the one it refused, and the message names it: opcode
+ * and dwords). The one batcher on top of it is the vSMMU's (iommu/vsmmu_cmdq.c gathers, vsmmu_inv_flush in
+ * iommu/vsmmu.c says how the kernel's answer reads). */
 int __must_check iommufd_hwpt_invalidate_smmuv3(struct iommufd *ictx, u32 viommu_id,
 						const struct iommu_viommu_arm_smmuv3_invalidate *cmds, u32 n,
-						u32 *done);
-
-/* Commands gathered until flush (e.g. at the guest's CMD_SYNC) or until the batch is full. */
-struct iommufd_inv_batch {
-	struct iommufd *ictx;
-	u32 viommu_id;
-	u32 nr;
-	struct iommu_viommu_arm_smmuv3_invalidate cmds[IOMMUFD_INV_BATCH_MAX];
-	u64 submitted;   /* commands handed to the kernel */
-	u64 consumed;    /* commands the kernel reported handled */
-	u64 failed;      /* commands dropped after a kernel error (rejected one + the rest of its batch) */
-};
-
-void iommufd_inv_batch_init(struct iommufd_inv_batch *b, struct iommufd *ictx, u32 viommu_id);
-/* Queue one 128-bit command (host-order dwords); flushes first if the batch is full. Returns 0 or the
- * flush error. */
-int __must_check iommufd_inv_batch_add(struct iommufd_inv_batch *b, const u64 cmd[2]);
-/* Submit queued commands. On error: -errno, *bad_index (if non-NULL) = index in this flush of the command
- * the kernel stopped at, the message names it (opcode and dwords); the batch is emptied either way. */
-int __must_check iommufd_inv_batch_flush(struct iommufd_inv_batch *b, u32 *bad_index);
-/* One-shot: submit n commands (any n, split into IOMMUFD_INV_BATCH_MAX sized ioctls); *done = commands the
- * kernel handled. */
-int __must_check iommufd_invalidate_smmuv3(struct iommufd *ictx, u32 viommu_id, const u64 (*cmds)[2], u32 n,
-					   u32 *done);
+						u32 *done, enum fail_report how);
 
 #endif

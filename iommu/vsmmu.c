@@ -1,13 +1,12 @@
 /* vsmmu.c: the vSMMU's glue (see vsmmu.h): creation and teardown of its iommufd objects in the order the
  * kernel enforces, the lock every register access takes, the MMIO entry points, putting each stream on the
  * HWPT its STE (or GBPA) asks for, the one-ioctl invalidation flush, interrupts and MSI writes, the event
- * hook and the counters. Registers are in vsmmu_regs.c, the command queue in vsmmu_cmdq.c, the stream table
- * in vsmmu_ste.c. */
+ * hook. Registers are in vsmmu_regs.c, the command queue in vsmmu_cmdq.c, the stream table in vsmmu_ste.c,
+ * the event queue in vsmmu_evtq.c, the counters' report in vsmmu_stats.c, the vIOMMU ops in vsmmu_viommu.c. */
 #include <endian.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "devices/vfio_dev.h"
 #include "iommu/vsmmu_internal.h"
 #include "vmm/log.h"
 
@@ -106,12 +105,10 @@ struct vsmmu_stream *vsmmu_stream_find(struct vsmmu *vs, u32 vsid)
 static void ictx_lock(struct vsmmu *vs)
 {
 	pthread_mutex_lock(vs->cfg.ictx_lock);
-	vs->cfg.ictx->quiet = true;
 }
 
 static void ictx_unlock(struct vsmmu *vs)
 {
-	vs->cfg.ictx->quiet = false;
 	pthread_mutex_unlock(vs->cfg.ictx_lock);
 }
 
@@ -119,13 +116,19 @@ static void free_nested(struct vsmmu *vs, u32 id)
 {
 	if (!id)
 		return;
-	if (iommufd_destroy(vs->cfg.ictx, id))
+	if (iommufd_destroy(vs->cfg.ictx, id, FAIL_QUIET))
 		pr_err_ratelimited("%s: %s", vs->name, vs->cfg.ictx->last_err);
 }
 
 static u32 target_hwpt(const struct vsmmu *vs, enum vsmmu_target target, u32 nested_id)
 {
 	return target == VSMMU_T_NESTED ? nested_id : target == VSMMU_T_BYPASS ? vs->bypass_id : vs->abort_id;
+}
+
+/* Put s's device on pt_id through the stream contract (vsmmu.h); the ictx lock is held. */
+static int stream_attach(const struct vsmmu_stream *s, u32 pt_id, enum fail_report how)
+{
+	return s->ops->attach(s->dev, pt_id, how);
 }
 
 /* Service failure with the ictx lock held (vsmmu_service_failure). */
@@ -141,9 +144,9 @@ static void service_failure_locked(struct vsmmu *vs, const char *why)
 
 		if (s->target == VSMMU_T_ABORT || s->target == VSMMU_T_NONE)
 			continue;
-		if (vfio_dev_attach_quiet(s->vdev, vs->abort_id)) {
+		if (stream_attach(s, vs->abort_id, FAIL_QUIET)) {
 			/* Detached, a device is blocked (iommufd puts it in the blocking domain). */
-			if (vfio_dev_detach(s->vdev))
+			if (s->ops->detach(s->dev))
 				pr_err("%s: %s: neither the abort HWPT nor a detach took: its DMA is not contained; "
 				       "stop the VM", vs->name, s->name);
 			s->target = VSMMU_T_NONE;
@@ -170,8 +173,8 @@ static void stream_fail_closed(struct vsmmu *vs, struct vsmmu_stream *s)
 {
 	u32 old = s->nested_id;
 
-	if (s->target != VSMMU_T_ABORT && vfio_dev_attach_quiet(s->vdev, vs->abort_id)) {
-		pr_err_ratelimited("%s: %s: %s", vs->name, s->name, s->vdev->last_err);
+	if (s->target != VSMMU_T_ABORT && stream_attach(s, vs->abort_id, FAIL_QUIET)) {
+		pr_err_ratelimited("%s: %s: %s", vs->name, s->name, s->ops->last_err(s->dev));
 		service_failure_locked(vs, "a device could not be moved to the abort HWPT");
 		return;
 	}
@@ -204,7 +207,8 @@ static void stream_apply(struct vsmmu *vs, struct vsmmu_stream *s, enum vsmmu_ta
 		return;
 	ictx_lock(vs);
 	if (target == VSMMU_T_NESTED) {
-		rc = iommufd_hwpt_alloc_nested_smmuv3(vs->cfg.ictx, s->vdev->dev_id, vs->viommu_id, ste, &new_id);
+		rc = iommufd_hwpt_alloc_nested_smmuv3(vs->cfg.ictx, s->dev_id, vs->viommu_id, ste, &new_id,
+						      FAIL_QUIET);
 		if (rc) {
 			/* The host refused the STE: the stream aborts, as for an STE the vSMMU itself refuses. */
 			log_guest("%s: %s: STE for StreamID 0x%x refused by the host: %s", vs->name, s->name, s->vsid,
@@ -219,9 +223,9 @@ static void stream_apply(struct vsmmu *vs, struct vsmmu_stream *s, enum vsmmu_ta
 		vs->stats.nested_allocs++;
 	}
 	/* Make before break: the device moves to the new HWPT in one replace, then the old one goes. */
-	rc = vfio_dev_attach_quiet(s->vdev, target_hwpt(vs, target, new_id));
+	rc = stream_attach(s, target_hwpt(vs, target, new_id), FAIL_QUIET);
 	if (rc) {
-		pr_err_ratelimited("%s: %s: %s: the stream aborts", vs->name, s->name, s->vdev->last_err);
+		pr_err_ratelimited("%s: %s: %s: the stream aborts", vs->name, s->name, s->ops->last_err(s->dev));
 		vs->stats.attach_failures++;
 		free_nested(vs, new_id);
 		if (target == VSMMU_T_NESTED && report)
@@ -285,12 +289,12 @@ static int inv_issue(struct vsmmu *vs, const struct iommu_viommu_arm_smmuv3_inva
 	int rc;
 
 	vs->stats.inv_ioctls++;
-	rc = iommufd_hwpt_invalidate_smmuv3(vs->cfg.ictx, vs->viommu_id, cmds, n, done);
+	rc = iommufd_hwpt_invalidate_smmuv3(vs->cfg.ictx, vs->viommu_id, cmds, n, done, FAIL_QUIET);
 	if (rc || !vs->erratum_repeat)
 		return rc;
 	vs->stats.inv_ioctls++;
 	vs->stats.inv_repeats++;
-	return iommufd_hwpt_invalidate_smmuv3(vs->cfg.ictx, vs->viommu_id, cmds, n, done);
+	return iommufd_hwpt_invalidate_smmuv3(vs->cfg.ictx, vs->viommu_id, cmds, n, done, FAIL_QUIET);
 }
 
 /* How the kernel's answer reads (arm_vsmmu_cache_invalidate and iommufd_hwpt_invalidate, Linux 7.3):
@@ -350,11 +354,11 @@ u32 vsmmu_inv_flush(struct vsmmu *vs, u32 *bad_qidx)
 
 /* ---- create / destroy ---- */
 
-static int check_config(const struct vsmmu_config *cfg)
+static int check_config(const struct viommu_config *cfg)
 {
-	if (!cfg->nstreams || cfg->nstreams > VSMMU_MAX_STREAMS) {
+	if (!cfg->nstreams || cfg->nstreams > VIOMMU_MAX_STREAMS) {
 		pr_err("%s: %u devices (1 to %u can sit behind one vSMMU)", cfg->name, cfg->nstreams,
-		       VSMMU_MAX_STREAMS);
+		       VIOMMU_MAX_STREAMS);
 		return -EINVAL;
 	}
 	for (unsigned int i = 0; i < cfg->nstreams; i++) {
@@ -377,7 +381,7 @@ static int check_config(const struct vsmmu_config *cfg)
 static int host_info(struct vsmmu *vs, struct iommufd_hw_info *hw)
 {
 	struct vsmmu_stream *s0 = &vs->streams[0];
-	int rc = iommufd_get_hw_info(vs->cfg.ictx, s0->vdev->dev_id, hw);
+	int rc = iommufd_get_hw_info(vs->cfg.ictx, s0->dev_id, hw, FAIL_PRINT);
 
 	if (rc) {
 		pr_err("%s: device %s: cannot read its IOMMU's capabilities", vs->name, s0->name);
@@ -412,7 +416,7 @@ static void log_created(const struct vsmmu *vs)
 			 vs->streams[i].vdevice_id);
 }
 
-int vsmmu_create(const struct vsmmu_config *cfg, struct vsmmu **out)
+int vsmmu_create(const struct viommu_config *cfg, struct vsmmu **out)
 {
 	static const u64 abort_ste[2] = { STE_0_V | FIELD_PREP(STE_0_CFG, STE_CFG_ABORT), 0 };
 	static const u64 bypass_ste[2] = { STE_0_V | FIELD_PREP(STE_0_CFG, STE_CFG_BYPASS), 0 };
@@ -430,6 +434,7 @@ int vsmmu_create(const struct vsmmu_config *cfg, struct vsmmu **out)
 		pr_err("%s: out of memory", cfg->name);
 		return -ENOMEM;
 	}
+	vs->viommu.ops = &vsmmu_viommu_ops;
 	vs->cfg = *cfg;
 	snprintf(vs->name, sizeof(vs->name), "%s", cfg->name);
 	rc = -pthread_mutex_init(&vs->lock, NULL);
@@ -442,10 +447,12 @@ int vsmmu_create(const struct vsmmu_config *cfg, struct vsmmu **out)
 	vs->nstreams = cfg->nstreams;
 	for (unsigned int i = 0; i < vs->nstreams; i++) {
 		vs->streams[i].name = cfg->streams[i].name;
-		vs->streams[i].vdev = cfg->streams[i].vdev;
+		vs->streams[i].ops = cfg->streams[i].ops;
+		vs->streams[i].dev = cfg->streams[i].dev;
+		vs->streams[i].dev_id = cfg->streams[i].dev_id;
 		vs->streams[i].vsid = cfg->streams[i].vsid;
 	}
-	dev0 = vs->streams[0].vdev->dev_id;
+	dev0 = vs->streams[0].dev_id;
 
 	pthread_mutex_lock(cfg->ictx_lock);
 	rc = host_info(vs, &hw);
@@ -468,33 +475,33 @@ int vsmmu_create(const struct vsmmu_config *cfg, struct vsmmu **out)
 
 	/* One nest parent per vSMMU: two vIOMMUs on one S2 would share its VMID, and the guest's ASIDs of the
 	 * two vSMMUs would alias in the TLB. */
-	rc = iommufd_hwpt_alloc_nest_parent(ictx, dev0, cfg->ioas_id, &vs->s2_id);
+	rc = iommufd_hwpt_alloc_nest_parent(ictx, dev0, cfg->ioas_id, &vs->s2_id, FAIL_PRINT);
 	if (rc)
 		goto err;
-	rc = iommufd_viommu_alloc_smmuv3(ictx, dev0, vs->s2_id, &vs->viommu_id);
+	rc = iommufd_viommu_alloc_smmuv3(ictx, dev0, vs->s2_id, &vs->viommu_id, FAIL_PRINT);
 	if (rc)
 		goto err;
 	/* vDEVICEs before any STE can be attached: the kernel refuses a translating nested attach without one. */
 	for (unsigned int i = 0; i < vs->nstreams; i++) {
 		struct vsmmu_stream *s = &vs->streams[i];
 
-		rc = iommufd_vdevice_alloc(ictx, vs->viommu_id, s->vdev->dev_id, s->vsid, &s->vdevice_id);
+		rc = iommufd_vdevice_alloc(ictx, vs->viommu_id, s->dev_id, s->vsid, &s->vdevice_id);
 		if (rc) {
 			pr_err("%s: device %s: cannot give it StreamID 0x%x", vs->name, s->name, s->vsid);
 			goto err;
 		}
 	}
-	rc = iommufd_hwpt_alloc_nested_smmuv3(ictx, dev0, vs->viommu_id, abort_ste, &vs->abort_id);
+	rc = iommufd_hwpt_alloc_nested_smmuv3(ictx, dev0, vs->viommu_id, abort_ste, &vs->abort_id, FAIL_PRINT);
 	if (rc)
 		goto err;
-	rc = iommufd_hwpt_alloc_nested_smmuv3(ictx, dev0, vs->viommu_id, bypass_ste, &vs->bypass_id);
+	rc = iommufd_hwpt_alloc_nested_smmuv3(ictx, dev0, vs->viommu_id, bypass_ste, &vs->bypass_id, FAIL_PRINT);
 	if (rc)
 		goto err;
 	/* At reset SMMUEN = 0 and GBPA says bypass: devices see guest physical addresses. */
 	for (unsigned int i = 0; i < vs->nstreams; i++) {
 		struct vsmmu_stream *s = &vs->streams[i];
 
-		rc = vfio_dev_attach(s->vdev, vs->bypass_id);
+		rc = stream_attach(s, vs->bypass_id, FAIL_PRINT);
 		if (rc) {
 			pr_err("%s: device %s: cannot attach it behind the vSMMU (is it behind the same host SMMU as %s?)",
 			       vs->name, s->name, vs->streams[0].name);
@@ -536,105 +543,27 @@ void vsmmu_destroy(struct vsmmu *vs)
 	for (unsigned int i = 0; i < vs->nstreams; i++) {
 		struct vsmmu_stream *s = &vs->streams[i];
 
-		if (s->target != VSMMU_T_NONE && vfio_dev_detach(s->vdev))
+		if (s->target != VSMMU_T_NONE && s->ops->detach(s->dev))
 			pr_warn("%s: device %s: detach failed; its HWPT stays until the device is closed", vs->name,
 				s->name);
 		s->target = VSMMU_T_NONE;
-		if (s->nested_id && iommufd_destroy(ictx, s->nested_id))
+		if (s->nested_id && iommufd_destroy(ictx, s->nested_id, FAIL_PRINT))
 			pr_warn("%s: device %s: nested HWPT %u not destroyed", vs->name, s->name, s->nested_id);
 		s->nested_id = 0;
 	}
-	if (vs->bypass_id && iommufd_destroy(ictx, vs->bypass_id))
+	if (vs->bypass_id && iommufd_destroy(ictx, vs->bypass_id, FAIL_PRINT))
 		pr_warn("%s: bypass HWPT %u not destroyed", vs->name, vs->bypass_id);
-	if (vs->abort_id && iommufd_destroy(ictx, vs->abort_id))
+	if (vs->abort_id && iommufd_destroy(ictx, vs->abort_id, FAIL_PRINT))
 		pr_warn("%s: abort HWPT %u not destroyed", vs->name, vs->abort_id);
 	for (unsigned int i = vs->nstreams; i-- > 0;)
-		if (vs->streams[i].vdevice_id && iommufd_destroy(ictx, vs->streams[i].vdevice_id))
+		if (vs->streams[i].vdevice_id && iommufd_destroy(ictx, vs->streams[i].vdevice_id, FAIL_PRINT))
 			pr_warn("%s: vDEVICE %u not destroyed", vs->name, vs->streams[i].vdevice_id);
-	if (vs->viommu_id && iommufd_destroy(ictx, vs->viommu_id))
+	if (vs->viommu_id && iommufd_destroy(ictx, vs->viommu_id, FAIL_PRINT))
 		pr_warn("%s: vIOMMU %u not destroyed", vs->name, vs->viommu_id);
-	if (vs->s2_id && iommufd_destroy(ictx, vs->s2_id))
+	if (vs->s2_id && iommufd_destroy(ictx, vs->s2_id, FAIL_PRINT))
 		pr_warn("%s: S2 HWPT %u not destroyed", vs->name, vs->s2_id);
 	pthread_mutex_unlock(vs->cfg.ictx_lock);
 	vsmmu_inv_free(&vs->inv);
 	pthread_mutex_destroy(&vs->lock);
 	free(vs);
-}
-
-/* ---- stats ---- */
-
-static int cmp_u32(const void *a, const void *b)
-{
-	u32 x = *(const u32 *)a, y = *(const u32 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Percentile p (0..100) of the latency samples, in microseconds; 0 without samples. */
-static double lat_percentile_us(const struct vsmmu_stats *st, unsigned int p)
-{
-	u32 sorted[VSMMU_LAT_SAMPLES];
-	size_t n = (size_t)MIN(st->lat_n, (u64)VSMMU_LAT_SAMPLES), i;
-
-	if (!n)
-		return 0;
-	memcpy(sorted, st->lat_ns, n * sizeof(sorted[0]));
-	qsort(sorted, n, sizeof(sorted[0]), cmp_u32);
-	i = (n * p + 99) / 100;
-	return (double)sorted[i ? i - 1 : 0] / 1000.0;
-}
-
-void vsmmu_stats_get(struct vsmmu *vs, struct vsmmu_stats *out)
-{
-	pthread_mutex_lock(&vs->lock);
-	*out = vs->stats;
-	pthread_mutex_unlock(&vs->lock);
-}
-
-void vsmmu_stats_print(struct vsmmu *vs)
-{
-	struct vsmmu_stats st;
-	char ops[1024];
-	size_t len = 0;
-	u64 total = 0;
-
-	vsmmu_stats_get(vs, &st);
-	ops[0] = 0;
-	for (unsigned int op = 0; op < 256; op++) {
-		if (!st.cmds[op])
-			continue;
-		total += st.cmds[op];
-		if (len < sizeof(ops))
-			len += (size_t)snprintf(ops + len, sizeof(ops) - len, " %s=%llu",
-						vsmmu_cmd_name((u8)op) ? vsmmu_cmd_name((u8)op) : "?",
-						(unsigned long long)st.cmds[op]);
-	}
-	/* cmds-per-ioctl: per batch, the erratum's second issue of a batch not counted. */
-	u64 batches = st.inv_ioctls - st.inv_repeats;
-
-	pr_info("stats: %s commands %llu inval-cmds %llu inval-ioctls %llu cmds-per-ioctl %.1f max-batch %llu "
-		"inval-dropped %llu inval-repeats %llu inval-reissued %llu inval-host-errors %llu nested-hwpts %llu "
-		"attaches %llu attach-failures %llu ste-errors %llu cmd-errors %llu events %llu sync-msis %llu "
-		"sync-irqs %llu sync-sevs %llu service-failure %llu", vs->name, (unsigned long long)total,
-		(unsigned long long)st.inv_cmds, (unsigned long long)st.inv_ioctls,
-		batches ? (double)st.inv_cmds / (double)batches : 0.0,
-		(unsigned long long)st.inv_max_batch, (unsigned long long)st.inv_dropped,
-		(unsigned long long)st.inv_repeats, (unsigned long long)st.inv_reissued,
-		(unsigned long long)st.inv_host_errors, (unsigned long long)st.nested_allocs,
-		(unsigned long long)st.attaches, (unsigned long long)st.attach_failures,
-		(unsigned long long)st.ste_errors, (unsigned long long)st.cmd_errors, (unsigned long long)st.events,
-		(unsigned long long)st.sync_msis, (unsigned long long)st.sync_irqs, (unsigned long long)st.sync_sevs,
-		(unsigned long long)st.sfm);
-	pr_info("stats: %s opcodes%s", vs->name, ops[0] ? ops : " none");
-	double span_s = (double)(st.evt_last_ns - st.evt_first_ns) / 1e9;
-
-	pr_info("stats: %s events delivered %llu dropped-full %llu dropped-abort %llu while-disabled %llu "
-		"lost-host %llu host-records %llu irqs %llu reads %llu latency-p50-us %.1f latency-p99-us %.1f "
-		"events-per-s %.0f",
-		vs->name, (unsigned long long)st.evt_delivered, (unsigned long long)st.evt_dropped_full,
-		(unsigned long long)st.evt_dropped_abt, (unsigned long long)st.evt_disabled,
-		(unsigned long long)st.evt_lost_host, (unsigned long long)st.evt_host_records,
-		(unsigned long long)st.evt_irqs, (unsigned long long)st.evt_reads,
-		lat_percentile_us(&st, 50), lat_percentile_us(&st, 99),
-		span_s > 0 ? (double)st.evt_delivered / span_s : 0.0);
 }

@@ -24,6 +24,8 @@
  * a vDEVICE per stream (virt_id = the guest StreamID) before any STE can be attached, the abort and bypass
  * nested HWPTs. vsmmu_destroy() detaches every device and frees them in reverse.
  *
+ * The machine gives it a struct viommu_config (iommu/viommu.h) and reaches it through vsmmu_viommu_ops.
+ *
  * Threading: every register access and everything it triggers runs under the vSMMU's own lock; calls on the
  * iommufd context, which several vSMMUs share, also take the caller's ictx_lock. Guest mistakes never fail
  * the VMM: they become the architected error plus a rate-limited log_guest() line. */
@@ -33,48 +35,13 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include "iommu/iommufd.h"
+#include "iommu/viommu.h"
 #include "vmm/bus.h"
 #include "vmm/compiler.h"
-#include "vmm/guest_mem.h"
-#include "vmm/hv.h"
 
 struct vsmmu;
-struct vfio_dev;
 
-#define VSMMU_MAX_STREAMS 16
 #define VSMMU_LAT_SAMPLES 1024
-
-/* One passthrough device behind the vSMMU: bound to the iommufd (vdev->dev_id valid), not attached. */
-struct vsmmu_stream_config {
-	const char *name;          /* device name for messages */
-	struct vfio_dev *vdev;     /* not owned */
-	u32 vsid;                  /* the StreamID the guest sees (the device tree's iommu-map) */
-};
-
-struct vsmmu_config {
-	const char *name;          /* "vsmmu0", for messages and --stats */
-	u64 base;                  /* guest physical base of the frame (SMMU_FRAME_SIZE bytes) */
-	u32 spi_evtq, spi_gerror, spi_sync; /* wired interrupts (GIC SPI numbers) */
-	u32 msi_devid;             /* the vSMMU's own ITS device id (its msi-parent specifier) */
-	u64 msi_doorbell;          /* GPA of the vITS GITS_TRANSLATER: MSI writes there become hv MSIs */
-	bool no_msi;               /* hide IDR0.MSI: the guest uses the wired interrupts */
-	unsigned int evtq_log2;    /* IDR1.EVTQS offered (1..VSMMU_EVTQS), 0 = VSMMU_EVTQS */
-	struct iommufd *ictx;      /* the VM's iommufd context (not owned) */
-	pthread_mutex_t *ictx_lock; /* serialises calls on ictx among the vSMMUs that share it */
-	u32 ioas_id;               /* IOAS holding guest RAM at IOVA = GPA */
-	const struct guest_mem *mem;
-	struct hv *hv;
-	unsigned int nstreams;     /* 1..VSMMU_MAX_STREAMS, all behind one host SMMU */
-	struct vsmmu_stream_config streams[VSMMU_MAX_STREAMS];
-	/* The main loop that serves the vEVENTQ fd (vm_watch / vm_unwatch, see vmm/vm.h for the contract);
-	 * watch NULL: no vEVENTQ is allocated (events ivmm raises itself still reach the guest). */
-	int (*watch)(void *ctx, int fd, void (*fn)(void *opaque, int fd, short revents), void *opaque);
-	void (*unwatch)(void *ctx, int fd);
-	/* Send an event to every vCPU (wakes WFE): a CMD_SYNC with CS=SEV completes with it (NULL: none). Called
-	 * with the vSMMU's lock held; must not block. */
-	void (*sev)(void *ctx);
-	void *watch_ctx;           /* the context of watch, unwatch and sev */
-};
 
 /* Counters for --stats (vsmmu_stats_print). */
 struct vsmmu_stats {
@@ -113,9 +80,12 @@ struct vsmmu_stats {
 	u64 evt_first_ns, evt_last_ns; /* CLOCK_MONOTONIC of the first and last vEVENTQ record delivered */
 };
 
+/* The vSMMU as a vIOMMU model (iommu/viommu.h, kind "smmuv3"): its ops wrap the functions below. */
+extern const struct viommu_ops vsmmu_viommu_ops;
+
 /* Build the vSMMU and its iommufd objects, attach every stream as GBPA says at reset (bypass). On failure
  * everything done is undone and one message names the step and the device. Returns 0 or -errno. */
-int __must_check vsmmu_create(const struct vsmmu_config *cfg, struct vsmmu **out);
+int __must_check vsmmu_create(const struct viommu_config *cfg, struct vsmmu **out);
 /* Detach the devices and free the iommufd objects in reverse order; NULL is fine. The region must be off
  * the bus (or the vCPUs stopped). */
 void vsmmu_destroy(struct vsmmu *vs);

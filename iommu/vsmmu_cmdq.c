@@ -158,8 +158,7 @@ static int inv_add(struct vsmmu *vs, const u64 raw[2], u32 qptr)
 		b->qidx = q;
 		b->cap = cap;
 	}
-	b->cmds[b->nr].cmd[0] = htole64(raw[0]);
-	b->cmds[b->nr].cmd[1] = htole64(raw[1]);
+	iommufd_inv_cmd(&b->cmds[b->nr], raw);
 	b->qidx[b->nr] = qptr;
 	b->nr++;
 	return 0;
@@ -188,7 +187,7 @@ static void cmd_sync(struct vsmmu *vs, const struct vsmmu_cmd *c)
 		/* IDR0.SEV: completion sends an event, which wakes a guest CPU waiting for it in WFE. */
 		vs->stats.sync_sevs++;
 		if (vs->cfg.sev)
-			vs->cfg.sev(vs->cfg.watch_ctx);
+			vs->cfg.sev(vs->cfg.sev_ctx);
 		return;
 	}
 	if (c->cs != CMDQ_SYNC_CS_IRQ)

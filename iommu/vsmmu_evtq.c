@@ -15,7 +15,7 @@
  * says 1 only once the vEVENTQ exists: when the kernel refuses it, or the previous one is still busy, the ack
  * stays 0 (as a real SMMU shows a queue it cannot enable) and every CR0ACK read (the guest polls it) tries
  * again, one DESTROY and one ALLOC at most, never sleeping; only teardown waits. Its fd is served by the VM's
- * main loop (vsmmu_config.watch): the callback takes vs->lock and reads only if the fd is still the vSMMU's
+ * main loop (viommu_config.loop): the callback takes vs->lock and reads only if the fd is still the vSMMU's
  * current vEVENTQ, so a record is never written while CR0ACK.EVTQEN is 0, nor read from a freed queue.
  * Runs with vs->lock held except vsmmu_evtq_readable, which takes it, and vsmmu_evtq_teardown. */
 #include <endian.h>
@@ -108,9 +108,7 @@ static int veventq_destroy_once(struct vsmmu *vs, u32 id)
 	int rc;
 
 	pthread_mutex_lock(vs->cfg.ictx_lock);
-	vs->cfg.ictx->quiet = true;
-	rc = iommufd_destroy(vs->cfg.ictx, id);
-	vs->cfg.ictx->quiet = false;
+	rc = iommufd_destroy(vs->cfg.ictx, id, FAIL_QUIET);
 	if (rc && rc != -EBUSY)
 		pr_err_ratelimited("%s: %s", vs->name, vs->cfg.ictx->last_err);
 	pthread_mutex_unlock(vs->cfg.ictx_lock);
@@ -138,8 +136,8 @@ static void veventq_free(struct vsmmu *vs)
 	(void)retired_gone(vs);
 	if (!vs->veventq_id)
 		return;
-	if (vs->cfg.unwatch)
-		vs->cfg.unwatch(vs->cfg.watch_ctx, vs->veventq_fd);
+	if (vs->cfg.loop.unwatch)
+		vs->cfg.loop.unwatch(vs->cfg.loop.ctx, vs->veventq_fd);
 	vs->veventq_fd = -1;
 	if (veventq_destroy_once(vs, vs->veventq_id)) {
 		unsigned int i = 0;
@@ -163,7 +161,7 @@ static int veventq_alloc(struct vsmmu *vs)
 	u32 depth = 1u << evtq_shift(vs), id = 0;
 	int fd = -1, rc;
 
-	if (!vs->cfg.watch)
+	if (!vs->cfg.loop.watch)
 		return 0; /* nobody would read it (vsmmu.h): ivmm's own events still go in */
 	if (depth > IOMMUFD_VEVENTQ_MAX_DEPTH)
 		depth = IOMMUFD_VEVENTQ_MAX_DEPTH;
@@ -171,9 +169,7 @@ static int veventq_alloc(struct vsmmu *vs)
 	if (!retired_gone(vs))
 		return -EBUSY;
 	pthread_mutex_lock(vs->cfg.ictx_lock);
-	vs->cfg.ictx->quiet = true;
-	rc = iommufd_veventq_alloc_smmuv3(vs->cfg.ictx, vs->viommu_id, depth, &id, &fd);
-	vs->cfg.ictx->quiet = false;
+	rc = iommufd_veventq_alloc_smmuv3(vs->cfg.ictx, vs->viommu_id, depth, &id, &fd, FAIL_QUIET);
 	if (rc)
 		pr_err_ratelimited("%s: %s: the event queue stays disabled (CR0ACK.EVTQEN 0)", vs->name,
 				   vs->cfg.ictx->last_err);
@@ -183,7 +179,7 @@ static int veventq_alloc(struct vsmmu *vs)
 	vs->veventq_id = id;
 	vs->veventq_fd = fd;
 	vs->veventq_seq = (struct iommufd_vevent_seq){ 0 };
-	rc = vs->cfg.watch(vs->cfg.watch_ctx, fd, vsmmu_evtq_readable, vs);
+	rc = vs->cfg.loop.watch(vs->cfg.loop.ctx, fd, POLLIN, vsmmu_evtq_readable, vs);
 	if (rc) {
 		pr_err_ratelimited("%s: cannot watch the vEVENTQ fd: the event queue stays disabled", vs->name);
 		veventq_free(vs);
@@ -262,10 +258,8 @@ void vsmmu_evtq_readable(void *opaque, int fd, short revents)
 		ssize_t n;
 
 		pthread_mutex_lock(vs->cfg.ictx_lock);
-		vs->cfg.ictx->quiet = true;
-		n = iommufd_veventq_read(vs->cfg.ictx, fd, buf, sizeof(buf));
-		vs->cfg.ictx->quiet = false;
-		if (n < 0)
+			n = iommufd_veventq_read(vs->cfg.ictx, fd, buf, sizeof(buf), FAIL_QUIET);
+			if (n < 0)
 			pr_err_ratelimited("%s: %s", vs->name, vs->cfg.ictx->last_err);
 		pthread_mutex_unlock(vs->cfg.ictx_lock);
 		if (n <= 0)

@@ -64,7 +64,9 @@ enum vsmmu_target { VSMMU_T_NONE, VSMMU_T_ABORT, VSMMU_T_BYPASS, VSMMU_T_NESTED 
 
 struct vsmmu_stream {
 	const char *name;
-	struct vfio_dev *vdev;
+	const struct viommu_stream_ops *ops;
+	void *dev;                 /* the context of ops */
+	u32 dev_id;                /* the device's iommufd dev_id */
 	u32 vsid;
 	u32 vdevice_id;            /* 0 = not allocated */
 	enum vsmmu_target target;  /* what the device is attached to now */
@@ -99,15 +101,16 @@ struct vsmmu_inv {
 };
 
 struct vsmmu {
+	struct viommu viommu;      /* what the machine holds (vsmmu_viommu_ops) */
 	char name[16];
-	struct vsmmu_config cfg;
+	struct viommu_config cfg;
 	pthread_mutex_t lock;
 	struct mmio_region region;
 
 	/* iommufd objects. */
 	u32 s2_id, viommu_id, abort_id, bypass_id;
 	unsigned int nstreams;
-	struct vsmmu_stream streams[VSMMU_MAX_STREAMS];
+	struct vsmmu_stream streams[VIOMMU_MAX_STREAMS];
 
 	/* Features derived from the host (vsmmu_derive_idr) and what follows from them. */
 	u32 idr[6];

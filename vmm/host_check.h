@@ -18,9 +18,9 @@
  * Exit status: 0 no line is missing (warnings allowed), 1 something is missing or the build is not arm64,
  * 2 bad arguments (message on stderr). --help prints the usage on stdout, status 0.
  *
- * The checks (host_check.c) reach the system only through struct host_check_ops, so unit tests drive every
- * line with fakes (tests/unit/test_host_check.c); the real ops are in host_check_arm64.c (host_check_other.c
- * on other hosts, which only reports the architecture). The iommufd and VFIO layers print their own error
+ * The checks (host_check.c, host_check_dev.c) reach the system only through struct host_check_ops, so unit
+ * tests drive every line with fakes (tests/unit/test_host_check.c); the real ops are in host_check_arm64.c
+ * (host_check_other.c on other hosts, which only reports the architecture). The iommufd and VFIO layers print their own error
  * line on stderr when a call fails; the host-check line on stdout repeats it with what to do. */
 #ifndef IVMM_HOST_CHECK_H
 #define IVMM_HOST_CHECK_H

@@ -21,6 +21,12 @@ void log_msg(enum log_level lvl, const char *fmt, ...) __printf(2, 3);
 #define pr_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define pr_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 
+/* "Do not print this error", the one way ivmm says it: a per-call argument of the layer functions whose
+ * caller may report a failure itself (iommu/iommufd.h, devices/vfio_dev.h). FAIL_PRINT: the layer that
+ * detects the failure prints its one line (and records it in its last_err); FAIL_QUIET: it only records it,
+ * and the caller prints it (rate-limited when a guest drove the call) or says it in its own words. */
+enum fail_report { FAIL_PRINT, FAIL_QUIET };
+
 /* One host-operation failure line "PREFIX: WHAT: strerror(-rc)[ (hint)]" (WHAT formatted from fmt/ap) into
  * buf (for callers that keep the last error, e.g. vfio_dev/iommufd last_err); hint may be NULL.
  * log_fail_format only formats; log_fail_into also prints it with pr_err. Both return rc. */

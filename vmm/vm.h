@@ -2,7 +2,8 @@
  * hv ops, guest RAM, the MMIO bus, the vCPUs, the vGIC + ITS, the devices (creation order list), the
  * console, and the run state. vm_create() builds it phase by phase; vm_run() runs it until the guest powers
  * off, asks for a reset, crashes, a vCPU fails, or ivmm gets SIGINT/SIGTERM; vm_destroy() undoes the phases
- * in reverse. Devices reach what they need through vm_hv(), &vm->bus and &vm->mem. */
+ * in reverse (vm.c); running is vm_run.c's. Devices reach what they need through vm_hv(), &vm->bus, &vm->mem
+ * and loop_watcher(&vm->loop). */
 #ifndef IVMM_VM_H
 #define IVMM_VM_H
 
@@ -18,22 +19,12 @@
 #include "vmm/device.h"
 #include "vmm/guest_mem.h"
 #include "vmm/kvm.h"
+#include "vmm/loop.h"
 
 struct vm_config;
 struct boot_files;
 struct uart16550;
 struct passthrough;
-
-/* A file descriptor the main thread's event loop polls for a device (vm_watch). */
-typedef void (*vm_watch_fn)(void *opaque, int fd, short revents);
-#define VM_MAX_WATCHES 16
-
-struct vm_watch {
-	int fd;                      /* -1: free slot */
-	short events;
-	vm_watch_fn fn;
-	void *opaque;
-};
 
 /* Signal used to kick a vCPU thread out of KVM_RUN (its handler does nothing). SIGUSR1 prints --stats. */
 #define VCPU_KICK_SIGNAL SIGUSR2
@@ -72,7 +63,7 @@ struct vm {
 	struct device *devices;      /* creation order; destroyed in reverse */
 	struct uart16550 *uart;
 	struct console_out out;      /* non-blocking stdout the UART writes (closed after the devices) */
-	struct passthrough *pt;      /* passthrough devices and their vSMMUs (devices/passthrough.h), or NULL */
+	struct passthrough *pt;      /* passthrough devices and their vSMMUs (vmm/passthrough.h), or NULL */
 
 	/* Run state. */
 	struct console console;
@@ -80,10 +71,8 @@ struct vm {
 	atomic_bool stopping;
 	int exit_code;               /* enum ivmm_exit or 128 + signal */
 	int stop_fd;                 /* eventfd: a vCPU ended the VM */
-	/* The event loop's registered fds (vm_watch); wake_fd makes a running poll() see a change. */
-	pthread_mutex_t watch_lock;
-	struct vm_watch watches[VM_MAX_WATCHES];
-	int wake_fd;
+	/* The fds devices have the main thread's event loop poll (vmm/loop.h; models get loop_watcher()). */
+	struct loop loop;
 
 	/* IVMM_STATS=1: start-up cost and memory figures printed when the VM ends (for make bench). */
 	struct {
@@ -111,16 +100,6 @@ void vm_destroy(struct vm *vm);
 
 /* End the VM with an exit status (the first caller wins); safe from any thread. */
 void vm_stop(struct vm *vm, int exit_code);
-/* Have the main thread's event loop call fn(opaque, fd, revents) when poll() reports one of events on fd.
- * From any thread, from device creation on (e.g. when a guest enables a queue); a change wakes a running
- * poll(). fn runs on the main thread without any VM lock held, so it may take its device's lock, and a
- * device may call vm_watch/vm_unwatch with its lock held. Contract for the owner: opaque stays valid until
- * vm_run() has returned, and fn may run once more for an fd unwatched while a poll was under way, so fn
- * checks, under its own lock, that fd is still the one it owns (the fd number may have been reused).
- * Returns 0, -EEXIST (fd already watched) or -ENOSPC (VM_MAX_WATCHES). */
-int __must_check vm_watch(struct vm *vm, int fd, short events, vm_watch_fn fn, void *opaque);
-/* Stop watching fd (see vm_watch for the callback that may still be on its way). */
-void vm_unwatch(struct vm *vm, int fd);
 /* Print the --stats counters (per vSMMU); what SIGUSR1 and the end of a --stats run do. */
 void vm_print_stats(struct vm *vm);
 /* Put a device on the VM's list (it is destroyed with the VM, in reverse order of addition). */

@@ -2,28 +2,17 @@
  * the vGIC/ITS and the on-board devices, before the kernel and DTB are loaded) and vm_destroy() tears it down
  * (before the on-board devices and the vGIC go).
  *
- * The work is done by devices/passthrough.c (iommufd + IOAS with guest RAM at IOVA = GPA, the ECAM host bridge
+ * The work is done by vmm/passthrough.c (iommufd + IOAS with guest RAM at IOVA = GPA, the ECAM host bridge
  * on &vm->bus, one vfio-pci model per cfg->devices entry, memslots and irqfds through vm_hv()); the state lives
  * in vm->pt (with the vSMMUs the config asks for). The optional KVM capabilities devices need (MSI device ids, resampling irqfds for INTx)
  * are checked first, only when devices are configured. Every failure below that prints its own message (naming the device and the cause) and
  * undoes what was done; the FDT already describes the ECAM bridge whenever ndevices > 0 (boot/fdt.c). */
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
-#include "devices/passthrough.h"
+#include "vmm/passthrough.h"
 #include "vmm/config.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
-
-static int loop_watch(void *ctx, int fd, vm_watch_fn fn, void *opaque)
-{
-	return vm_watch(ctx, fd, POLLIN, fn, opaque);
-}
-
-static void loop_unwatch(void *ctx, int fd)
-{
-	vm_unwatch(ctx, fd);
-}
 
 /* A device's SEV (the vSMMU completing CMD_SYNC with CS=SEV): every vCPU's WFE wakes. */
 static void loop_sev(void *ctx)
@@ -36,8 +25,7 @@ static void loop_sev(void *ctx)
 
 int vm_setup_passthrough(struct vm *vm)
 {
-	const struct passthrough_loop loop = { .watch = loop_watch, .unwatch = loop_unwatch, .sev = loop_sev,
-					       .ctx = vm };
+	const struct passthrough_loop loop = { .watcher = loop_watcher(&vm->loop), .sev = loop_sev, .sev_ctx = vm };
 	const struct vm_config *cfg = vm->cfg;
 	struct passthrough *pt;
 	int ret;

@@ -7,8 +7,8 @@
  * kernel's own locking, under the vSMMU's ictx_lock (the producer takes it too).
  *
  * Threads, for TIME seconds (argv[1], default 4):
- *   loop      the VM's main loop as vmm/vm.c runs it (vm_watch's contract in vmm/vm.h): a watch table under
- *             a mutex filled by cfg.watch/unwatch (the vEVENTQ fd changes at every EVTQEN 0->1), an eventfd
+ *   loop      the VM's main loop as vmm/vm.c runs it (the contract of vmm/loop.h): a watch table under
+ *             a mutex filled by cfg.loop.watch/unwatch (the vEVENTQ fd changes at every EVTQEN 0->1), an eventfd
  *             that wakes poll() when it changes, poll() on a copy and the callbacks called from the copy
  *             without the table lock, so one may run once more for an fd just unwatched (counted: "late");
  *             now and then it dawdles before the callbacks, so a vCPU can even have watched a new fd by then
@@ -55,6 +55,7 @@
 #include "tests/unit/fake_hv.h"
 #include "tests/unit/fake_iommufd.h"
 #include "tests/unit/fake_vfio.h"
+#include "vmm/viommu_vfio.h"
 
 #define NDEV 2
 #define RAM LAYOUT_RAM_BASE
@@ -79,18 +80,18 @@
 #define STALL_MAX_S 2.0   /* a full vEVENTQ nobody reads for this long: a lost wakeup */
 #define DRAIN_MAX_S 5.0
 
-/* ---- the main loop (vm_watch's contract) ---- */
+/* ---- the main loop (the contract of vmm/loop.h) ---- */
 
-struct loop_watch {
+struct race_slot {
 	int fd;
-	void (*fn)(void *opaque, int fd, short revents);
+	loop_fn fn;
 	void *opaque;
 	ino_t ino;                         /* the file fd named when watched */
 };
 
-struct loop {
+struct race_loop {
 	pthread_mutex_t lock;
-	struct loop_watch w[LOOP_MAX];
+	struct race_slot w[LOOP_MAX];
 	unsigned int n;
 	unsigned int watches, unwatches;  /* under lock */
 	int wake_fd;
@@ -116,10 +117,10 @@ struct race {
 	struct fake_hv fh;
 	struct guest_mem mem;
 	u32 ioas;
-	struct vsmmu_config cfg;
+	struct viommu_config cfg;
 	struct vsmmu *vs;
 	struct mmio_region *reg;
-	struct loop loop;
+	struct race_loop loop;
 
 	/* Run control. */
 	double t0, duration;
@@ -179,7 +180,7 @@ static bool running(struct race *r)
 
 /* ---- the main loop thread ---- */
 
-static void wake(struct loop *l)
+static void wake(struct race_loop *l)
 {
 	u64 one = 1;
 
@@ -187,10 +188,10 @@ static void wake(struct loop *l)
 		fail(l->race, "main loop wake: %s", strerror(errno));
 }
 
-/* cfg.watch: called by the vSMMU with its lock held, from a vCPU (EVTQEN 0->1). */
-static int loop_watch(void *ctx, int fd, void (*fn)(void *opaque, int fd, short revents), void *opaque)
+/* cfg.loop.watch: called by the vSMMU with its lock held, from a vCPU (EVTQEN 0->1). */
+static int race_watch(void *ctx, int fd, short events, loop_fn fn, void *opaque)
 {
-	struct loop *l = ctx;
+	struct race_loop *l = ctx;
 	struct stat sb;
 	int rc = fstat(fd, &sb) ? -errno : 0;
 
@@ -201,7 +202,7 @@ static int loop_watch(void *ctx, int fd, void (*fn)(void *opaque, int fd, short 
 	if (!rc && l->n == LOOP_MAX)
 		rc = -ENOSPC;
 	if (!rc) {
-		l->w[l->n++] = (struct loop_watch){ fd, fn, opaque, sb.st_ino };
+		l->w[l->n++] = (struct race_slot){ fd, fn, opaque, sb.st_ino };
 		l->watches++;
 	}
 	pthread_mutex_unlock(&l->lock);
@@ -212,9 +213,9 @@ static int loop_watch(void *ctx, int fd, void (*fn)(void *opaque, int fd, short 
 	return rc;
 }
 
-static void loop_unwatch(void *ctx, int fd)
+static void race_unwatch(void *ctx, int fd)
 {
-	struct loop *l = ctx;
+	struct race_loop *l = ctx;
 	bool found = false, same = false;
 	struct stat sb;
 
@@ -237,7 +238,7 @@ static void loop_unwatch(void *ctx, int fd)
 	wake(l);
 }
 
-static bool loop_has(struct loop *l, const struct loop_watch *w)
+static bool loop_has(struct race_loop *l, const struct race_slot *w)
 {
 	bool has = false;
 
@@ -250,12 +251,12 @@ static bool loop_has(struct loop *l, const struct loop_watch *w)
 
 static void *loop_main(void *arg)
 {
-	struct loop *l = arg;
+	struct race_loop *l = arg;
 	u64 round = 0;
 
 	while (!atomic_load(&l->stop)) {
 		struct pollfd pfd[1 + LOOP_MAX] = { { .fd = l->wake_fd, .events = POLLIN } };
-		struct loop_watch copy[LOOP_MAX];
+		struct race_slot copy[LOOP_MAX];
 		unsigned int n;
 		u64 v;
 
@@ -668,14 +669,14 @@ static int setup(struct race *r)
 	if (!r->mem.host)
 		return -ENOMEM;
 	memset(r->mem.host, 0, RAM_SIZE);
-	if (iommufd_ioas_alloc(&r->ictx, &r->ioas) ||
+	if (iommufd_ioas_alloc(&r->ictx, &r->ioas, FAIL_PRINT) ||
 	    iommufd_ioas_map_fixed(&r->ictx, r->ioas, r->mem.host, RAM_SIZE, RAM, true))
 		return -EIO;
 	r->loop.race = r;
 	r->loop.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (r->loop.wake_fd < 0)
 		return -errno;
-	r->cfg = (struct vsmmu_config){
+	r->cfg = (struct viommu_config){
 		.name = "vsmmu0",
 		.base = FRAME,
 		.spi_evtq = SPI_EVTQ,
@@ -689,9 +690,7 @@ static int setup(struct race *r)
 		.mem = &r->mem,
 		.hv = &r->fh.hv,
 		.nstreams = NDEV,
-		.watch = loop_watch,
-		.unwatch = loop_unwatch,
-		.watch_ctx = &r->loop,
+		.loop = { .watch = race_watch, .unwatch = race_unwatch, .ctx = &r->loop },
 	};
 	for (unsigned int i = 0; i < NDEV; i++) {
 		fake_vfio_init(&r->fv[i]);
@@ -700,7 +699,7 @@ static int setup(struct race *r)
 		fake_vfio_open(&r->fv[i], &r->dev[i], bdfs[i]);
 		if (vfio_dev_bind(&r->dev[i], iommufd_fd(&r->ictx)))
 			return -EIO;
-		r->cfg.streams[i] = (struct vsmmu_stream_config){ names[i], &r->dev[i], LAYOUT_PCI_RID(i) };
+		r->cfg.streams[i] = viommu_vfio_stream(names[i], &r->dev[i], LAYOUT_PCI_RID(i));
 	}
 	if (vsmmu_create(&r->cfg, &r->vs))
 		return -EIO;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -641,4 +642,18 @@ int fake_iommufd_log_find(const struct fake_iommufd *f, const char *text)
 		if (!strcmp(f->log[i], text))
 			return (int)i;
 	return -1;
+}
+
+int fake_inv_send(struct iommufd *ictx, u32 viommu_id, const u64 (*cmds)[2], u32 n, u32 *done)
+{
+	struct iommu_viommu_arm_smmuv3_invalidate *le = calloc(n ? n : 1, sizeof(*le));
+	int rc;
+
+	if (!le)
+		return -ENOMEM;
+	for (u32 i = 0; i < n; i++)
+		iommufd_inv_cmd(&le[i], cmds[i]);
+	rc = iommufd_hwpt_invalidate_smmuv3(ictx, viommu_id, le, n, done, FAIL_PRINT);
+	free(le);
+	return rc;
 }

@@ -130,5 +130,8 @@ int fake_iommufd_log_find(const struct fake_iommufd *f, const char *text);
  *   vSID     CFGI_CD, CFGI_CD_ALL and ATC_INV need a live vDEVICE of viommu_id whose virt_id is the SID.
  * Pure: reads the fake, changes nothing. */
 int fake_iommufd_inv_check(const struct fake_iommufd *f, u32 viommu_id, const u64 cmd[2]);
+/* For tests: n host-order commands through iommufd_hwpt_invalidate_smmuv3 in ONE call (converted with
+ * iommufd_inv_cmd); its return value and *done. */
+int fake_inv_send(struct iommufd *ictx, u32 viommu_id, const u64 (*cmds)[2], u32 n, u32 *done);
 
 #endif

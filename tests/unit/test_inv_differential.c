@@ -78,12 +78,12 @@ static void bare_up(struct bare *b, const struct host *h)
 	fake_iommufd_init(b->f);
 	host_apply(h, b->f);
 	fake_iommufd_attach_ctx(b->f, &b->ictx);
-	cr_assert_eq(iommufd_ioas_alloc(&b->ictx, &ioas), 0);
-	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&b->ictx, 1, ioas, &s2), 0);
-	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&b->ictx, 1, s2, &b->viommu), 0);
+	cr_assert_eq(iommufd_ioas_alloc(&b->ictx, &ioas, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&b->ictx, 1, ioas, &s2, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&b->ictx, 1, s2, &b->viommu, FAIL_PRINT), 0);
 	cr_assert_eq(iommufd_vdevice_alloc(&b->ictx, b->viommu, 1, 0x8, &vdev), 0);
-	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&b->ictx, 2, ioas, &s2b), 0);
-	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&b->ictx, 2, s2b, &b->other_viommu), 0);
+	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&b->ictx, 2, ioas, &s2b, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&b->ictx, 2, s2b, &b->other_viommu, FAIL_PRINT), 0);
 	cr_assert_eq(iommufd_vdevice_alloc(&b->ictx, b->other_viommu, 2, 0x10, &vdev), 0);
 }
 
@@ -222,7 +222,7 @@ Test(inv_check, hw_info_carries_flags_and_stall_model)
 	h.idr[0] = (h.idr[0] & ~(u32)IDR0_STALL_MODEL) | (u32)FIELD_PREP(IDR0_STALL_MODEL, 0); /* stall supported */
 	bare_up(&b, &h);
 	b.f->hw_info.smmu.flags = IOMMU_HW_INFO_ARM_SMMUV3_ERRATA_REPEAT_TLBI_CFGI;
-	cr_assert_eq(iommufd_get_hw_info(&b.ictx, 1, &out), 0);
+	cr_assert_eq(iommufd_get_hw_info(&b.ictx, 1, &out, FAIL_PRINT), 0);
 	cr_assert_eq(out.smmu.flags, IOMMU_HW_INFO_ARM_SMMUV3_ERRATA_REPEAT_TLBI_CFGI);
 	cr_assert_eq(FIELD_GET(IDR0_STALL_MODEL, out.smmu.idr[0]), 0);
 	cr_assert_eq(out.smmu.idr[0], h.idr[0]);
@@ -502,7 +502,7 @@ static void pair_up(struct rig_pair *pr, const struct host *h)
 
 static void pair_down(struct rig_pair *pr)
 {
-	cr_assert_eq(iommufd_destroy(&pr->rig->ictx, pr->k.vdev), 0);
+	cr_assert_eq(iommufd_destroy(&pr->rig->ictx, pr->k.vdev, FAIL_PRINT), 0);
 	rig_fini(pr->rig);
 	free(pr->rig);
 }

@@ -31,12 +31,12 @@ static const u64 good_ste[2] = { STE_0_V | FIELD_PREP(STE_0_CFG, STE_CFG_S1_TRAN
 static void build_chain(struct iommufd *ictx, struct chain *c)
 {
 	c->dev = 1;
-	cr_assert_eq(iommufd_ioas_alloc(ictx, &c->ioas), 0);
-	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(ictx, c->dev, c->ioas, &c->s2), 0);
-	cr_assert_eq(iommufd_viommu_alloc_smmuv3(ictx, c->dev, c->s2, &c->viommu), 0);
+	cr_assert_eq(iommufd_ioas_alloc(ictx, &c->ioas, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(ictx, c->dev, c->ioas, &c->s2, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_viommu_alloc_smmuv3(ictx, c->dev, c->s2, &c->viommu, FAIL_PRINT), 0);
 	cr_assert_eq(iommufd_vdevice_alloc(ictx, c->viommu, c->dev, 0x10, &c->vdev), 0);
-	cr_assert_eq(iommufd_veventq_alloc_smmuv3(ictx, c->viommu, 64, &c->veventq, &c->fd), 0);
-	cr_assert_eq(iommufd_hwpt_alloc_nested_smmuv3(ictx, c->dev, c->viommu, good_ste, &c->nested), 0);
+	cr_assert_eq(iommufd_veventq_alloc_smmuv3(ictx, c->viommu, 64, &c->veventq, &c->fd, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_hwpt_alloc_nested_smmuv3(ictx, c->dev, c->viommu, good_ste, &c->nested, FAIL_PRINT), 0);
 }
 
 Test(iommufd, tracker_records_every_object_with_parent)
@@ -93,8 +93,8 @@ Test(iommufd, teardown_newest_first_within_a_kind)
 	fake_iommufd_init(&f);
 	fake_iommufd_attach_ctx(&f, &ictx);
 	build_chain(&ictx, &c);
-	cr_assert_eq(iommufd_ioas_alloc(&ictx, &ioas2), 0);
-	cr_assert_eq(iommufd_hwpt_alloc_nested_smmuv3(&ictx, c.dev, c.viommu, good_ste, &nested2), 0);
+	cr_assert_eq(iommufd_ioas_alloc(&ictx, &ioas2, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_hwpt_alloc_nested_smmuv3(&ictx, c.dev, c.viommu, good_ste, &nested2, FAIL_PRINT), 0);
 	cr_assert_eq(iommufd_teardown(&ictx), 0);
 	cr_assert_eq(f.nr_destroyed, 8);
 	cr_assert_eq(f.destroyed[0], nested2);
@@ -112,10 +112,10 @@ Test(iommufd, failed_alloc_is_reported_and_not_tracked)
 
 	fake_iommufd_init(&f);
 	fake_iommufd_attach_ctx(&f, &ictx);
-	cr_assert_eq(iommufd_ioas_alloc(&ictx, &ioas), 0);
-	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&ictx, 1, ioas, &s2), 0);
+	cr_assert_eq(iommufd_ioas_alloc(&ictx, &ioas, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&ictx, 1, ioas, &s2, FAIL_PRINT), 0);
 	f.fail_viommu_alloc = -EOPNOTSUPP;
-	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&ictx, 1, s2, &viommu), -EOPNOTSUPP);
+	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&ictx, 1, s2, &viommu, FAIL_PRINT), -EOPNOTSUPP);
 	cr_assert_str_eq(ictx.last_err, "iommufd: VIOMMU_ALLOC arm-smmuv3 (dev 1, hwpt 2): Operation not supported "
 					"(host SMMU cannot back a vIOMMU: no nesting, or no S2FWB/CANWBS)");
 	cr_assert_eq(ictx.nr_objs, 2);
@@ -139,23 +139,23 @@ Test(iommufd, every_failure_names_operation_and_ids)
 	fake_iommufd_init(&f);
 	fake_iommufd_attach_ctx(&f, &ictx);
 	f.fail_ioas_alloc = -ENOMEM;
-	cr_assert_eq(iommufd_ioas_alloc(&ictx, &id), -ENOMEM);
+	cr_assert_eq(iommufd_ioas_alloc(&ictx, &id, FAIL_PRINT), -ENOMEM);
 	cr_assert_str_eq(ictx.last_err, "iommufd: IOAS_ALLOC: Cannot allocate memory");
 	build_chain(&ictx, &c);
 
-	cr_assert_eq(iommufd_hwpt_alloc_nested_smmuv3(&ictx, 1, c.viommu, bad_ste, &id), -EIO);
+	cr_assert_eq(iommufd_hwpt_alloc_nested_smmuv3(&ictx, 1, c.viommu, bad_ste, &id, FAIL_PRINT), -EIO);
 	cr_assert_str_eq(ictx.last_err, "iommufd: HWPT_ALLOC nested (dev 1, viommu 3, ste 0x000000000000000b "
 					"0x0000010000000000): Input/output error (vSTE has fields the host does not accept)");
 	f.fail_hwpt_alloc = -EINVAL;
-	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&ictx, 1, c.ioas, &id), -EINVAL);
+	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&ictx, 1, c.ioas, &id, FAIL_PRINT), -EINVAL);
 	cr_assert_str_eq(ictx.last_err, "iommufd: HWPT_ALLOC nest-parent (dev 1, ioas 1): Invalid argument");
 	cr_assert_eq(iommufd_vdevice_alloc(&ictx, c.viommu, 1, 0x10, &id), -EEXIST);
 	cr_assert_str_eq(ictx.last_err, "iommufd: VDEVICE_ALLOC (viommu 3, dev 1, virt_id 0x10): File exists");
-	cr_assert_eq(iommufd_veventq_alloc_smmuv3(&ictx, c.viommu, 64, &id, &fd), -EEXIST);
+	cr_assert_eq(iommufd_veventq_alloc_smmuv3(&ictx, c.viommu, 64, &id, &fd, FAIL_PRINT), -EEXIST);
 	cr_assert_str_eq(ictx.last_err, "iommufd: VEVENTQ_ALLOC arm-smmuv3 (viommu 3, depth 64): File exists");
 	f.fail_hw_info = -ENODEV;
 	struct iommufd_hw_info hw;
-	cr_assert_eq(iommufd_get_hw_info(&ictx, 7, &hw), -ENODEV);
+	cr_assert_eq(iommufd_get_hw_info(&ictx, 7, &hw, FAIL_PRINT), -ENODEV);
 	cr_assert_str_eq(ictx.last_err, "iommufd: GET_HW_INFO dev 7: No such device");
 	cr_assert_eq(iommufd_ioas_unmap(&ictx, c.ioas, 0x1000, 0x2000), -ENOENT);
 	cr_assert_str_eq(ictx.last_err, "iommufd: IOAS_UNMAP ioas 1 iova 0x1000 length 0x2000: No such file or directory");
@@ -200,7 +200,7 @@ Test(iommufd, teardown_skips_only_the_failed_object)
 	fake_iommufd_init(&f);
 	fake_iommufd_attach_ctx(&f, &ictx);
 	build_chain(&ictx, &c);
-	cr_assert_eq(iommufd_hwpt_alloc_nested_smmuv3(&ictx, c.dev, c.viommu, good_ste, &nested2), 0);
+	cr_assert_eq(iommufd_hwpt_alloc_nested_smmuv3(&ictx, c.dev, c.viommu, good_ste, &nested2, FAIL_PRINT), 0);
 	f.fail_destroy = -EIO; /* the first destroy (newest nested HWPT) fails once */
 	cr_assert_eq(iommufd_teardown(&ictx), -EIO);
 	cr_assert_eq(f.destroyed[0], c.nested, "older nested HWPT still destroyed");
@@ -224,12 +224,12 @@ Test(iommufd, destroy_single_and_untracked)
 	fake_iommufd_init(&f);
 	fake_iommufd_attach_ctx(&f, &ictx);
 	build_chain(&ictx, &c);
-	cr_assert_eq(iommufd_destroy(&ictx, c.viommu), -EBUSY, "children hold the vIOMMU");
+	cr_assert_eq(iommufd_destroy(&ictx, c.viommu, FAIL_PRINT), -EBUSY, "children hold the vIOMMU");
 	cr_assert_str_eq(ictx.last_err, "iommufd: DESTROY vIOMMU 3: Device or resource busy");
-	cr_assert_eq(iommufd_destroy(&ictx, c.veventq), 0);
+	cr_assert_eq(iommufd_destroy(&ictx, c.veventq, FAIL_PRINT), 0);
 	cr_assert_eq(fcntl(c.fd, F_GETFD), -1);
 	cr_assert_null(iommufd_obj_find(&ictx, c.veventq));
-	cr_assert_eq(iommufd_destroy(&ictx, 42), -ENOENT);
+	cr_assert_eq(iommufd_destroy(&ictx, 42, FAIL_PRINT), -ENOENT);
 	cr_assert_str_eq(ictx.last_err, "iommufd: DESTROY untracked object 42: No such file or directory");
 	iommufd_close(&ictx);
 	fake_iommufd_release(&f);
@@ -255,7 +255,7 @@ Test(iommufd, map_into_reserved_window_fails_with_context)
 
 	fake_iommufd_init(&f);
 	fake_iommufd_attach_ctx(&f, &ictx);
-	cr_assert_eq(iommufd_ioas_alloc(&ictx, &ioas), 0);
+	cr_assert_eq(iommufd_ioas_alloc(&ictx, &ioas, FAIL_PRINT), 0);
 	cr_assert_eq(iommufd_ioas_map_fixed(&ictx, ioas, page, 0x2000, 0x1000, true), 0);
 	cr_assert_eq(f.maps[0].flags, IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE);
 	cr_assert_eq(iommufd_ioas_map_fixed(&ictx, ioas, page, 0x1000, 0x7fff000, false), 0);
@@ -280,7 +280,7 @@ Test(iommufd, iova_ranges_from_backend)
 	f.reserved[1] = (struct iommu_iova_range){ 0x10000000, 0x1fffffff };
 	f.nr_reserved = 2;
 	fake_iommufd_attach_ctx(&f, &ictx);
-	cr_assert_eq(iommufd_ioas_alloc(&ictx, &ioas), 0);
+	cr_assert_eq(iommufd_ioas_alloc(&ictx, &ioas, FAIL_PRINT), 0);
 	cr_assert_eq(iommufd_ioas_iova_ranges(&ictx, ioas, &r, &nr, &align), 0);
 	cr_assert_eq(nr, 3);
 	cr_assert_eq(r[0].start, 0);
@@ -390,7 +390,7 @@ Test(iommufd, a_failed_veventq_destroy_keeps_its_fd_number)
 	fake_iommufd_attach_ctx(&f, &ictx);
 	build_chain(&ictx, &c);
 	f.fail_destroy = -EBUSY; /* the kernel still holds the queue (a read under way) */
-	cr_assert_eq(iommufd_destroy(&ictx, c.veventq), -EBUSY);
+	cr_assert_eq(iommufd_destroy(&ictx, c.veventq, FAIL_PRINT), -EBUSY);
 	o = iommufd_obj_find(&ictx, c.veventq);
 	cr_assert_not_null(o, "still tracked");
 	cr_assert_eq(o->fd, c.fd, "with its fd number");
@@ -405,7 +405,7 @@ Test(iommufd, a_failed_veventq_destroy_keeps_its_fd_number)
 	cr_assert_eq(poll(&p, 1, 0), 0, "a late poller sees nothing to read at the number");
 	cr_assert(f.objs[c.veventq].live);
 	/* The retry releases nothing twice, destroys, and only then gives the number back. */
-	cr_assert_eq(iommufd_destroy(&ictx, c.veventq), 0);
+	cr_assert_eq(iommufd_destroy(&ictx, c.veventq, FAIL_PRINT), 0);
 	cr_assert_not(f.objs[c.veventq].live);
 	cr_assert_null(iommufd_obj_find(&ictx, c.veventq));
 	cr_assert_eq(fcntl(c.fd, F_GETFD), -1, "the placeholder is closed after the destroy");
@@ -426,7 +426,7 @@ Test(iommufd, close_releases_a_veventq_that_would_not_go)
 	f.fail_destroy = -EBUSY;
 	f.fail_destroy_id = c.veventq;
 	f.fail_destroy_n = 100; /* every attempt, iommufd_close's included */
-	cr_assert_eq(iommufd_destroy(&ictx, c.veventq), -EBUSY);
+	cr_assert_eq(iommufd_destroy(&ictx, c.veventq, FAIL_PRINT), -EBUSY);
 	iommufd_close(&ictx);
 	cr_assert_eq(fcntl(c.fd, F_GETFD), -1, "nothing of the queue left open");
 	fake_iommufd_release(&f);

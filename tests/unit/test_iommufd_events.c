@@ -149,15 +149,15 @@ Test(vevent, read_from_veventq_fd)
 
 	fake_iommufd_init(&f);
 	fake_iommufd_attach_ctx(&f, &ictx);
-	cr_assert_eq(iommufd_ioas_alloc(&ictx, &ioas), 0);
-	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&ictx, 1, ioas, &s2), 0);
-	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&ictx, 1, s2, &viommu), 0);
-	cr_assert_eq(iommufd_veventq_alloc_smmuv3(&ictx, viommu, 64, &vq, &fd), 0);
+	cr_assert_eq(iommufd_ioas_alloc(&ictx, &ioas, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&ictx, 1, ioas, &s2, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&ictx, 1, s2, &viommu, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_veventq_alloc_smmuv3(&ictx, viommu, 64, &vq, &fd, FAIL_PRINT), 0);
 
-	cr_assert_eq(iommufd_veventq_read(&ictx, fd, buf, sizeof(buf)), 0, "nothing queued (non-blocking)");
+	cr_assert_eq(iommufd_veventq_read(&ictx, fd, buf, sizeof(buf), FAIL_PRINT), 0, "nothing queued (non-blocking)");
 	cr_assert_eq(fake_iommufd_push_event(&f, vq, 0, 0, bad_cd), 0);
 	cr_assert_eq(fake_iommufd_push_event(&f, vq, 0, 1, bad_cd), 0);
-	ssize_t n = iommufd_veventq_read(&ictx, fd, buf, sizeof(buf));
+	ssize_t n = iommufd_veventq_read(&ictx, fd, buf, sizeof(buf), FAIL_PRINT);
 	cr_assert_eq(n, 80);
 	cr_assert_eq(iommufd_vevent_parse(buf, (size_t)n, &off, &ev), 1);
 	cr_assert_eq(FIELD_GET(EVTQ_0_SID, ev.evt[0]), 0x10);
@@ -165,7 +165,7 @@ Test(vevent, read_from_veventq_fd)
 	cr_assert_eq(ev.sequence, 1);
 	cr_assert_eq(iommufd_vevent_parse(buf, (size_t)n, &off, &ev), 0);
 
-	cr_assert_eq(iommufd_veventq_read(&ictx, fd, buf, 39), -EINVAL);
+	cr_assert_eq(iommufd_veventq_read(&ictx, fd, buf, 39, FAIL_PRINT), -EINVAL);
 	char want[128];
 	snprintf(want, sizeof(want), "iommufd: vEVENTQ fd %d read: buffer of 39 bytes holds no record: Invalid argument", fd);
 	cr_assert_str_eq(ictx.last_err, want);
@@ -187,9 +187,9 @@ static void inv_env(struct inv_env *e)
 
 	fake_iommufd_init(&e->f);
 	fake_iommufd_attach_ctx(&e->f, &e->ictx);
-	cr_assert_eq(iommufd_ioas_alloc(&e->ictx, &ioas), 0);
-	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&e->ictx, 1, ioas, &s2), 0);
-	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&e->ictx, 1, s2, &e->viommu), 0);
+	cr_assert_eq(iommufd_ioas_alloc(&e->ictx, &ioas, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&e->ictx, 1, ioas, &s2, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&e->ictx, 1, s2, &e->viommu, FAIL_PRINT), 0);
 }
 
 static void inv_done(struct inv_env *e)
@@ -204,91 +204,71 @@ static void tlbi_va(u64 cmd[2], u64 asid, u64 va)
 	cmd[1] = va;
 }
 
-Test(inv, batch_flushes_when_full_and_on_demand)
+Test(inv, one_call_is_one_ioctl)
 {
 	struct inv_env e;
-	struct iommufd_inv_batch b;
-	u64 cmd[2];
+	u64 (*cmds)[2] = calloc(100, sizeof(*cmds));
+	u32 done = 99;
 
 	inv_env(&e);
-	iommufd_inv_batch_init(&b, &e.ictx, e.viommu);
-	cr_assert_eq(iommufd_inv_batch_flush(&b, NULL), 0, "empty flush is a no-op");
+	cr_assert_eq(fake_inv_send(&e.ictx, e.viommu, (const u64 (*)[2])cmds, 0, &done), 0, "no command: a no-op");
+	cr_assert_eq(done, 0);
 	cr_assert_eq(e.f.inv_calls, 0);
-	for (u32 i = 0; i < 100; i++) {
-		tlbi_va(cmd, 1, 0x1000ULL * i);
-		cr_assert_eq(iommufd_inv_batch_add(&b, cmd), 0);
-	}
-	cr_assert_eq(e.f.inv_calls, 1, "the 65th command flushed a full batch");
-	cr_assert_eq(e.f.inv_last_num_in, IOMMUFD_INV_BATCH_MAX);
-	cr_assert_eq(b.nr, 100 - IOMMUFD_INV_BATCH_MAX);
-	cr_assert_eq(iommufd_inv_batch_flush(&b, NULL), 0);
-	cr_assert_eq(e.f.inv_calls, 2);
-	cr_assert_eq(e.f.inv_last_num_in, 36);
-	cr_assert_eq(b.submitted, 100);
-	cr_assert_eq(b.consumed, 100);
-	cr_assert_eq(b.failed, 0);
+	for (u32 i = 0; i < 100; i++)
+		tlbi_va(cmds[i], 1, 0x1000ULL * i);
+	cr_assert_eq(fake_inv_send(&e.ictx, e.viommu, (const u64 (*)[2])cmds, 100, &done), 0);
+	cr_assert_eq(e.f.inv_calls, 1, "100 commands, one ioctl");
+	cr_assert_eq(e.f.inv_last_num_in, 100);
+	cr_assert_eq(done, 100);
 	cr_assert_eq(e.f.inv_cmds_accepted, 100);
-	cr_assert_eq(b.nr, 0);
+	free(cmds);
 	inv_done(&e);
 }
 
 Test(inv, kernel_stopping_midway_is_accounted_and_named)
 {
 	struct inv_env e;
-	struct iommufd_inv_batch b;
-	u64 cmd[2];
-	u32 bad = 99;
+	u64 cmds[20][2];
+	u32 done = 99;
 
 	inv_env(&e);
-	iommufd_inv_batch_init(&b, &e.ictx, e.viommu);
 	for (u32 i = 0; i < 20; i++) {
-		tlbi_va(cmd, 1, 0x1000ULL * i);
+		tlbi_va(cmds[i], 1, 0x1000ULL * i);
 		if (i == 10) {
 			/* CMD_SYNC is not an invalidation: the kernel rejects it. */
-			cmd[0] = FIELD_PREP(CMDQ_0_OP, CMDQ_OP_CMD_SYNC);
-			cmd[1] = 0;
+			cmds[i][0] = FIELD_PREP(CMDQ_0_OP, CMDQ_OP_CMD_SYNC);
+			cmds[i][1] = 0;
 		}
-		cr_assert_eq(iommufd_inv_batch_add(&b, cmd), 0);
 	}
-	cr_assert_eq(iommufd_inv_batch_flush(&b, &bad), -EIO);
-	cr_assert_eq(bad, 10);
-	cr_assert_eq(b.submitted, 20);
-	cr_assert_eq(b.consumed, 10);
-	cr_assert_eq(b.failed, 10);
-	cr_assert_eq(b.nr, 0, "batch emptied after an error");
+	cr_assert_eq(fake_inv_send(&e.ictx, e.viommu, (const u64 (*)[2])cmds, 20, &done), -EIO);
+	cr_assert_eq(done, 10);
 	cr_assert_str_eq(e.ictx.last_err, "iommufd: HWPT_INVALIDATE viommu 3: command 10 of 20 (op 0x46, "
 					  "0x0000000000000046 0x0000000000000000): Input/output error");
-	/* The next batch works normally. */
-	tlbi_va(cmd, 2, 0);
-	cr_assert_eq(iommufd_inv_batch_add(&b, cmd), 0);
-	cr_assert_eq(iommufd_inv_batch_flush(&b, &bad), 0);
-	cr_assert_eq(b.consumed, 11);
+	/* The next call works normally. */
+	tlbi_va(cmds[0], 2, 0);
+	cr_assert_eq(fake_inv_send(&e.ictx, e.viommu, (const u64 (*)[2])cmds, 1, &done), 0);
+	cr_assert_eq(done, 1);
 	inv_done(&e);
 }
 
 Test(inv, whole_ioctl_failure_consumes_nothing)
 {
 	struct inv_env e;
-	struct iommufd_inv_batch b;
-	u64 cmd[2];
-	u32 bad = 99;
+	u64 cmds[2][2];
+	u32 done = 99;
 
 	inv_env(&e);
-	iommufd_inv_batch_init(&b, &e.ictx, e.viommu);
-	tlbi_va(cmd, 1, 0);
-	cr_assert_eq(iommufd_inv_batch_add(&b, cmd), 0);
-	cr_assert_eq(iommufd_inv_batch_add(&b, cmd), 0);
+	tlbi_va(cmds[0], 1, 0);
+	tlbi_va(cmds[1], 1, 0);
 	e.f.fail_invalidate = -ENOMEM;
-	cr_assert_eq(iommufd_inv_batch_flush(&b, &bad), -ENOMEM);
-	cr_assert_eq(bad, 0);
-	cr_assert_eq(b.consumed, 0);
-	cr_assert_eq(b.failed, 2);
+	cr_assert_eq(fake_inv_send(&e.ictx, e.viommu, (const u64 (*)[2])cmds, 2, &done), -ENOMEM);
+	cr_assert_eq(done, 0);
 	cr_assert_str_eq(e.ictx.last_err, "iommufd: HWPT_INVALIDATE viommu 3: command 0 of 2 (op 0x12, "
 					  "0x0001000000000012 0x0000000000000000): Cannot allocate memory");
 	inv_done(&e);
 }
 
-Test(inv, one_shot_splits_and_reports_done)
+Test(inv, one_call_reports_where_it_stopped)
 {
 	struct inv_env e;
 	u64 (*cmds)[2] = calloc(150, sizeof(*cmds));
@@ -297,15 +277,15 @@ Test(inv, one_shot_splits_and_reports_done)
 	inv_env(&e);
 	for (u32 i = 0; i < 150; i++)
 		tlbi_va(cmds[i], 3, 0x1000ULL * i);
-	cr_assert_eq(iommufd_invalidate_smmuv3(&e.ictx, e.viommu, (const u64 (*)[2])cmds, 150, &done), 0);
+	cr_assert_eq(fake_inv_send(&e.ictx, e.viommu, (const u64 (*)[2])cmds, 150, &done), 0);
 	cr_assert_eq(done, 150);
-	cr_assert_eq(e.f.inv_calls, 3);
-	cr_assert_eq(e.f.inv_last_num_in, 150 - 2 * IOMMUFD_INV_BATCH_MAX);
+	cr_assert_eq(e.f.inv_calls, 1);
+	cr_assert_eq(e.f.inv_last_num_in, 150);
 
 	cmds[130][0] = FIELD_PREP(CMDQ_0_OP, CMDQ_OP_CFGI_STE); /* not allowed on a vIOMMU */
-	cr_assert_eq(iommufd_invalidate_smmuv3(&e.ictx, e.viommu, (const u64 (*)[2])cmds, 150, &done), -EIO);
+	cr_assert_eq(fake_inv_send(&e.ictx, e.viommu, (const u64 (*)[2])cmds, 150, &done), -EIO);
 	cr_assert_eq(done, 130);
-	cr_assert_eq(e.f.inv_calls, 6, "stops after the failing ioctl");
+	cr_assert_eq(e.f.inv_calls, 2, "one ioctl, which stops at the refused command");
 	free(cmds);
 	inv_done(&e);
 }
@@ -320,10 +300,10 @@ Test(inv, sid_commands_need_a_vdevice)
 	};
 
 	inv_env(&e);
-	cr_assert_eq(iommufd_invalidate_smmuv3(&e.ictx, e.viommu, cmds, 2, &done), -EIO);
+	cr_assert_eq(fake_inv_send(&e.ictx, e.viommu, cmds, 2, &done), -EIO);
 	cr_assert_eq(done, 0);
 	cr_assert_eq(iommufd_vdevice_alloc(&e.ictx, e.viommu, 1, 0x10, &vdev), 0);
-	cr_assert_eq(iommufd_invalidate_smmuv3(&e.ictx, e.viommu, cmds, 2, &done), 0);
+	cr_assert_eq(fake_inv_send(&e.ictx, e.viommu, cmds, 2, &done), 0);
 	cr_assert_eq(done, 2);
 	inv_done(&e);
 }

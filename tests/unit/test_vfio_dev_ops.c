@@ -42,10 +42,10 @@ Test(vfio_dev, bind_and_attach_track_state)
 	cr_assert_eq(vfio_dev_bind(&e.dev, 5), 0);
 	cr_assert(e.dev.bound);
 	cr_assert_eq(e.dev.dev_id, 7);
-	cr_assert_eq(vfio_dev_attach(&e.dev, 3), 0);
+	cr_assert_eq(vfio_dev_attach(&e.dev, 3, FAIL_PRINT), 0);
 	cr_assert(e.dev.attached);
 	cr_assert_eq(e.dev.pt_id, 3);
-	cr_assert_eq(vfio_dev_attach(&e.dev, 9), 0, "replace");
+	cr_assert_eq(vfio_dev_attach(&e.dev, 9, FAIL_PRINT), 0, "replace");
 	cr_assert_eq(e.dev.pt_id, 9);
 	cr_assert_eq(e.fv.attached_pt, 9);
 	cr_assert_eq(vfio_dev_detach(&e.dev), 0);
@@ -70,19 +70,19 @@ Test(vfio_dev, bind_errors_say_what_it_means)
 	cr_assert_str_eq(e.dev.last_err, "vfio 0000:00:01.0: VFIO_DEVICE_BIND_IOMMUFD (iommufd fd 5): Invalid argument "
 					 "(already bound: is the device in use by another VMM or process?)");
 	e.fv.fail_attach = -EINVAL;
-	cr_assert_eq(vfio_dev_attach(&e.dev, 4), -EINVAL);
+	cr_assert_eq(vfio_dev_attach(&e.dev, 4, FAIL_PRINT), -EINVAL);
 	cr_assert_str_eq(e.dev.last_err, "vfio 0000:00:01.0: VFIO_DEVICE_ATTACH_IOMMUFD_PT (dev 1, pt 4): Invalid argument");
 	cr_assert(!e.dev.attached);
-	cr_assert_eq(vfio_dev_attach(&e.dev, 4), 0);
+	cr_assert_eq(vfio_dev_attach(&e.dev, 4, FAIL_PRINT), 0);
 	e.fv.fail_attach = -EBUSY;
-	cr_assert_eq(vfio_dev_attach(&e.dev, 6), -EBUSY);
+	cr_assert_eq(vfio_dev_attach(&e.dev, 6, FAIL_PRINT), -EBUSY);
 	cr_assert_str_eq(e.dev.last_err, "vfio 0000:00:01.0: VFIO_DEVICE_ATTACH_IOMMUFD_PT (dev 1, pt 6, replacing the "
 					 "current one): Device or resource busy");
 	cr_assert_eq(e.dev.pt_id, 4, "a failed replace keeps the old attachment");
 	e.fv.fail_reset = -ENOTTY;
-	cr_assert_eq(vfio_dev_reset(&e.dev), -ENOTTY);
+	cr_assert_eq(vfio_dev_reset(&e.dev, FAIL_PRINT), -ENOTTY);
 	cr_assert_str_eq(e.dev.last_err, "vfio 0000:00:01.0: VFIO_DEVICE_RESET: Inappropriate ioctl for device");
-	cr_assert_eq(vfio_dev_reset(&e.dev), 0);
+	cr_assert_eq(vfio_dev_reset(&e.dev, FAIL_PRINT), 0);
 	cr_assert_eq(e.fv.resets, 1);
 	env_done(&e);
 }
@@ -193,20 +193,20 @@ Test(vfio_dev, config_space_is_little_endian)
 	cfg[1] = 0x12;
 	cfg[2] = 0xe8;
 	cfg[3] = 0x11;
-	cr_assert_eq(vfio_dev_cfg_read(&e.dev, 0, 4, &v), 0);
+	cr_assert_eq(vfio_dev_cfg_read(&e.dev, 0, 4, &v, FAIL_PRINT), 0);
 	cr_assert_eq(v, 0x11e81234);
-	cr_assert_eq(vfio_dev_cfg_read(&e.dev, 2, 2, &v), 0);
+	cr_assert_eq(vfio_dev_cfg_read(&e.dev, 2, 2, &v, FAIL_PRINT), 0);
 	cr_assert_eq(v, 0x11e8);
-	cr_assert_eq(vfio_dev_cfg_read(&e.dev, 1, 1, &v), 0);
+	cr_assert_eq(vfio_dev_cfg_read(&e.dev, 1, 1, &v, FAIL_PRINT), 0);
 	cr_assert_eq(v, 0x12);
 	cr_assert_eq(e.fv.region_info_calls, 1, "config region info fetched once");
-	cr_assert_eq(vfio_dev_cfg_write(&e.dev, 4, 2, 0x0406), 0);
+	cr_assert_eq(vfio_dev_cfg_write(&e.dev, 4, 2, 0x0406, FAIL_PRINT), 0);
 	cr_assert_eq(cfg[4], 0x06);
 	cr_assert_eq(cfg[5], 0x04);
 	cr_assert_eq(cfg[6], 0x00, "2-byte write leaves the next bytes alone");
-	cr_assert_eq(vfio_dev_cfg_read(&e.dev, 0, 3, &v), -EINVAL);
+	cr_assert_eq(vfio_dev_cfg_read(&e.dev, 0, 3, &v, FAIL_PRINT), -EINVAL);
 	cr_assert_str_eq(e.dev.last_err, "vfio 0000:00:01.0: config read at 0x0: bad size 3: Invalid argument");
-	cr_assert_eq(vfio_dev_cfg_read(&e.dev, 0xfe, 4, &v), -ERANGE);
+	cr_assert_eq(vfio_dev_cfg_read(&e.dev, 0xfe, 4, &v, FAIL_PRINT), -ERANGE);
 	env_done(&e);
 }
 
@@ -227,7 +227,7 @@ Test(vfio_dev, irqs_eventfds_mask_disable)
 	cr_assert_eq(info.count, 8);
 	cr_assert_eq(info.flags, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE);
 
-	cr_assert_eq(vfio_dev_irq_set_eventfds(&e.dev, VFIO_PCI_MSIX_IRQ_INDEX, 2, 3, fds), 0);
+	cr_assert_eq(vfio_dev_irq_set_eventfds(&e.dev, VFIO_PCI_MSIX_IRQ_INDEX, 2, 3, fds, FAIL_PRINT), 0);
 	cr_assert_eq(e.fv.trigger_fd[VFIO_PCI_MSIX_IRQ_INDEX][2], 10);
 	cr_assert_eq(e.fv.trigger_fd[VFIO_PCI_MSIX_IRQ_INDEX][3], -1);
 	cr_assert_eq(e.fv.trigger_fd[VFIO_PCI_MSIX_IRQ_INDEX][4], 12);
@@ -237,19 +237,19 @@ Test(vfio_dev, irqs_eventfds_mask_disable)
 	cr_assert_eq(c->start, 2);
 	cr_assert_eq(c->count, 3);
 
-	cr_assert_eq(vfio_dev_irq_set_eventfds(&e.dev, VFIO_PCI_MSIX_IRQ_INDEX, 6, 3, fds), -EINVAL);
+	cr_assert_eq(vfio_dev_irq_set_eventfds(&e.dev, VFIO_PCI_MSIX_IRQ_INDEX, 6, 3, fds, FAIL_PRINT), -EINVAL);
 	cr_assert_str_eq(e.dev.last_err, "vfio 0000:00:01.0: VFIO_DEVICE_SET_IRQS MSI-X trigger eventfds (vectors 6..8): "
 					 "Invalid argument");
-	cr_assert_eq(vfio_dev_irq_set_eventfds(&e.dev, VFIO_PCI_MSIX_IRQ_INDEX, 0, 0, fds), -EINVAL);
+	cr_assert_eq(vfio_dev_irq_set_eventfds(&e.dev, VFIO_PCI_MSIX_IRQ_INDEX, 0, 0, fds, FAIL_PRINT), -EINVAL);
 
 	cr_assert_eq(vfio_dev_irq_mask(&e.dev, VFIO_PCI_INTX_IRQ_INDEX, 0, true), 0);
 	cr_assert(e.fv.masked[VFIO_PCI_INTX_IRQ_INDEX][0]);
 	cr_assert_eq(vfio_dev_irq_mask(&e.dev, VFIO_PCI_INTX_IRQ_INDEX, 0, false), 0);
 	cr_assert(!e.fv.masked[VFIO_PCI_INTX_IRQ_INDEX][0]);
-	cr_assert_eq(vfio_dev_irq_unmask_eventfd(&e.dev, VFIO_PCI_INTX_IRQ_INDEX, 0, 21), 0);
+	cr_assert_eq(vfio_dev_irq_unmask_eventfd(&e.dev, VFIO_PCI_INTX_IRQ_INDEX, 0, 21, FAIL_PRINT), 0);
 	cr_assert_eq(e.fv.unmask_fd[VFIO_PCI_INTX_IRQ_INDEX][0], 21);
 
-	cr_assert_eq(vfio_dev_irq_disable(&e.dev, VFIO_PCI_MSIX_IRQ_INDEX), 0);
+	cr_assert_eq(vfio_dev_irq_disable(&e.dev, VFIO_PCI_MSIX_IRQ_INDEX, FAIL_PRINT), 0);
 	cr_assert(!e.fv.enabled[VFIO_PCI_MSIX_IRQ_INDEX]);
 	cr_assert_eq(e.fv.trigger_fd[VFIO_PCI_MSIX_IRQ_INDEX][2], -1);
 	c = &e.fv.irq_calls[e.fv.nr_irq_calls - 1];
@@ -274,17 +274,17 @@ Test(vfio_dev, teardown_order_across_vfio_and_iommufd)
 	env_init(&e, false);
 	e.fv.iommufd = &fi;
 	cr_assert_eq(vfio_dev_bind(&e.dev, iommufd_fd(&ictx)), 0);
-	cr_assert_eq(iommufd_ioas_alloc(&ictx, &ioas), 0);
-	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&ictx, e.dev.dev_id, ioas, &s2), 0);
-	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&ictx, e.dev.dev_id, s2, &viommu), 0);
+	cr_assert_eq(iommufd_ioas_alloc(&ictx, &ioas, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&ictx, e.dev.dev_id, ioas, &s2, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&ictx, e.dev.dev_id, s2, &viommu, FAIL_PRINT), 0);
 	cr_assert_eq(iommufd_vdevice_alloc(&ictx, viommu, e.dev.dev_id, 0x10, &vdev), 0);
-	cr_assert_eq(iommufd_veventq_alloc_smmuv3(&ictx, viommu, 64, &vq, &fd), 0);
-	cr_assert_eq(iommufd_hwpt_alloc_nested_smmuv3(&ictx, e.dev.dev_id, viommu, ste, &nested), 0);
-	cr_assert_eq(vfio_dev_attach(&e.dev, nested), 0);
+	cr_assert_eq(iommufd_veventq_alloc_smmuv3(&ictx, viommu, 64, &vq, &fd, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_hwpt_alloc_nested_smmuv3(&ictx, e.dev.dev_id, viommu, ste, &nested, FAIL_PRINT), 0);
+	cr_assert_eq(vfio_dev_attach(&e.dev, nested, FAIL_PRINT), 0);
 
-	cr_assert_eq(iommufd_destroy(&ictx, nested), -EBUSY, "attached");
-	cr_assert_eq(vfio_dev_attach(&e.dev, s2), 0);
-	cr_assert_eq(iommufd_destroy(&ictx, nested), 0);
+	cr_assert_eq(iommufd_destroy(&ictx, nested, FAIL_PRINT), -EBUSY, "attached");
+	cr_assert_eq(vfio_dev_attach(&e.dev, s2, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_destroy(&ictx, nested, FAIL_PRINT), 0);
 	cr_assert_eq(iommufd_teardown(&ictx), -EBUSY, "S2 still has the device");
 	cr_assert_eq(fake_iommufd_live(&fi, IOMMUFD_OBJ_NR), 2);
 	cr_assert_eq(vfio_dev_detach(&e.dev), 0);
@@ -295,8 +295,8 @@ Test(vfio_dev, teardown_order_across_vfio_and_iommufd)
 		cr_assert_eq(fi.destroyed[i], want[i], "destroy #%zu", i);
 
 	/* Closing the device releases its attachment (the kernel unbinds on close). */
-	cr_assert_eq(iommufd_ioas_alloc(&ictx, &ioas), 0);
-	cr_assert_eq(vfio_dev_attach(&e.dev, ioas), 0);
+	cr_assert_eq(iommufd_ioas_alloc(&ictx, &ioas, FAIL_PRINT), 0);
+	cr_assert_eq(vfio_dev_attach(&e.dev, ioas, FAIL_PRINT), 0);
 	env_done(&e);
 	cr_assert_eq(fi.attached[1], 0);
 	iommufd_close(&ictx);

@@ -1,4 +1,4 @@
-/* test_vfio_pci_passthrough.c: the per-VM passthrough context (devices/passthrough.c) against fake iommufd,
+/* test_vfio_pci_passthrough.c: the per-VM passthrough context (vmm/passthrough.c) against fake iommufd,
  * VFIO and hv backends: the order of iommufd/VFIO operations (IOAS, bind, attach, reserved-range check, RAM at
  * IOVA = GPA, device models at 00:01.0 and 00:02.0), teardown leaving nothing behind, and every bad input
  * (iommufd missing, device missing / not bound, bind/attach failures, RAM hitting a reserved IOVA window,
@@ -14,7 +14,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include "boot/layout.h"
-#include "devices/passthrough.h"
+#include "vmm/passthrough.h"
 #include "tests/unit/fake_hv.h"
 #include "tests/unit/fake_iommufd.h"
 #include "tests/unit/fake_vfio.h"

@@ -164,7 +164,7 @@ Test(vsmmu_life, bad_configurations_touch_nothing)
 	before = rig.fi.nr_log;
 	rig.cfg.nstreams = 0;
 	cr_assert_eq(rig_create(&rig), -EINVAL);
-	rig.cfg.nstreams = VSMMU_MAX_STREAMS + 1;
+	rig.cfg.nstreams = VIOMMU_MAX_STREAMS + 1;
 	cr_assert_eq(rig_create(&rig), -EINVAL);
 	rig.cfg.nstreams = 3;
 	rig.cfg.streams[2].vsid = rig.cfg.streams[0].vsid;
@@ -259,9 +259,9 @@ static void fake_env_up(struct fake_env *e)
 		fake_vfio_open(&e->fv[i], &e->dev[i], i ? "0000:00:02.0" : "0000:00:01.0");
 		cr_assert_eq(vfio_dev_bind(&e->dev[i], -1), 0);
 	}
-	cr_assert_eq(iommufd_ioas_alloc(&e->ictx, &e->ioas), 0);
-	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&e->ictx, 1, e->ioas, &e->s2), 0);
-	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&e->ictx, 1, e->s2, &e->viommu), 0);
+	cr_assert_eq(iommufd_ioas_alloc(&e->ictx, &e->ioas, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_hwpt_alloc_nest_parent(&e->ictx, 1, e->ioas, &e->s2, FAIL_PRINT), 0);
+	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&e->ictx, 1, e->s2, &e->viommu, FAIL_PRINT), 0);
 }
 
 static void fake_env_down(struct fake_env *e)
@@ -279,7 +279,7 @@ static u32 nested(struct fake_env *e, u32 viommu, u64 s0, u64 s1, int want)
 	const u64 ste[2] = { s0, s1 };
 	u32 id = 0;
 
-	cr_assert_eq(iommufd_hwpt_alloc_nested_smmuv3(&e->ictx, 1, viommu, ste, &id), want,
+	cr_assert_eq(iommufd_hwpt_alloc_nested_smmuv3(&e->ictx, 1, viommu, ste, &id, FAIL_PRINT), want,
 		     "vSTE 0x%016llx 0x%016llx", (unsigned long long)s0, (unsigned long long)s1);
 	return id;
 }
@@ -295,28 +295,28 @@ Test(vsmmu_fakes, a_translating_attach_needs_the_devices_vdevice)
 	byp = nested(&e, e.viommu, rig_ste_cfg(STE_CFG_BYPASS), 0, 0);
 	inval = nested(&e, e.viommu, rig_ste_s1(0x40001000) & ~STE_0_V, 0, 0);
 	/* Abort, bypass and invalid (V=0, treated as abort) attach without a vDEVICE. */
-	cr_assert_eq(vfio_dev_attach(&e.dev[0], abrt), 0);
-	cr_assert_eq(vfio_dev_attach(&e.dev[0], byp), 0);
-	cr_assert_eq(vfio_dev_attach(&e.dev[0], inval), 0);
+	cr_assert_eq(vfio_dev_attach(&e.dev[0], abrt, FAIL_PRINT), 0);
+	cr_assert_eq(vfio_dev_attach(&e.dev[0], byp, FAIL_PRINT), 0);
+	cr_assert_eq(vfio_dev_attach(&e.dev[0], inval, FAIL_PRINT), 0);
 	/* Stage 1 does not, and a refused attach keeps the current one. */
-	cr_assert_eq(vfio_dev_attach(&e.dev[0], s1), -EINVAL);
+	cr_assert_eq(vfio_dev_attach(&e.dev[0], s1, FAIL_PRINT), -EINVAL);
 	cr_assert_eq(e.fv[0].attached_pt, inval);
 	/* Another device's vDEVICE does not count, nor this device's vDEVICE on another vIOMMU. */
 	cr_assert_eq(iommufd_vdevice_alloc(&e.ictx, e.viommu, 2, 0x10, &vd), 0);
-	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&e.ictx, 1, e.s2, &other_viommu), 0);
+	cr_assert_eq(iommufd_viommu_alloc_smmuv3(&e.ictx, 1, e.s2, &other_viommu, FAIL_PRINT), 0);
 	cr_assert_eq(iommufd_vdevice_alloc(&e.ictx, other_viommu, 1, 0x8, &other_vd), 0);
-	cr_assert_eq(vfio_dev_attach(&e.dev[0], s1), -EINVAL);
+	cr_assert_eq(vfio_dev_attach(&e.dev[0], s1, FAIL_PRINT), -EINVAL);
 	/* Its own vDEVICE on the HWPT's vIOMMU does. */
 	cr_assert_eq(iommufd_vdevice_alloc(&e.ictx, e.viommu, 1, 0x8, &vd), 0);
-	cr_assert_eq(vfio_dev_attach(&e.dev[0], s1), 0);
+	cr_assert_eq(vfio_dev_attach(&e.dev[0], s1, FAIL_PRINT), 0);
 	cr_assert_eq(e.fi.attached[1], s1);
 	/* Ids that are not attachable. */
-	cr_assert_eq(vfio_dev_attach(&e.dev[1], 999), -ENOENT);
-	cr_assert_eq(vfio_dev_attach(&e.dev[1], 0), -ENOENT);
-	cr_assert_eq(vfio_dev_attach(&e.dev[1], e.viommu), -EINVAL);
-	cr_assert_eq(vfio_dev_attach(&e.dev[1], vd), -EINVAL);
-	cr_assert_eq(vfio_dev_attach(&e.dev[1], e.s2), 0);
-	cr_assert_eq(vfio_dev_attach(&e.dev[1], e.ioas), 0);
+	cr_assert_eq(vfio_dev_attach(&e.dev[1], 999, FAIL_PRINT), -ENOENT);
+	cr_assert_eq(vfio_dev_attach(&e.dev[1], 0, FAIL_PRINT), -ENOENT);
+	cr_assert_eq(vfio_dev_attach(&e.dev[1], e.viommu, FAIL_PRINT), -EINVAL);
+	cr_assert_eq(vfio_dev_attach(&e.dev[1], vd, FAIL_PRINT), -EINVAL);
+	cr_assert_eq(vfio_dev_attach(&e.dev[1], e.s2, FAIL_PRINT), 0);
+	cr_assert_eq(vfio_dev_attach(&e.dev[1], e.ioas, FAIL_PRINT), 0);
 	cr_assert_eq(vfio_dev_detach(&e.dev[0]), 0);
 	cr_assert_eq(vfio_dev_detach(&e.dev[1]), 0);
 	fake_env_down(&e);
@@ -371,7 +371,7 @@ Test(vsmmu_fakes, invalidate_records_counts_and_fails_at_an_entry)
 		cmds[i][0] = FIELD_PREP(CMDQ_0_OP, CMDQ_OP_TLBI_NH_ASID) | FIELD_PREP(CMDQ_TLBI_0_ASID, i);
 		cmds[i][1] = 0;
 	}
-	cr_assert_eq(iommufd_invalidate_smmuv3(&e.ictx, e.viommu, (const u64(*)[2])cmds, 6, &done), 0);
+	cr_assert_eq(fake_inv_send(&e.ictx, e.viommu, (const u64(*)[2])cmds, 6, &done), 0);
 	cr_assert_eq(done, 6);
 	cr_assert_eq(e.fi.inv_num_in[0], 6);
 	cr_assert_eq(e.fi.nr_inv_cmd, 6);
@@ -380,25 +380,25 @@ Test(vsmmu_fakes, invalidate_records_counts_and_fails_at_an_entry)
 	/* The driver's allocation fails (-ENOMEM): entry_num comes back as asked, nothing was issued. */
 	e.fi.fail_invalidate = -ENOMEM;
 	e.fi.fail_invalidate_where = FAKE_INV_FAIL_ALLOC;
-	cr_assert_eq(iommufd_invalidate_smmuv3(&e.ictx, e.viommu, (const u64(*)[2])cmds, 5, &done), -ENOMEM);
+	cr_assert_eq(fake_inv_send(&e.ictx, e.viommu, (const u64(*)[2])cmds, 5, &done), -ENOMEM);
 	cr_assert_eq(done, 5);
 	cr_assert_eq(e.fi.inv_num_in[1], 5);
 	cr_assert_eq(e.fi.nr_inv_cmd, 6);
 	/* One-shot: the next call goes through. */
-	cr_assert_eq(iommufd_invalidate_smmuv3(&e.ictx, e.viommu, (const u64(*)[2])cmds, 3, &done), 0);
+	cr_assert_eq(fake_inv_send(&e.ictx, e.viommu, (const u64(*)[2])cmds, 3, &done), 0);
 	cr_assert_eq(done, 3);
 	cr_assert_eq(e.fi.nr_inv_cmd, 9);
 	/* A command the kernel refuses (a vSID with no vDEVICE): -EIO, entry_num its index, and the one before it,
 	 * checked but in the same block of 63, never issued. */
 	cmds[1][0] = FIELD_PREP(CMDQ_0_OP, CMDQ_OP_CFGI_CD) | FIELD_PREP(CMDQ_CFGI_0_SID, 0x99);
-	cr_assert_eq(iommufd_invalidate_smmuv3(&e.ictx, e.viommu, (const u64(*)[2])cmds, 6, &done), -EIO);
+	cr_assert_eq(fake_inv_send(&e.ictx, e.viommu, (const u64(*)[2])cmds, 6, &done), -EIO);
 	cr_assert_eq(done, 1);
 	cr_assert_eq(e.fi.nr_inv_cmd, 9, "nothing of the failed call was issued");
 	cr_assert_eq(e.fi.inv_calls, 4);
 	cr_assert_eq(e.fi.inv_num_in[3], 6);
 	/* An early failure in the core: entry_num 0. */
 	e.fi.fail_invalidate = -EINVAL;
-	cr_assert_eq(iommufd_invalidate_smmuv3(&e.ictx, e.viommu, (const u64(*)[2])cmds, 1, &done), -EINVAL);
+	cr_assert_eq(fake_inv_send(&e.ictx, e.viommu, (const u64(*)[2])cmds, 1, &done), -EINVAL);
 	cr_assert_eq(done, 0);
 	fake_env_down(&e);
 }
@@ -416,7 +416,7 @@ Test(vsmmu_fakes, invalidate_issues_in_blocks_of_63)
 	}
 	/* One ioctl of 130, refused at 100: the block 0..62 was issued, 63..99 only checked. */
 	cmds[100].cmd[1] = htole64(1); /* a RES0 bit */
-	cr_assert_eq(iommufd_hwpt_invalidate_smmuv3(&e.ictx, e.viommu, cmds, 130, &done), -EIO);
+	cr_assert_eq(iommufd_hwpt_invalidate_smmuv3(&e.ictx, e.viommu, cmds, 130, &done, FAIL_PRINT), -EIO);
 	cr_assert_eq(done, 100);
 	cr_assert_eq(e.fi.nr_inv_cmd, 63);
 	cmds[100].cmd[1] = 0;
@@ -424,11 +424,11 @@ Test(vsmmu_fakes, invalidate_issues_in_blocks_of_63)
 	e.fi.fail_invalidate = -ETIMEDOUT;
 	e.fi.fail_invalidate_where = FAKE_INV_FAIL_ISSUE;
 	e.fi.fail_invalidate_at = 70;
-	cr_assert_eq(iommufd_hwpt_invalidate_smmuv3(&e.ictx, e.viommu, cmds, 130, &done), -ETIMEDOUT);
+	cr_assert_eq(iommufd_hwpt_invalidate_smmuv3(&e.ictx, e.viommu, cmds, 130, &done, FAIL_PRINT), -ETIMEDOUT);
 	cr_assert_eq(done, 125);
 	cr_assert_eq(e.fi.nr_inv_cmd, 126);
 	/* All of them: three blocks (63, 63, 4), all issued. */
-	cr_assert_eq(iommufd_hwpt_invalidate_smmuv3(&e.ictx, e.viommu, cmds, 130, &done), 0);
+	cr_assert_eq(iommufd_hwpt_invalidate_smmuv3(&e.ictx, e.viommu, cmds, 130, &done, FAIL_PRINT), 0);
 	cr_assert_eq(done, 130);
 	cr_assert_eq(e.fi.nr_inv_cmd, 256);
 	fake_env_down(&e);

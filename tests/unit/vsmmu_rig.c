@@ -8,12 +8,13 @@
 #include <string.h>
 #include "tests/unit/vsmmu_rig.h"
 
-/* The main loop's side (vsmmu_config.watch/unwatch): one fd at a time, as the vSMMU uses it. */
-static int rig_watch(void *ctx, int fd, void (*fn)(void *opaque, int fd, short revents), void *opaque)
+/* The main loop's side (viommu_config.loop, vmm/loop.h): one fd at a time, as the vSMMU uses it. */
+static int rig_watch(void *ctx, int fd, short events, loop_fn fn, void *opaque)
 {
 	struct vsmmu_rig *r = ctx;
 
 	rig_assert_eq(r->watch_fd, -1, "one vEVENTQ fd watched at a time");
+	rig_assert_eq(events, POLLIN, "the vEVENTQ fd is watched for input");
 	r->watch_fd = fd;
 	r->watch_fn = fn;
 	r->watch_opaque = opaque;
@@ -64,11 +65,11 @@ void rig_init_ram(struct vsmmu_rig *r, unsigned int ndev, void *ram)
 	r->mem.host = ram ? ram : aligned_alloc(SZ_4K, RIG_RAM_SIZE);
 	rig_assert_not_null(r->mem.host);
 	memset(r->mem.host, 0, RIG_RAM_SIZE);
-	rig_assert_eq(iommufd_ioas_alloc(&r->ictx, &r->ioas), 0);
+	rig_assert_eq(iommufd_ioas_alloc(&r->ictx, &r->ioas, FAIL_PRINT), 0);
 	rig_assert_eq(iommufd_ioas_map_fixed(&r->ictx, r->ioas, r->mem.host, RIG_RAM_SIZE, RIG_RAM, true), 0);
 
 	r->ndev = ndev;
-	r->cfg = (struct vsmmu_config){
+	r->cfg = (struct viommu_config){
 		.name = "vsmmu0",
 		.base = RIG_FRAME,
 		.spi_evtq = RIG_SPI_EVTQ,
@@ -82,10 +83,9 @@ void rig_init_ram(struct vsmmu_rig *r, unsigned int ndev, void *ram)
 		.mem = &r->mem,
 		.hv = &r->fh.hv,
 		.nstreams = ndev,
-		.watch = rig_watch,
-		.unwatch = rig_unwatch,
+		.loop = { .watch = rig_watch, .unwatch = rig_unwatch, .ctx = r },
 		.sev = rig_sev,
-		.watch_ctx = r,
+		.sev_ctx = r,
 	};
 	r->watch_fd = -1;
 	for (unsigned int i = 0; i < ndev; i++) {
@@ -99,7 +99,7 @@ void rig_init_ram(struct vsmmu_rig *r, unsigned int ndev, void *ram)
 		fake_vfio_open(&r->fv[i], &r->dev[i], bdfs[i]);
 		rig_assert_eq(vfio_dev_bind(&r->dev[i], iommufd_fd(&r->ictx)), 0);
 		rig_assert_eq(r->dev[i].dev_id, i + 1);
-		r->cfg.streams[i] = (struct vsmmu_stream_config){ names[i], &r->dev[i], rig_vsid(i) };
+		r->cfg.streams[i] = viommu_vfio_stream(names[i], &r->dev[i], rig_vsid(i));
 	}
 }
 

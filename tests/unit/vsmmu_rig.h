@@ -27,6 +27,7 @@
 #include "tests/unit/fake_hv.h"
 #include "tests/unit/fake_iommufd.h"
 #include "tests/unit/fake_vfio.h"
+#include "vmm/viommu_vfio.h"
 
 #define RIG_MAX_DEV 4
 #define RIG_RAM LAYOUT_RAM_BASE
@@ -64,12 +65,12 @@ struct vsmmu_rig {
 	struct fake_hv fh;
 	struct guest_mem mem;
 	u32 ioas;
-	struct vsmmu_config cfg;
+	struct viommu_config cfg;
 	struct vsmmu *vs;
-	/* The main loop's side of the vEVENTQ (cfg.watch): what the vSMMU asked to have watched. */
+	/* The main loop's side of the vEVENTQ (cfg.loop): what the vSMMU asked to have watched. */
 	int watch_fd;              /* -1: nothing watched */
-	unsigned int sevs;         /* the vSMMU's SEVs (vsmmu_config.sev) */
-	void (*watch_fn)(void *opaque, int fd, short revents);
+	unsigned int sevs;         /* the vSMMU's SEVs (viommu_config.sev) */
+	loop_fn watch_fn;
 	void *watch_opaque;
 	unsigned int watches, unwatches;
 	/* The guest driver's command queue: where it is, its size, and the producer it has written so far. */

@@ -151,13 +151,13 @@ static int setup(struct chain *c)
 	if (check_in_use(c))
 		return -1;
 
-	STEP(c, "hw-info", iommufd_get_hw_info(&c->ictx, c->dev.dev_id, &hw), c->ictx.last_err);
+	STEP(c, "hw-info", iommufd_get_hw_info(&c->ictx, c->dev.dev_id, &hw, FAIL_PRINT), c->ictx.last_err);
 	printf("  type %u idr0 0x%08x idr1 0x%08x idr3 0x%08x idr5 0x%08x iidr 0x%x aidr 0x%x\n", hw.type,
 	       hw.smmu.idr[0], hw.smmu.idr[1], hw.smmu.idr[3], hw.smmu.idr[5], hw.smmu.iidr, hw.smmu.aidr);
 	if (hw.type != IOMMU_HW_INFO_TYPE_ARM_SMMUV3)
 		return fail_msg(c, "hw info type %u, expected ARM SMMUv3 (%u)", hw.type, IOMMU_HW_INFO_TYPE_ARM_SMMUV3);
 
-	STEP(c, "ioas-alloc", iommufd_ioas_alloc(&c->ictx, &c->ioas), c->ictx.last_err);
+	STEP(c, "ioas-alloc", iommufd_ioas_alloc(&c->ictx, &c->ioas, FAIL_PRINT), c->ictx.last_err);
 
 	/* Pick the IOVA from the allowed ranges, clear of the sw_msi window (reserved only once a device is
 	 * attached, so avoid it explicitly) and inside edu's DMA reach (EDU_DMA_MASK). */
@@ -185,13 +185,13 @@ static int setup(struct chain *c)
 	     c->ictx.last_err);
 	c->mapped = true;
 
-	STEP(c, "hwpt-nest-parent", iommufd_hwpt_alloc_nest_parent(&c->ictx, c->dev.dev_id, c->ioas, &c->s2),
+	STEP(c, "hwpt-nest-parent", iommufd_hwpt_alloc_nest_parent(&c->ictx, c->dev.dev_id, c->ioas, &c->s2, FAIL_PRINT),
 	     c->ictx.last_err);
-	STEP(c, "viommu-alloc", iommufd_viommu_alloc_smmuv3(&c->ictx, c->dev.dev_id, c->s2, &c->viommu),
+	STEP(c, "viommu-alloc", iommufd_viommu_alloc_smmuv3(&c->ictx, c->dev.dev_id, c->s2, &c->viommu, FAIL_PRINT),
 	     c->ictx.last_err);
 	STEP(c, "vdevice-alloc", iommufd_vdevice_alloc(&c->ictx, c->viommu, c->dev.dev_id, VIRT_SID, &c->vdev),
 	     c->ictx.last_err);
-	STEP(c, "veventq-alloc", iommufd_veventq_alloc_smmuv3(&c->ictx, c->viommu, VEVENTQ_DEPTH, &c->veventq, &c->evfd),
+	STEP(c, "veventq-alloc", iommufd_veventq_alloc_smmuv3(&c->ictx, c->viommu, VEVENTQ_DEPTH, &c->veventq, &c->evfd, FAIL_PRINT),
 	     c->ictx.last_err);
 
 	/* vSTE: valid, stage-1 translate, linear CD table of one CD at c->iova (an IPA mapped in the IOAS,
@@ -201,9 +201,9 @@ static int setup(struct chain *c)
 			(c->iova & STE_0_S1CTXPTR),
 		0,
 	};
-	STEP(c, "hwpt-nested", iommufd_hwpt_alloc_nested_smmuv3(&c->ictx, c->dev.dev_id, c->viommu, ste, &c->nested),
+	STEP(c, "hwpt-nested", iommufd_hwpt_alloc_nested_smmuv3(&c->ictx, c->dev.dev_id, c->viommu, ste, &c->nested, FAIL_PRINT),
 	     c->ictx.last_err);
-	STEP(c, "attach", vfio_dev_attach(&c->dev, c->nested), c->dev.last_err);
+	STEP(c, "attach", vfio_dev_attach(&c->dev, c->nested, FAIL_PRINT), c->dev.last_err);
 	if (c->dev.pt_id != c->nested)
 		return fail_msg(c, "attached pt %u, expected the nested HWPT %u", c->dev.pt_id, c->nested);
 
@@ -250,12 +250,22 @@ static int setup(struct chain *c)
 	return 0;
 }
 
+/* n commands (host order, n <= 8) in ONE HWPT_INVALIDATE, as the vSMMU issues a batch; *done = commands the
+ * kernel handled. */
+static int inv_send(struct chain *c, const u64 (*cmds)[2], u32 n, u32 *done)
+{
+	struct iommu_viommu_arm_smmuv3_invalidate le[8];
+
+	for (u32 i = 0; i < n; i++)
+		iommufd_inv_cmd(&le[i], cmds[i]);
+	return iommufd_hwpt_invalidate_smmuv3(&c->ictx, c->viommu, le, n, done, FAIL_PRINT);
+}
+
 /* HWPT_INVALIDATE on the vIOMMU: a batch the kernel must take whole (CD and TLB invalidations for our
  * vSID), then batches it must stop in: at a command not allowed on a vIOMMU, and at a vSID with no
  * vDEVICE. The consumed counts are what the vSMMU relies on to report CMDQ errors at the right index. */
 static int invalidate(struct chain *c)
 {
-	struct iommufd_inv_batch b;
 	const u64 good[][2] = {
 		{ FIELD_PREP(CMDQ_0_OP, CMDQ_OP_CFGI_CD) | FIELD_PREP(CMDQ_CFGI_0_SID, VIRT_SID), CMDQ_CFGI_1_LEAF },
 		{ FIELD_PREP(CMDQ_0_OP, CMDQ_OP_CFGI_CD_ALL) | FIELD_PREP(CMDQ_CFGI_0_SID, VIRT_SID), 0 },
@@ -274,34 +284,29 @@ static int invalidate(struct chain *c)
 		{ FIELD_PREP(CMDQ_0_OP, CMDQ_OP_TLBI_NH_ALL), 0 },
 		{ FIELD_PREP(CMDQ_0_OP, CMDQ_OP_CFGI_CD_ALL) | FIELD_PREP(CMDQ_CFGI_0_SID, VIRT_SID + 1), 0 },
 	};
-	u32 bad = 0;
+	u32 done = 0;
+	u64 consumed;
 	int rc;
 
 	c->step = "invalidate";
-	iommufd_inv_batch_init(&b, &c->ictx, c->viommu);
-	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
-		if (iommufd_inv_batch_add(&b, good[i]))
-			return fail_msg(c, "%s", c->ictx.last_err);
-	if (iommufd_inv_batch_flush(&b, &bad))
+	if (inv_send(c, good, ARRAY_SIZE(good), &done))
 		return fail_msg(c, "%s", c->ictx.last_err);
-	if (b.consumed != ARRAY_SIZE(good))
-		return fail_msg(c, "kernel consumed %llu of %zu commands", (unsigned long long)b.consumed, ARRAY_SIZE(good));
+	if (done != ARRAY_SIZE(good))
+		return fail_msg(c, "kernel consumed %u of %zu commands", done, ARRAY_SIZE(good));
+	consumed = done;
 	ok(c, "invalidate");
 
 	c->step = "invalidate-bad-op";
-	for (size_t i = 0; i < ARRAY_SIZE(bad_op); i++)
-		if (iommufd_inv_batch_add(&b, bad_op[i]))
-			return fail_msg(c, "%s", c->ictx.last_err);
-	rc = iommufd_inv_batch_flush(&b, &bad);
-	if (rc != -EIO || bad != 1 || b.consumed != ARRAY_SIZE(good) + 1)
-		return fail_msg(c, "CFGI_STE at index 1: rc %d, stopped at %u, consumed %llu", rc, bad,
-				(unsigned long long)b.consumed);
+	rc = inv_send(c, bad_op, ARRAY_SIZE(bad_op), &done);
+	consumed += done;
+	if (rc != -EIO || done != 1 || consumed != ARRAY_SIZE(good) + 1)
+		return fail_msg(c, "CFGI_STE at index 1: rc %d, stopped at %u, consumed %llu", rc, done,
+				(unsigned long long)consumed);
 	printf("  %s\n", c->ictx.last_err);
 	ok(c, "invalidate-bad-op");
 
 	c->step = "invalidate-unknown-vsid";
-	u32 done = 0;
-	rc = iommufd_invalidate_smmuv3(&c->ictx, c->viommu, bad_sid, ARRAY_SIZE(bad_sid), &done);
+	rc = inv_send(c, bad_sid, ARRAY_SIZE(bad_sid), &done);
 	if (rc != -EIO || done != 2)
 		return fail_msg(c, "CFGI_CD_ALL for vSID 0x%x without a vDEVICE: rc %d, done %u", VIRT_SID + 1, rc, done);
 	printf("  %s\n", c->ictx.last_err);
@@ -315,9 +320,9 @@ static int edu_dma_fault(struct chain *c)
 	u32 cmd, v;
 	void *p;
 
-	STEP(c, "bus-master", vfio_dev_cfg_read(&c->dev, PCI_COMMAND, 2, &cmd) ||
-	     vfio_dev_cfg_write(&c->dev, PCI_COMMAND, 2, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER) ||
-	     vfio_dev_cfg_read(&c->dev, PCI_COMMAND, 2, &v), c->dev.last_err);
+	STEP(c, "bus-master", vfio_dev_cfg_read(&c->dev, PCI_COMMAND, 2, &cmd, FAIL_PRINT) ||
+	     vfio_dev_cfg_write(&c->dev, PCI_COMMAND, 2, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, FAIL_PRINT) ||
+	     vfio_dev_cfg_read(&c->dev, PCI_COMMAND, 2, &v, FAIL_PRINT), c->dev.last_err);
 	if (!(v & PCI_COMMAND_MASTER))
 		return fail_msg(c, "command register 0x%04x after enabling bus mastering", v);
 
@@ -349,7 +354,7 @@ static int edu_dma_fault(struct chain *c)
 
 		if (n < 0)
 			return fail_msg(c, "poll on vEVENTQ fd %d: %s", c->evfd, strerror(errno));
-		len = iommufd_veventq_read(&c->ictx, c->evfd, buf, sizeof(buf));
+		len = iommufd_veventq_read(&c->ictx, c->evfd, buf, sizeof(buf), FAIL_PRINT);
 		if (len < 0)
 			return fail_msg(c, "%s", c->ictx.last_err);
 		if (len > 0 || n > 0)
@@ -401,7 +406,7 @@ static int wait_event(struct chain *c)
 			return fail_msg(c, "poll on vEVENTQ fd %d: %s", c->evfd, strerror(errno));
 		if (n == 0)
 			break;
-		ssize_t len = iommufd_veventq_read(&c->ictx, c->evfd, buf, sizeof(buf));
+		ssize_t len = iommufd_veventq_read(&c->ictx, c->evfd, buf, sizeof(buf), FAIL_PRINT);
 		if (len < 0)
 			return fail_msg(c, "%s", c->ictx.last_err);
 		size_t off = 0;
@@ -448,16 +453,16 @@ static int teardown(struct chain *c)
 		c->bar0 = NULL;
 	}
 	/* Make before break: move the device to the S2 HWPT, then free what hangs off the vIOMMU. */
-	STEP(c, "reattach-s2", vfio_dev_attach(&c->dev, c->s2), c->dev.last_err);
-	STEP(c, "destroy-nested", iommufd_destroy(&c->ictx, c->nested), c->ictx.last_err);
-	STEP(c, "destroy-veventq", iommufd_destroy(&c->ictx, c->veventq), c->ictx.last_err);
-	STEP(c, "destroy-vdevice", iommufd_destroy(&c->ictx, c->vdev), c->ictx.last_err);
-	STEP(c, "destroy-viommu", iommufd_destroy(&c->ictx, c->viommu), c->ictx.last_err);
+	STEP(c, "reattach-s2", vfio_dev_attach(&c->dev, c->s2, FAIL_PRINT), c->dev.last_err);
+	STEP(c, "destroy-nested", iommufd_destroy(&c->ictx, c->nested, FAIL_PRINT), c->ictx.last_err);
+	STEP(c, "destroy-veventq", iommufd_destroy(&c->ictx, c->veventq, FAIL_PRINT), c->ictx.last_err);
+	STEP(c, "destroy-vdevice", iommufd_destroy(&c->ictx, c->vdev, FAIL_PRINT), c->ictx.last_err);
+	STEP(c, "destroy-viommu", iommufd_destroy(&c->ictx, c->viommu, FAIL_PRINT), c->ictx.last_err);
 	STEP(c, "detach", vfio_dev_detach(&c->dev), c->dev.last_err);
-	STEP(c, "destroy-s2", iommufd_destroy(&c->ictx, c->s2), c->ictx.last_err);
+	STEP(c, "destroy-s2", iommufd_destroy(&c->ictx, c->s2, FAIL_PRINT), c->ictx.last_err);
 	STEP(c, "ioas-unmap", iommufd_ioas_unmap(&c->ictx, c->ioas, c->iova, NR_PAGES * PAGE), c->ictx.last_err);
 	c->mapped = false;
-	STEP(c, "destroy-ioas", iommufd_destroy(&c->ictx, c->ioas), c->ictx.last_err);
+	STEP(c, "destroy-ioas", iommufd_destroy(&c->ictx, c->ioas, FAIL_PRINT), c->ictx.last_err);
 	c->step = "tracker-empty";
 	if (c->ictx.nr_objs)
 		return fail_msg(c, "%zu objects still tracked after teardown", c->ictx.nr_objs);
@@ -476,7 +481,7 @@ static int teardown(struct chain *c)
 	STEP(c, "reopen-iommufd", iommufd_open(&c->ictx, NULL), c->ictx.last_err);
 	c->ictx_open = true;
 	STEP(c, "rebind", vfio_dev_bind(&c->dev, iommufd_fd(&c->ictx)), c->dev.last_err);
-	STEP(c, "reattach-ioas", iommufd_ioas_alloc(&c->ictx, &ioas) || vfio_dev_attach(&c->dev, ioas),
+	STEP(c, "reattach-ioas", iommufd_ioas_alloc(&c->ictx, &ioas, FAIL_PRINT) || vfio_dev_attach(&c->dev, ioas, FAIL_PRINT),
 	     c->dev.last_err[0] ? c->dev.last_err : c->ictx.last_err);
 	STEP(c, "final-detach", vfio_dev_detach(&c->dev), c->dev.last_err);
 	vfio_dev_close(&c->dev);

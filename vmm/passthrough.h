@@ -1,5 +1,8 @@
-/* passthrough.h: the per-VM PCI passthrough context: one iommufd (/dev/iommu), one IOAS holding all guest
- * RAM at IOVA = GPA, the ECAM host bridge, and a vfio-pci model per configured device.
+/* passthrough.h: the per-VM PCI passthrough context, where the machine assembles its parts (devices/ holds
+ * the device models, iommu/ the iommufd layer and the vSMMU; neither includes the other): one iommufd
+ * (/dev/iommu), one IOAS holding all guest RAM at IOVA = GPA, the ECAM host bridge, a vfio-pci model per
+ * configured device and the vSMMUs they sit behind, whose streams reach their devices through
+ * vmm/viommu_vfio.h.
  *
  * passthrough_create() runs, in order: open /dev/iommu -> IOAS_ALLOC -> host bridge (ECAM on the bus) ->
  * per device: resolve BDF -> cdev, open, VFIO_DEVICE_BIND_IOMMUFD, attach to the IOAS -> check guest RAM
@@ -8,7 +11,7 @@
  * model (reset, config space, BARs placed in the windows, interrupts). Any failure prints one message (the
  * layer that failed names the device and the cause) and undoes everything in reverse; so does
  * passthrough_destroy(). Devices the config puts behind a vSMMU are not attached to the IOAS: each vSMMU
- * (iommu/vsmmu.h) builds its nest-parent HWPT on ioas_id, its vIOMMU and a vDEVICE per device, attaches its
+ * (iommu/vsmmu.h, driven through iommu/viommu.h) builds its nest-parent HWPT on ioas_id, its vIOMMU and a vDEVICE per device, attaches its
  * devices itself and has its MMIO frame on the bus; their MSIs are routed to the vITS doorbell.
  *
  * RAM is mapped once: ivmm's guest RAM is one region fixed for the VM's life (no hotplug, no balloon, no
@@ -16,15 +19,15 @@
  * (each IOAS_MAP pins its pages, seconds for a large VM) with a stop-signal check (vmm/sig.h) before each
  * device and each chunk: Ctrl-C during the setup unwinds with -EINTR within one chunk's pinning. Nothing here follows RAM layout changes; a feature
  * that changes guest RAM at run time must add IOAS_MAP/IOAS_UNMAP of the change here first. */
-#ifndef IVMM_DEVICES_PASSTHROUGH_H
-#define IVMM_DEVICES_PASSTHROUGH_H
+#ifndef IVMM_PASSTHROUGH_H
+#define IVMM_PASSTHROUGH_H
 
 #include <stdbool.h>
 #include "devices/pci_host.h"
 #include "devices/vfio_dev.h"
 #include "devices/vfio_pci.h"
 #include "iommu/iommufd.h"
-#include "iommu/vsmmu.h"
+#include "iommu/viommu.h"
 #include "vmm/bus.h"
 #include "vmm/compiler.h"
 #include "vmm/config.h"
@@ -61,18 +64,18 @@ struct passthrough {
 	bool host_up;
 	unsigned int ndevs;
 	struct passthrough_dev devs[IVMM_MAX_DEVICES];
-	unsigned int nvsmmus;          /* created so far (cfg->vsmmus order) */
-	struct vsmmu *vsmmus[IVMM_MAX_VSMMUS];
-	bool vsmmu_on_bus[IVMM_MAX_VSMMUS];
+	const struct viommu_ops *viommu_ops; /* the vIOMMU model of the vSMMUs (iommu/viommu.h) */
+	unsigned int nviommus;         /* vSMMUs created so far (cfg->vsmmus order) */
+	struct viommu *viommus[IVMM_MAX_VSMMUS];
+	bool viommu_on_bus[IVMM_MAX_VSMMUS];
 	struct bus *bus;
 };
 
-/* How the vSMMUs reach the VM's main loop (vm_watch/vm_unwatch); fn NULL: no vEVENTQs (unit tests). */
+/* How the vSMMUs reach the VM: its main loop (vmm/loop.h) and its vCPUs; NULL: neither (unit tests). */
 struct passthrough_loop {
-	int (*watch)(void *ctx, int fd, void (*fn)(void *opaque, int fd, short revents), void *opaque);
-	void (*unwatch)(void *ctx, int fd);
+	struct loop_watcher watcher;
 	void (*sev)(void *ctx);    /* wake every vCPU waiting in WFE (may be NULL) */
-	void *ctx;
+	void *sev_ctx;
 };
 
 /* Set up passthrough for cfg->devices (cfg->ndevices > 0). pt is owned by the caller (zeroed or not).
@@ -81,6 +84,9 @@ struct passthrough_loop {
 int __must_check passthrough_create(struct passthrough *pt, const struct vm_config *cfg, const struct guest_mem *ram,
 				    struct hv *hv, struct bus *bus, const struct passthrough_backend *be,
 				    const struct passthrough_loop *loop);
+/* Print the --stats counters of every vSMMU of pt (its viommu_ops->stats_print), or "stats: no vSMMU" when pt is NULL
+ * or has none. */
+void passthrough_stats_print(const struct passthrough *pt);
 /* Undo passthrough_create() in reverse: vSMMU frames off the bus, device models (reset), vSMMUs (devices
  * detached, their objects freed), RAM unmap, devices closed (unbound and detached), bridge, iommufd objects,
  * /dev/iommu. Safe on a zeroed or already destroyed context. */

@@ -1,11 +1,14 @@
-/* passthrough.c: the per-VM iommufd context and the passthrough devices' life cycle (see passthrough.h). */
+/* passthrough.c: the machine's passthrough assembly (see passthrough.h): the per-VM iommufd context, the
+ * passthrough devices' life cycle, their vSMMUs built from the config, and the vSMMUs' counters for --stats. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "boot/layout.h"
-#include "devices/passthrough.h"
+#include "iommu/vsmmu.h"
+#include "vmm/passthrough.h"
 #include "vmm/log.h"
 #include "vmm/sig.h"
+#include "vmm/viommu_vfio.h"
 
 static int open_iommufd(const struct passthrough_backend *be, struct iommufd *ictx)
 {
@@ -45,12 +48,14 @@ static int check_ram_iova(struct passthrough *pt, const struct guest_mem *ram)
 	return ret;
 }
 
-/* One vSMMU per cfg->vsmmus entry, with the devices the config placed behind it. */
+/* One vSMMU per cfg->vsmmus entry, with the devices the config placed behind it, through the vIOMMU
+ * contract (iommu/viommu.h): the vSMMU is the one model (--viommu smmuv3). */
 static int create_vsmmus(struct passthrough *pt, const struct vm_config *cfg, const struct guest_mem *ram,
 			 struct hv *hv, struct bus *bus, const struct passthrough_loop *loop)
 {
+	pt->viommu_ops = &vsmmu_viommu_ops;
 	for (unsigned int k = 0; k < cfg->nvsmmus; k++) {
-		struct vsmmu_config vc = {
+		struct viommu_config vc = {
 			.name = cfg->vsmmus[k].name,
 			.base = LAYOUT_VSMMU_FRAME(k),
 			.spi_evtq = LAYOUT_SPI_VSMMU(k, LAYOUT_VSMMU_SPI_EVTQ),
@@ -65,10 +70,9 @@ static int create_vsmmus(struct passthrough *pt, const struct vm_config *cfg, co
 			.ioas_id = pt->ioas_id,
 			.mem = ram,
 			.hv = hv,
-			.watch = loop ? loop->watch : NULL,
-			.unwatch = loop ? loop->unwatch : NULL,
+			.loop = loop ? loop->watcher : (struct loop_watcher){ 0 },
 			.sev = loop ? loop->sev : NULL,
-			.watch_ctx = loop ? loop->ctx : NULL,
+			.sev_ctx = loop ? loop->sev_ctx : NULL,
 		};
 		int ret = sig_stop_check();
 
@@ -79,17 +83,16 @@ static int create_vsmmus(struct passthrough *pt, const struct vm_config *cfg, co
 
 			if (vm_device_vsmmu(cfg, dc) != (int)k)
 				continue;
-			vc.streams[vc.nstreams++] = (struct vsmmu_stream_config){
-				.name = dc->id, .vdev = &pt->devs[i].vdev, .vsid = dc->vsid };
+			vc.streams[vc.nstreams++] = viommu_vfio_stream(dc->id, &pt->devs[i].vdev, dc->vsid);
 		}
-		ret = vsmmu_create(&vc, &pt->vsmmus[k]);
+		ret = pt->viommu_ops->create(&vc, &pt->viommus[k]);
 		if (ret)
 			return ret;
-		pt->nvsmmus = k + 1;
-		ret = bus_register(bus, vsmmu_region(pt->vsmmus[k]), NULL, 0);
+		pt->nviommus = k + 1;
+		ret = bus_register(bus, pt->viommu_ops->region(pt->viommus[k]), NULL, 0);
 		if (ret)
 			return ret;
-		pt->vsmmu_on_bus[k] = true;
+		pt->viommu_on_bus[k] = true;
 	}
 	return 0;
 }
@@ -129,22 +132,32 @@ static void unmap_ram(struct passthrough *pt)
 	pt->ram_size = 0;
 }
 
+void passthrough_stats_print(const struct passthrough *pt)
+{
+	if (!pt || !pt->nviommus) {
+		pr_info("stats: no vSMMU");
+		return;
+	}
+	for (unsigned int k = 0; k < pt->nviommus; k++)
+		pt->viommu_ops->stats_print(pt->viommus[k]);
+}
+
 void passthrough_destroy(struct passthrough *pt)
 {
-	for (unsigned int k = pt->nvsmmus; k-- > 0;) {
-		if (pt->vsmmu_on_bus[k])
-			bus_unregister(pt->bus, vsmmu_region(pt->vsmmus[k]));
-		pt->vsmmu_on_bus[k] = false;
+	for (unsigned int k = pt->nviommus; k-- > 0;) {
+		if (pt->viommu_on_bus[k])
+			bus_unregister(pt->bus, pt->viommu_ops->region(pt->viommus[k]));
+		pt->viommu_on_bus[k] = false;
 	}
 	for (unsigned int i = pt->ndevs; i-- > 0;) {
 		vfio_pci_destroy(pt->devs[i].pci);
 		pt->devs[i].pci = NULL;
 	}
-	for (unsigned int k = pt->nvsmmus; k-- > 0;) {
-		vsmmu_destroy(pt->vsmmus[k]);
-		pt->vsmmus[k] = NULL;
+	for (unsigned int k = pt->nviommus; k-- > 0;) {
+		pt->viommu_ops->destroy(pt->viommus[k]);
+		pt->viommus[k] = NULL;
 	}
-	pt->nvsmmus = 0;
+	pt->nviommus = 0;
 	unmap_ram(pt);
 	for (unsigned int i = pt->ndevs; i-- > 0;) {
 		if (pt->devs[i].open)
@@ -181,7 +194,7 @@ int passthrough_create(struct passthrough *pt, const struct vm_config *cfg, cons
 	if (ret)
 		goto err;
 	pt->ictx_open = true;
-	ret = iommufd_ioas_alloc(&pt->ictx, &pt->ioas_id);
+	ret = iommufd_ioas_alloc(&pt->ictx, &pt->ioas_id, FAIL_PRINT);
 	if (ret)
 		goto err;
 	ret = pci_host_init(&pt->host, bus, LAYOUT_ECAM_BASE, LAYOUT_ECAM_SIZE);
@@ -220,7 +233,7 @@ int passthrough_create(struct passthrough *pt, const struct vm_config *cfg, cons
 			goto err;
 		if (vm_device_vsmmu(cfg, dc) >= 0)
 			continue; /* its vSMMU attaches it */
-		ret = vfio_dev_attach(&d->vdev, pt->ioas_id);
+		ret = vfio_dev_attach(&d->vdev, pt->ioas_id, FAIL_PRINT);
 		if (ret)
 			goto err;
 	}

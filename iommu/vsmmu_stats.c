@@ -1,0 +1,84 @@
+/* vsmmu_stats.c: the vSMMU's counters for --stats and SIGUSR1 (see vsmmu.h): a consistent copy under the
+ * vSMMU's lock, and the "stats: NAME ..." lines (commands, invalidation batching, STEs and attaches, CMD_SYNC
+ * completions, opcodes, event delivery with its latency percentiles). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "iommu/vsmmu_internal.h"
+#include "vmm/log.h"
+
+static int cmp_u32(const void *a, const void *b)
+{
+	u32 x = *(const u32 *)a, y = *(const u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Percentile p (0..100) of the latency samples, in microseconds; 0 without samples. */
+static double lat_percentile_us(const struct vsmmu_stats *st, unsigned int p)
+{
+	u32 sorted[VSMMU_LAT_SAMPLES];
+	size_t n = (size_t)MIN(st->lat_n, (u64)VSMMU_LAT_SAMPLES), i;
+
+	if (!n)
+		return 0;
+	memcpy(sorted, st->lat_ns, n * sizeof(sorted[0]));
+	qsort(sorted, n, sizeof(sorted[0]), cmp_u32);
+	i = (n * p + 99) / 100;
+	return (double)sorted[i ? i - 1 : 0] / 1000.0;
+}
+
+void vsmmu_stats_get(struct vsmmu *vs, struct vsmmu_stats *out)
+{
+	pthread_mutex_lock(&vs->lock);
+	*out = vs->stats;
+	pthread_mutex_unlock(&vs->lock);
+}
+
+void vsmmu_stats_print(struct vsmmu *vs)
+{
+	struct vsmmu_stats st;
+	char ops[1024];
+	size_t len = 0;
+	u64 total = 0;
+
+	vsmmu_stats_get(vs, &st);
+	ops[0] = 0;
+	for (unsigned int op = 0; op < 256; op++) {
+		if (!st.cmds[op])
+			continue;
+		total += st.cmds[op];
+		if (len < sizeof(ops))
+			len += (size_t)snprintf(ops + len, sizeof(ops) - len, " %s=%llu",
+						vsmmu_cmd_name((u8)op) ? vsmmu_cmd_name((u8)op) : "?",
+						(unsigned long long)st.cmds[op]);
+	}
+	/* cmds-per-ioctl: per batch, the erratum's second issue of a batch not counted. */
+	u64 batches = st.inv_ioctls - st.inv_repeats;
+
+	pr_info("stats: %s commands %llu inval-cmds %llu inval-ioctls %llu cmds-per-ioctl %.1f max-batch %llu "
+		"inval-dropped %llu inval-repeats %llu inval-reissued %llu inval-host-errors %llu nested-hwpts %llu "
+		"attaches %llu attach-failures %llu ste-errors %llu cmd-errors %llu events %llu sync-msis %llu "
+		"sync-irqs %llu sync-sevs %llu service-failure %llu", vs->name, (unsigned long long)total,
+		(unsigned long long)st.inv_cmds, (unsigned long long)st.inv_ioctls,
+		batches ? (double)st.inv_cmds / (double)batches : 0.0,
+		(unsigned long long)st.inv_max_batch, (unsigned long long)st.inv_dropped,
+		(unsigned long long)st.inv_repeats, (unsigned long long)st.inv_reissued,
+		(unsigned long long)st.inv_host_errors, (unsigned long long)st.nested_allocs,
+		(unsigned long long)st.attaches, (unsigned long long)st.attach_failures,
+		(unsigned long long)st.ste_errors, (unsigned long long)st.cmd_errors, (unsigned long long)st.events,
+		(unsigned long long)st.sync_msis, (unsigned long long)st.sync_irqs, (unsigned long long)st.sync_sevs,
+		(unsigned long long)st.sfm);
+	pr_info("stats: %s opcodes%s", vs->name, ops[0] ? ops : " none");
+	double span_s = (double)(st.evt_last_ns - st.evt_first_ns) / 1e9;
+
+	pr_info("stats: %s events delivered %llu dropped-full %llu dropped-abort %llu while-disabled %llu "
+		"lost-host %llu host-records %llu irqs %llu reads %llu latency-p50-us %.1f latency-p99-us %.1f "
+		"events-per-s %.0f",
+		vs->name, (unsigned long long)st.evt_delivered, (unsigned long long)st.evt_dropped_full,
+		(unsigned long long)st.evt_dropped_abt, (unsigned long long)st.evt_disabled,
+		(unsigned long long)st.evt_lost_host, (unsigned long long)st.evt_host_records,
+		(unsigned long long)st.evt_irqs, (unsigned long long)st.evt_reads,
+		lat_percentile_us(&st, 50), lat_percentile_us(&st, 99),
+		span_s > 0 ? (double)st.evt_delivered / span_s : 0.0);
+}
