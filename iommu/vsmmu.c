@@ -167,18 +167,26 @@ void vsmmu_service_failure(struct vsmmu *vs, const char *why)
 }
 
 /* The host refused to put s on what the guest asked for: it must not keep its old HWPT (bypass, say: more
- * access than the guest now grants). Move it to the abort HWPT; if even that is refused, the vSMMU enters
- * service failure. The ictx lock is held. */
-static void stream_fail_closed(struct vsmmu *vs, struct vsmmu_stream *s)
+ * access than the guest now grants). Move it to the abort HWPT (try_abort, unless that is what was refused);
+ * if that is refused too, detach it: iommufd then blocks its DMA, as abort would, and the guest's next CFGI
+ * tries again (a replace is refused for a moment while the host resets the device, a detach is not). Only if
+ * even the detach fails, and the stream cannot be contained, does the vSMMU enter service failure. The ictx
+ * lock is held. */
+static void stream_fail_closed(struct vsmmu *vs, struct vsmmu_stream *s, bool try_abort)
 {
 	u32 old = s->nested_id;
 
-	if (s->target != VSMMU_T_ABORT && stream_attach(s, vs->abort_id, FAIL_QUIET)) {
-		pr_err_ratelimited("%s: %s: %s", vs->name, s->name, s->ops->last_err(s->dev));
-		service_failure_locked(vs, "a device could not be moved to the abort HWPT");
-		return;
+	if (s->target != VSMMU_T_ABORT && (!try_abort || stream_attach(s, vs->abort_id, FAIL_QUIET))) {
+		pr_err_ratelimited("%s: %s: %s: detached, its DMA blocked", vs->name, s->name, s->ops->last_err(s->dev));
+		if (s->ops->detach(s->dev)) {
+			service_failure_locked(vs, "a device could be neither moved to the abort HWPT nor detached");
+			return;
+		}
+		vs->stats.blocked++;
+		s->target = VSMMU_T_NONE;
+	} else {
+		s->target = VSMMU_T_ABORT;
 	}
-	s->target = VSMMU_T_ABORT;
 	s->nested_id = 0;
 	free_nested(vs, old);
 }
@@ -216,7 +224,7 @@ static void stream_apply(struct vsmmu *vs, struct vsmmu_stream *s, enum vsmmu_ta
 			vs->stats.ste_errors++;
 			if (report)
 				vsmmu_event(vs, EVT_ID_C_BAD_STE, s->vsid, 0);
-			stream_fail_closed(vs, s);
+			stream_fail_closed(vs, s, true);
 			ictx_unlock(vs);
 			return;
 		}
@@ -230,10 +238,7 @@ static void stream_apply(struct vsmmu *vs, struct vsmmu_stream *s, enum vsmmu_ta
 		free_nested(vs, new_id);
 		if (target == VSMMU_T_NESTED && report)
 			vsmmu_event(vs, EVT_ID_C_BAD_STE, s->vsid, 0);
-		if (target != VSMMU_T_ABORT)
-			stream_fail_closed(vs, s);
-		else
-			service_failure_locked(vs, "a device could not be moved to the abort HWPT");
+		stream_fail_closed(vs, s, target != VSMMU_T_ABORT);
 		ictx_unlock(vs);
 		return;
 	}

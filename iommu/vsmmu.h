@@ -56,6 +56,7 @@ struct vsmmu_stats {
 	u64 inv_reissued;          /* commands issued again because the kernel refused a later one in their block */
 	u64 inv_host_errors;       /* batches the host failed (not a refusal): CERROR_ABT, the guest retries */
 	u64 attach_failures;       /* HWPT replacements the host refused (the stream then aborts) */
+	u64 blocked;               /* streams detached (DMA blocked) because even the abort HWPT was refused */
 	u64 sfm;                   /* 1 once the vSMMU entered service failure (GERROR.SFM_ERR) */
 	u64 nested_allocs;         /* nested HWPTs allocated for stage-1 STEs */
 	u64 attaches;              /* HWPT replacements */

@@ -58,14 +58,14 @@ void vsmmu_stats_print(struct vsmmu *vs)
 
 	pr_info("stats: %s commands %llu inval-cmds %llu inval-ioctls %llu cmds-per-ioctl %.1f max-batch %llu "
 		"inval-dropped %llu inval-repeats %llu inval-reissued %llu inval-host-errors %llu nested-hwpts %llu "
-		"attaches %llu attach-failures %llu ste-errors %llu cmd-errors %llu events %llu sync-msis %llu "
+		"attaches %llu attach-failures %llu blocked %llu ste-errors %llu cmd-errors %llu events %llu sync-msis %llu "
 		"sync-irqs %llu sync-sevs %llu service-failure %llu", vs->name, (unsigned long long)total,
 		(unsigned long long)st.inv_cmds, (unsigned long long)st.inv_ioctls,
 		batches ? (double)st.inv_cmds / (double)batches : 0.0,
 		(unsigned long long)st.inv_max_batch, (unsigned long long)st.inv_dropped,
 		(unsigned long long)st.inv_repeats, (unsigned long long)st.inv_reissued,
 		(unsigned long long)st.inv_host_errors, (unsigned long long)st.nested_allocs,
-		(unsigned long long)st.attaches, (unsigned long long)st.attach_failures,
+		(unsigned long long)st.attaches, (unsigned long long)st.attach_failures, (unsigned long long)st.blocked,
 		(unsigned long long)st.ste_errors, (unsigned long long)st.cmd_errors, (unsigned long long)st.events,
 		(unsigned long long)st.sync_msis, (unsigned long long)st.sync_irqs, (unsigned long long)st.sync_sevs,
 		(unsigned long long)st.sfm);

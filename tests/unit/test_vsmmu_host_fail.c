@@ -8,8 +8,8 @@
  *   - a host with the REPEAT_TLBI_CFGI erratum gets every batch twice;
  *   - a host that can stall gets S1STALLD in every vSTE; one that forces stalls gets no vSMMU;
  *   - a stream whose new HWPT the host refuses moves to abort (fail closed) with C_BAD_STE; if even the
- *     abort HWPT is refused, the vSMMU enters service failure (GERROR.SFM_ERR, every stream aborting, for
- *     good). */
+ *     abort HWPT is refused, it is detached (blocked) until the guest's next CFGI; if that fails too, the
+ *     vSMMU enters service failure (GERROR.SFM_ERR, every stream aborting, for good). */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include "iommu/vsmmu_internal.h"
@@ -241,24 +241,47 @@ Test(vsmmu_host_fail, a_refused_attach_moves_the_stream_to_abort)
 	rig_check(&rig);
 }
 
-Test(vsmmu_host_fail, a_refused_abort_is_service_failure)
+Test(vsmmu_host_fail, a_refused_abort_blocks_the_stream_and_the_next_cfgi_tries_again)
+{
+	rig_ste(&rig, 0x8, rig_ste_s1(rig_cd(0)), 0);
+	rig_submit(&rig, (const struct rig_cmd[]){ rig_cmd_cfgi_ste(0x8) }, 1);
+	cr_assert_eq(rig_cfg_of(&rig, 0), STE_CFG_S1_TRANS);
+	/* The stage-1 attach and the abort attach after it both refused (a host resetting the device refuses
+	 * every replace for a moment): the device is detached, its DMA blocked, no service failure. */
+	rig_ste(&rig, 0x8, rig_ste_s1(rig_cd(2)), 0);
+	rig.fv[0].fail_attach = -EBUSY;
+	rig.fv[0].fail_attach_n = 2;
+	rig_submit(&rig, (const struct rig_cmd[]){ rig_cmd_cfgi_ste(0x8) }, 1);
+	cr_assert_eq(rig.fv[0].attached_pt, 0, "blocked: detached");
+	cr_assert_eq(rig_stats(&rig).blocked, 1);
+	cr_assert_eq(rig_stats(&rig).sfm, 0);
+	cr_assert_not(rig_gerror_active(&rig, GERROR_SFM_ERR));
+	cr_assert_eq(rig_live(&rig, IOMMUFD_OBJ_HWPT_NESTED), 2, "only abort and bypass are left");
+	rig_check(&rig);
+	/* The guest's next CFGI: the host takes it now. */
+	rig_submit(&rig, (const struct rig_cmd[]){ rig_cmd_cfgi_ste(0x8) }, 1);
+	cr_assert_eq(rig_cfg_of(&rig, 0), STE_CFG_S1_TRANS);
+	rig_check(&rig);
+}
+
+Test(vsmmu_host_fail, a_stream_that_cannot_be_contained_is_service_failure)
 {
 	rig_ste(&rig, 0x8, rig_ste_s1(rig_cd(0)), 0);
 	rig_ste(&rig, 0x10, rig_ste_s1(rig_cd(1)), 0);
 	rig_submit(&rig, (const struct rig_cmd[]){ rig_cmd_cfgi_all() }, 1);
 	cr_assert_eq(rig_cfg_of(&rig, 1), STE_CFG_S1_TRANS);
-	/* The stage-1 attach and the abort attach after it both refused: service failure; device 0 is then
-	 * blocked (detached) since its abort attach keeps failing, the others go to abort. */
+	/* Neither the new HWPT, nor abort, nor a detach: the vSMMU gives up on every stream. */
 	rig_ste(&rig, 0x8, rig_ste_s1(rig_cd(2)), 0);
 	rig.fv[0].fail_attach = -EBUSY;
 	rig.fv[0].fail_attach_n = 3;
+	rig.fv[0].fail_detach = -EIO;
 	rig_submit(&rig, (const struct rig_cmd[]){ rig_cmd_cfgi_ste(0x8) }, 1);
 	cr_assert_eq(rig_stats(&rig).sfm, 1);
 	cr_assert(rig_gerror_active(&rig, GERROR_SFM_ERR));
-	cr_assert_eq(rig.fv[0].attached_pt, 0, "blocked: detached");
 	cr_assert_eq(rig_cfg_of(&rig, 1), STE_CFG_ABORT);
 	cr_assert_eq(rig_cfg_of(&rig, 2), STE_CFG_ABORT);
-	cr_assert_eq(rig_live(&rig, IOMMUFD_OBJ_HWPT_NESTED), 2, "only abort and bypass are left");
+	/* Device 0's third attach (the service failure's abort) was refused too; it is detached now. */
+	cr_assert_eq(rig.fv[0].attached_pt, 0);
 	rig_check(&rig);
 }
 

@@ -469,9 +469,8 @@ void rig_check(struct vsmmu_rig *r)
 	rig_assert_leq(nested, r->ndev + 2, "%u nested HWPTs for %u streams", nested, r->ndev);
 	rig_assert_leq(translating, r->ndev);
 	for (unsigned int i = 0; i < r->ndev; i++) {
-		/* Only a vSMMU in service failure may leave a device detached (blocked): when even the abort
-		 * HWPT was refused for it. */
-		if (!r->fv[i].attached_pt && rig_stats(r).sfm)
+		/* A device is left detached (blocked) only when even the abort HWPT was refused for it. */
+		if (!r->fv[i].attached_pt && (rig_stats(r).blocked || rig_stats(r).sfm))
 			continue;
 		rig_assert_eq(rig_hwpt(r, i)->parent, viommu);
 	}
