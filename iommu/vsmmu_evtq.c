@@ -14,9 +14,10 @@
  * the kernel's limit) when EVTQEN goes 0 -> 1, destroyed when it goes 1 -> 0 and at teardown. CR0ACK.EVTQEN
  * says 1 only once the vEVENTQ exists: when the kernel refuses it, or the previous one is still busy, the ack
  * stays 0 (as a real SMMU shows a queue it cannot enable) and every CR0ACK read (the guest polls it) tries
- * again, one DESTROY and one ALLOC at most, never sleeping; only teardown waits. Its fd is served by the VM's
- * main loop (viommu_config.loop): the callback takes vs->lock and reads only if the fd is still the vSMMU's
- * current vEVENTQ, so a record is never written while CR0ACK.EVTQEN is 0, nor read from a freed queue.
+ * again, one DESTROY of the retired queue and one ALLOC at most, never sleeping; only teardown waits. Its
+ * fd is served by the VM's main loop (viommu_config.loop): the callback takes vs->lock and reads only if the
+ * fd is still the vSMMU's current vEVENTQ, so a record is never written while CR0ACK.EVTQEN is 0, nor read
+ * from a freed queue.
  * Runs with vs->lock held except vsmmu_evtq_readable, which takes it, and vsmmu_evtq_teardown. */
 #include <endian.h>
 #include <errno.h>
@@ -115,22 +116,17 @@ static int veventq_destroy_once(struct vsmmu *vs, u32 id)
 	return rc;
 }
 
-/* Every retired vEVENTQ is gone (one DESTROY try each). */
+/* The retired vEVENTQ is gone, or there is none (one DESTROY try). */
 static bool retired_gone(struct vsmmu *vs)
 {
-	bool gone = true;
-
-	for (unsigned int i = 0; i < VSMMU_RETIRED_MAX; i++) {
-		if (vs->veventq_retired[i] && !veventq_destroy_once(vs, vs->veventq_retired[i]))
-			vs->veventq_retired[i] = 0;
-		gone &= !vs->veventq_retired[i];
-	}
-	return gone;
+	if (vs->veventq_retired && !veventq_destroy_once(vs, vs->veventq_retired))
+		vs->veventq_retired = 0;
+	return !vs->veventq_retired;
 }
 
 /* EVTQEN 1 -> 0: the fd leaves the main loop first (its number is forgotten before it is closed), then one
- * DESTROY; a queue the kernel still holds is retired, destroyed before the next one is allocated (or, past
- * VSMMU_RETIRED_MAX of them, when the iommufd closes: tracked there, never leaked). */
+ * DESTROY; a queue the kernel still holds is retired, destroyed before the next one is allocated. There is
+ * at most one: no vEVENTQ is allocated while a retired one remains (veventq_alloc). */
 static void veventq_free(struct vsmmu *vs)
 {
 	(void)retired_gone(vs);
@@ -139,17 +135,8 @@ static void veventq_free(struct vsmmu *vs)
 	if (vs->cfg.loop.unwatch)
 		vs->cfg.loop.unwatch(vs->cfg.loop.ctx, vs->veventq_fd);
 	vs->veventq_fd = -1;
-	if (veventq_destroy_once(vs, vs->veventq_id)) {
-		unsigned int i = 0;
-
-		while (i < VSMMU_RETIRED_MAX && vs->veventq_retired[i])
-			i++;
-		if (i < VSMMU_RETIRED_MAX)
-			vs->veventq_retired[i] = vs->veventq_id;
-		else
-			pr_err_ratelimited("%s: vEVENTQ %u still busy, with %u before it: it goes when the iommufd "
-					   "closes", vs->name, vs->veventq_id, VSMMU_RETIRED_MAX);
-	}
+	if (veventq_destroy_once(vs, vs->veventq_id))
+		vs->veventq_retired = vs->veventq_id;
 	vs->veventq_id = 0;
 }
 
@@ -206,7 +193,7 @@ void vsmmu_evtq_teardown(struct vsmmu *vs)
 	for (unsigned int i = 0; i < 200 && !retired_gone(vs); i++)
 		usleep(500);
 	if (!retired_gone(vs))
-		pr_err("%s: a vEVENTQ is still busy; it goes when the iommufd closes", vs->name);
+		pr_err("%s: vEVENTQ %u still busy; it goes when the iommufd closes", vs->name, vs->veventq_retired);
 }
 
 /* Parse buf[0..len) and put its records in the guest ring. Returns the records written. */

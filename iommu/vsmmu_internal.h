@@ -12,8 +12,6 @@
 #include "iommu/smmuv3_regs.h"
 #include "iommu/vsmmu.h"
 
-/* vEVENTQs the kernel still held when freed, kept to be destroyed before the next one is allocated. */
-#define VSMMU_RETIRED_MAX 4
 /* Queue sizes the vSMMU offers (IDR1.CMDQS/EVTQS, log2 of entries). */
 #define VSMMU_CMDQS 12
 #define VSMMU_EVTQS 12
@@ -143,7 +141,7 @@ struct vsmmu {
 	u32 veventq_id;
 	int veventq_fd;
 	struct iommufd_vevent_seq veventq_seq;
-	u32 veventq_retired[VSMMU_RETIRED_MAX]; /* freed vEVENTQs the kernel still held (destroyed before the next) */
+	u32 veventq_retired;       /* a freed vEVENTQ the kernel still held (destroyed before the next), or 0 */
 };
 
 /* vsmmu_regs.c */

@@ -14,13 +14,18 @@
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
-/* A device's SEV (the vSMMU completing CMD_SYNC with CS=SEV): every vCPU's WFE wakes. */
+/* A device's SEV (the vSMMU completing CMD_SYNC with CS=SEV): every vCPU's WFE wakes. Under the stop lock,
+ * and not once the VM is stopping: threads start under it (start_vcpus) and are joined only after stopping
+ * was set under it, so no signal goes to a thread not yet started or already joined. */
 static void loop_sev(void *ctx)
 {
 	struct vm *vm = ctx;
 
-	for (unsigned int i = 0; i < vm->nvcpus; i++)
-		vcpu_wake(&vm->vcpus[i]);
+	pthread_mutex_lock(&vm->stop_lock);
+	if (!atomic_load(&vm->stopping))
+		for (unsigned int i = 0; i < vm->nvcpus; i++)
+			vcpu_wake(&vm->vcpus[i]);
+	pthread_mutex_unlock(&vm->stop_lock);
 }
 
 int vm_setup_passthrough(struct vm *vm)

@@ -103,6 +103,16 @@ if [ "$mode" = test ]; then
 		[ -z "$v" ] || case " $VARIANTS " in *" $v "*) ;; *) die "no host variant '$v' (have: $VARIANTS)" ;; esac
 		[ -f "$here/scenarios/$s.sh" ] || die "no scenario $s (tests/lab/scenarios/$s.sh); have: $(cd "$here/scenarios" && ls *.sh | sed 's/\.sh$//' | tr '\n' ' ')"
 	done
+	# A NAME@VARIANT asked for by name whose scenario says `# skip-on: VARIANT`: said, not run.
+	kept=()
+	for s in "${scenarios[@]}"; do
+		why=
+		case "$s" in *@*) why=$(sed -n "s/^#[[:space:]]*skip-on:[[:space:]]*${s#*@}[[:space:]]\{1,\}//p" \
+			"$here/scenarios/${s%%@*}.sh" | head -n1) ;; esac
+		if [ -n "$why" ]; then say "$s SKIP $why"; else kept+=("$s"); fi
+	done
+	[ ${#kept[@]} -gt 0 ] || [ ${#kept[@]} = ${#scenarios[@]} ] || { echo "0 passed, 0 failed"; exit 0; }
+	scenarios=("${kept[@]}")
 	[ ${#scenarios[@]} -gt 0 ] || die "no scenarios to run"
 fi
 
