@@ -215,7 +215,8 @@ static void cmdq_error(struct vsmmu *vs, u32 qptr, u32 err, const u64 raw[2])
 		log_guest("%s: command 0x%016llx 0x%016llx (%s) at CMDQ index 0x%x: %s", vs->name,
 			  (unsigned long long)raw[0], (unsigned long long)raw[1],
 			  cmd_names[raw[0] & 0xff] ? cmd_names[raw[0] & 0xff] : "unknown opcode", qptr,
-			  err == CMDQ_ERR_CERROR_ILL ? "CERROR_ILL" : "CERROR_ABT");
+			  err == CMDQ_ERR_CERROR_ILL ? "CERROR_ILL" :
+			  err == CMDQ_ERR_CERROR_ABT ? "CERROR_ABT" : "CERROR_ATC_INV_SYNC");
 }
 
 /* Flush; on failure stop the queue where vsmmu_inv_flush says (CERROR_ILL at a refused command, CERROR_ABT at
@@ -260,6 +261,11 @@ void vsmmu_cmdq_run(struct vsmmu *vs)
 		raw[0] = le64toh(raw[0]);
 		raw[1] = le64toh(raw[1]);
 		err = vsmmu_cmd_decode(vs, raw, &c);
+		if (!err && vs->inject_cerror) {
+			/* An injected command error (vsmmu_inject): this command fails with it, once. */
+			err = vs->inject_cerror;
+			vs->inject_cerror = 0;
+		}
 		if (err) {
 			/* The commands before it complete first. */
 			if (!flush_or_stop(vs))

@@ -98,6 +98,12 @@ void vsmmu_evtq_raise(struct vsmmu *vs, const u64 evt[EVTQ_ENT_DWORDS])
 	evtq_notify(vs, evtq_put(vs, evt) ? 1 : 0);
 }
 
+void vsmmu_evtq_overflow(struct vsmmu *vs)
+{
+	overflow(vs);
+	evtq_notify(vs, 1);
+}
+
 /* ---- the kernel's vEVENTQ ---- */
 
 /* Destroy vEVENTQ id once. The kernel refuses (EBUSY) while any reference to its file exists, and the main

@@ -5,6 +5,7 @@
  *   vsmmu_cmdq.c  the command queue: fetch, decode once into struct vsmmu_cmd, check, dispatch, batching
  *   vsmmu_ste.c   the stream table: linear and 2-level walk, STE decode into what to attach
  *   vsmmu_evtq.c  the event queue: the kernel's vEVENTQ and ivmm's own events into the guest's EVTQ
+ *   vsmmu_ctl.c   the control socket's view: counters and state into a struct viommu_out, fault injection
  * Every function here runs with vs->lock held. */
 #ifndef IVMM_IOMMU_VSMMU_INTERNAL_H
 #define IVMM_IOMMU_VSMMU_INTERNAL_H
@@ -137,6 +138,7 @@ struct vsmmu {
 	bool erratum_repeat;       /* host erratum T264-SMMU-3: every invalidation batch is issued twice */
 	bool host_stall;           /* the host SMMU can stall (IDR0.STALL_MODEL 0b00): vSTEs get S1STALLD */
 	bool sfm;                  /* service failure (vsmmu_service_failure): streams abort, for good */
+	u32 inject_cerror;         /* CMDQ_ERR_CERROR_*: the next command fails with it (injected), 0 = none */
 	struct vsmmu_stats stats;
 
 	/* The kernel's vEVENTQ while EVTQEN is set (0 / -1 otherwise). */
@@ -174,6 +176,8 @@ void vsmmu_evtq_enable(struct vsmmu *vs, bool on);
 void vsmmu_evtq_teardown(struct vsmmu *vs);
 /* Put one event record (host order) in the guest's EVTQ and interrupt. */
 void vsmmu_evtq_raise(struct vsmmu *vs, const u64 evt[EVTQ_ENT_DWORDS]);
+/* Toggle EVTQ_PROD.OVFLG as if events had been lost (unless an overflow is unacknowledged) and interrupt. */
+void vsmmu_evtq_overflow(struct vsmmu *vs);
 /* The main loop's callback for the vEVENTQ fd (takes vs->lock). */
 void vsmmu_evtq_readable(void *opaque, int fd, short revents);
 
