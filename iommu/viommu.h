@@ -80,6 +80,7 @@ struct viommu {
  * array. begin opens an object (array false) or an array, end closes the innermost one. */
 struct viommu_out {
 	void (*uint)(void *ctx, const char *key, u64 v);
+	void (*sint)(void *ctx, const char *key, long long v);
 	void (*num)(void *ctx, const char *key, double v);
 	void (*str)(void *ctx, const char *key, const char *v);
 	void (*flag)(void *ctx, const char *key, bool v);

@@ -78,7 +78,7 @@ void vsmmu_dump(struct vsmmu *vs, const struct viommu_out *o)
 	o->end(o->ctx);
 	o->begin(o->ctx, "event-path", false);
 	o->uint(o->ctx, "veventq", vs->veventq_id);
-	o->num(o->ctx, "veventq-fd", (double)vs->veventq_fd);
+	o->sint(o->ctx, "veventq-fd", vs->veventq_fd);
 	o->begin(o->ctx, "retired", true);
 	for (unsigned int i = 0; i < VSMMU_RETIRED_MAX; i++)
 		if (vs->veventq_retired[i])
