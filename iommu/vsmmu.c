@@ -153,6 +153,7 @@ static void service_failure_locked(struct vsmmu *vs, const char *why)
 		} else {
 			s->target = VSMMU_T_ABORT;
 		}
+		s->why = "service failure";
 		free_nested(vs, s->nested_id);
 		s->nested_id = 0;
 	}
@@ -179,6 +180,7 @@ static void stream_fail_closed(struct vsmmu *vs, struct vsmmu_stream *s)
 		return;
 	}
 	s->target = VSMMU_T_ABORT;
+	s->why = "the host refused the HWPT the guest's STE asked for (fail closed)";
 	s->nested_id = 0;
 	free_nested(vs, old);
 }
@@ -250,11 +252,17 @@ void vsmmu_stream_update(struct vsmmu *vs, struct vsmmu_stream *s, bool report)
 {
 	struct vsmmu_ste_result r;
 
+	const char *why;
+
 	memset(&r, 0, sizeof(r));
 	if (!(vs->cr0 & CR0_SMMUEN)) {
 		r.target = (vs->gbpa & GBPA_ABORT) ? VSMMU_T_ABORT : VSMMU_T_BYPASS;
+		why = r.target == VSMMU_T_ABORT ? "SMMUEN is 0, GBPA.ABORT is 1" : "SMMUEN is 0, GBPA.ABORT is 0";
 	} else {
 		vsmmu_ste_read(vs, s->vsid, &r);
+		why = r.event ? event_name(r.event) :
+		      r.target == VSMMU_T_NESTED ? "the guest's stage-1 STE" :
+		      r.target == VSMMU_T_BYPASS ? "the guest's STE says bypass" : "the guest's STE says abort (or V is 0)";
 		/* C_BAD_STREAMID is recorded only with CR2.RECINVSID set. */
 		if (r.event == EVT_ID_BAD_STREAMID && !(vs->cr2 & CR2_RECINVSID))
 			report = false;
@@ -263,6 +271,8 @@ void vsmmu_stream_update(struct vsmmu *vs, struct vsmmu_stream *s, bool report)
 			vsmmu_event(vs, r.event, s->vsid, r.fetch_addr);
 		}
 	}
+	if (!vs->sfm)
+		s->why = why;
 	stream_apply(vs, s, r.target, r.vste, report);
 }
 

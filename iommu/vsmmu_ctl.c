@@ -69,6 +69,7 @@ void vsmmu_dump(struct vsmmu *vs, const struct viommu_out *o)
 		hex(o, "sid", s->vsid);
 		o->str(o->ctx, "device", s->name);
 		o->str(o->ctx, "target", target_name(s->target));
+		o->str(o->ctx, "why", s->why ? s->why : "reset: SMMUEN is 0, GBPA.ABORT is 0");
 		hex(o, "ste0", s->ste[0]);
 		hex(o, "ste1", s->ste[1]);
 		o->uint(o->ctx, "nested-hwpt", s->nested_id);

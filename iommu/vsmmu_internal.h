@@ -73,6 +73,7 @@ struct vsmmu_stream {
 	enum vsmmu_target target;  /* what the device is attached to now */
 	u32 nested_id;             /* its own nested HWPT (target NESTED), 0 = none */
 	u64 ste[2];                /* the vSTE nested_id was made from */
+	const char *why;           /* why it is on target (a constant, for the state dump), NULL = reset */
 };
 
 /* The result of reading a stream's STE: what to attach, or the event that says why it aborts. */

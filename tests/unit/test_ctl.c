@@ -171,10 +171,37 @@ Test(ctl, vsmmu_state_shows_registers_and_streams)
 	cr_assert_str_eq(json_string_value(json_object_get(s0, "sid")), want);
 	cr_assert_str_eq(json_string_value(json_object_get(s0, "device")), rig.vs->streams[0].name);
 	cr_assert_str_eq(json_string_value(json_object_get(s0, "target")), "bypass");
+	cr_assert_str_eq(json_string_value(json_object_get(s0, "why")), "the guest's STE says bypass");
 	cr_assert_eq(path_int(s0, "vdevice", NULL), rig.vs->streams[0].vdevice_id);
 	cr_assert_neq(rig.vs->streams[0].vdevice_id, 0);
 	cr_assert(json_is_false(json_object_get(st, "service-failure")));
 	cr_assert(json_is_array(json_object_get(json_object_get(st, "event-path"), "retired")));
+	json_decref(r);
+}
+
+/* A stream the vSMMU aborted for a broken STE says so, with the STE words of a nested one beside it. */
+Test(ctl, vsmmu_state_says_why_a_stream_aborts)
+{
+	struct rig_cmd cmds[] = { rig_cmd_cfgi_ste(rig_vsid(0)), rig_cmd_cfgi_ste(rig_vsid(1)),
+				  rig_cmd_op(CMDQ_OP_CMD_SYNC) };
+	json_t *r, *streams;
+	char want[32];
+
+	rig_ste(&rig, rig_vsid(0), rig_ste_cfg(STE_CFG_S2_TRANS), 0);
+	rig_ste(&rig, rig_vsid(1), rig_ste_s1(rig_cd(1)), 0);
+	rig_submit(&rig, cmds, ARRAY_SIZE(cmds));
+	r = ask("{\"cmd\":\"vsmmu-state\",\"name\":\"vsmmu0\"}", true);
+	streams = json_object_get(json_object_get(r, "state"), "streams");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(streams, 0), "target")), "abort");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(streams, 0), "why")), "C_BAD_STE");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(streams, 1), "target")), "nested");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(streams, 1), "why")),
+			 "the guest's stage-1 STE");
+	snprintf(want, sizeof(want), "0x%llx", (unsigned long long)rig.vs->streams[1].ste[0]);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(streams, 1), "ste0")), want);
+	cr_assert_neq(rig.vs->streams[1].ste[0], 0);
+	cr_assert_eq(path_int(json_array_get(streams, 1), "nested-hwpt", NULL), rig.vs->streams[1].nested_id);
+	cr_assert_neq(rig.vs->streams[1].nested_id, 0);
 	json_decref(r);
 }
 
