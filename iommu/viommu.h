@@ -119,6 +119,10 @@ struct viommu_ops {
 	/* Inject req under the model's lock. 0, or -EINVAL for a request the model does not know (why, one
 	 * line, in err). Counted in the model's stats. */
 	int (*inject)(struct viommu *v, const struct viommu_inject *req, char *err, size_t errlen);
+	/* Trace on (appended to the file path, or stderr when NULL) or off: each guest command and what the
+	 * model did with it, each iommufd call and its result, one rate-limited line each. 0 or -errno (why in
+	 * err). */
+	int (*trace)(struct viommu *v, bool on, const char *path, char *err, size_t errlen);
 	/* Detach the devices and free the model's objects in reverse; NULL is fine. The region must be off the
 	 * bus (or the vCPUs stopped). */
 	void (*destroy)(struct viommu *v);

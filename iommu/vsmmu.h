@@ -34,6 +34,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include "iommu/iommufd.h"
 #include "iommu/viommu.h"
 #include "vmm/bus.h"
@@ -102,6 +103,8 @@ void vsmmu_dump(struct vsmmu *vs, const struct viommu_out *out);
 /* Inject an event, a global error, a command error or an EVTQ overflow (struct viommu_inject). 0 or -EINVAL
  * with why in err. */
 int vsmmu_inject(struct vsmmu *vs, const struct viommu_inject *req, char *err, size_t errlen);
+/* Trace on (to path, appended, or stderr when NULL) or off. 0 or -errno with why in err. */
+int vsmmu_trace_set(struct vsmmu *vs, bool on, const char *path, char *err, size_t errlen);
 /* Name of a command opcode ("CFGI_STE"), or NULL for one ivmm has no name for. */
 const char *vsmmu_cmd_name(u8 op);
 

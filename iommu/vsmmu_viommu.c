@@ -47,6 +47,11 @@ static int viommu_inject(struct viommu *v, const struct viommu_inject *req, char
 	return vsmmu_inject(to_vsmmu(v), req, err, errlen);
 }
 
+static int viommu_trace(struct viommu *v, bool on, const char *path, char *err, size_t errlen)
+{
+	return vsmmu_trace_set(to_vsmmu(v), on, path, err, errlen);
+}
+
 static void viommu_destroy(struct viommu *v)
 {
 	if (v)
@@ -63,5 +68,6 @@ const struct viommu_ops vsmmu_viommu_ops = {
 	.stats = viommu_stats,
 	.dump = viommu_dump,
 	.inject = viommu_inject,
+	.trace = viommu_trace,
 	.destroy = viommu_destroy,
 };

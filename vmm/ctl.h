@@ -5,6 +5,7 @@
  *   {"cmd": "vsmmu-state", "name": N}                  -> {"ok": true, "state": {registers, streams...}}
  *   {"cmd": "inject", "name": N, "kind": K, "type": T, "sid": S, "addr": A}   -> {"ok": true}
  *     (K "event" with T an event name, S and A optional; "gerror" and "cmd-error" with T; "evtq-overflow")
+ *   {"cmd": "trace", "name": N, "on": true|false, "file": F}  -> {"ok": true} (F absolute, optional: stderr)
  * any failure                                          -> {"ok": false, "error": "one line"}
  * Files: ctl_server.c (the socket and its clients on the main loop), ctl_cmds.c (a request line to its
  * reply), ctl_json.c (a vIOMMU's struct viommu_out over jansson), ctl_client.c (`ivmm ctl`). */

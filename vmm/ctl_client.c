@@ -33,6 +33,9 @@ static const char usage[] =
 	"  inject NAME cmd-error KIND     the next command fails: CERROR_ILL, CERROR_ABT,\n"
 	"                                 CERROR_ATC_INV_SYNC\n"
 	"  inject NAME evtq-overflow      EVTQ_PROD.OVFLG, as if events had been lost\n"
+	"  trace NAME on|off [FILE]       NAME's guest commands and iommufd calls, one line\n"
+	"                                 each (at most 1000 a second), to ivmm's stderr or\n"
+	"                                 appended to FILE\n"
 	"  quit                           stop the guest (ivmm exits 0)\n"
 	"  raw LINE                       send LINE as the request, as is\n"
 	"\n"
@@ -82,6 +85,22 @@ static int build_request(int argc, char **argv, char **line)
 		if (argc != 2)
 			return bad_usage("'%s' takes one argument, the vSMMU's name", cmd);
 		r = json_pack("{s:s, s:s}", "cmd", cmd, "name", argv[1]);
+	} else if (!strcmp(cmd, "trace")) {
+		char *abs = NULL;
+
+		if (argc < 3 || argc > 4 || (strcmp(argv[2], "on") && strcmp(argv[2], "off")))
+			return bad_usage("'%s' takes NAME on|off [FILE]", cmd);
+		r = json_pack("{s:s, s:s, s:b}", "cmd", cmd, "name", argv[1], "on", !strcmp(argv[2], "on"));
+		/* The file is opened by ivmm, whose working directory is not ours. */
+		if (r && argc == 4) {
+			char *cwd = argv[3][0] == '/' ? NULL : getcwd(NULL, 0);
+
+			if (argv[3][0] != '/' && (!cwd || asprintf(&abs, "%s/%s", cwd, argv[3]) < 0))
+				abs = NULL;
+			free(cwd);
+			json_object_set_new(r, "file", json_string(abs ? abs : argv[3]));
+			free(abs);
+		}
 	} else if (!strcmp(cmd, "inject")) {
 		if (argc < 3)
 			return bad_usage("'%s' needs NAME and what to inject", cmd);

@@ -190,6 +190,25 @@ static char *cmd_inject(const struct ctl_machine *m, json_t *req)
 	return ok_reply(json_object());
 }
 
+static char *cmd_trace(const struct ctl_machine *m, json_t *req)
+{
+	char *err = NULL, why[384];
+	struct viommu *v = find_viommu(m, req, &err);
+	const char *file = NULL;
+	json_t *on = json_object_get(req, "on");
+
+	if (!v)
+		return err;
+	if (!json_is_boolean(on))
+		return ctl_error_reply("\"on\" must be true or false");
+	if (arg_str(req, "file", &file) == -EINVAL || (file && file[0] != '/'))
+		return ctl_error_reply("\"file\" must be an absolute path");
+	why[0] = 0;
+	if (v->ops->trace(v, json_is_true(on), file, why, sizeof(why)))
+		return ctl_error_reply(why[0] ? why : "trace refused");
+	return ok_reply(json_object());
+}
+
 static const struct {
 	const char *name;
 	char *(*fn)(const struct ctl_machine *m, json_t *req);
@@ -198,6 +217,7 @@ static const struct {
 	{ "quit", cmd_quit },
 	{ "vsmmu-state", cmd_state },
 	{ "inject", cmd_inject },
+	{ "trace", cmd_trace },
 };
 
 char *ctl_request(const struct ctl_machine *m, const char *line, size_t len)
@@ -226,7 +246,7 @@ char *ctl_request(const struct ctl_machine *m, const char *line, size_t len)
 			return reply;
 		}
 	}
-	reply = errorf("unknown command '%.64s' (known: stats, quit, vsmmu-state, inject)", cmd);
+	reply = errorf("unknown command '%.64s' (known: stats, quit, vsmmu-state, inject, trace)", cmd);
 	json_decref(req);
 	return reply;
 }

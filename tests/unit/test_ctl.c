@@ -304,6 +304,100 @@ Test(ctl, malformed_requests_get_errors_and_change_nothing)
 	cr_assert_eq(memcmp(&before, &after, sizeof(before)), 0, "a refused request changed the counters");
 }
 
+/* The trace file's text (at most len - 1 bytes). */
+static const char *slurp(const char *file, char *buf, size_t len)
+{
+	FILE *f = fopen(file, "r");
+	size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = 0;
+	return buf;
+}
+
+static unsigned int occurrences(const char *s, const char *what)
+{
+	unsigned int n = 0;
+
+	for (; (s = strstr(s, what)); s++)
+		n++;
+	return n;
+}
+
+Test(ctl, trace_shows_commands_and_iommufd_calls_until_off)
+{
+	struct rig_cmd cmds[] = { rig_cmd_cfgi_ste(rig_vsid(1)), rig_cmd_op(CMDQ_OP_CMD_SYNC) };
+	char dirt[] = "/tmp/ivmm-trace-XXXXXX", file[64], req[256];
+	static char buf[1 << 20];
+
+	cr_assert(mkdtemp(dirt));
+	snprintf(file, sizeof(file), "%s/trace.txt", dirt);
+	snprintf(req, sizeof(req), "{\"cmd\":\"trace\",\"name\":\"vsmmu0\",\"on\":true,\"file\":\"%s\"}", file);
+	json_decref(ask(req, true));
+	rig_ste(&rig, rig_vsid(1), rig_ste_s1(rig_cd(1)), 0);
+	rig_submit(&rig, cmds, ARRAY_SIZE(cmds));
+	json_decref(ask("{\"cmd\":\"inject\",\"name\":\"vsmmu0\",\"kind\":\"gerror\",\"type\":\"SFM_ERR\"}", true));
+	slurp(file, buf, sizeof(buf));
+	cr_assert(strstr(buf, "trace: vsmmu0: on\n"), "%s", buf);
+	cr_assert(strstr(buf, " cmd at 0x0: CFGI_STE 0x"), "%s", buf);
+	cr_assert(strstr(buf, ": batch flushed, the STEs read again\n"), "%s", buf);
+	cr_assert(strstr(buf, " iommufd HWPT_ALLOC nested for edu1, vSTE 0x"), "%s", buf);
+	cr_assert(strstr(buf, " iommufd attach edu1 (StreamID 0x10) to HWPT "), "%s", buf);
+	cr_assert(strstr(buf, " cmd at 0x1: CMD_SYNC 0x"), "%s", buf);
+	cr_assert(strstr(buf, " GERROR 0x100 raised"), "%s", buf);
+	/* CFGI_STE, then the ALLOC and the attach it led to, in that order. */
+	cr_assert(strstr(buf, "CFGI_STE") < strstr(buf, "HWPT_ALLOC") && strstr(buf, "HWPT_ALLOC") < strstr(buf, "attach edu1"));
+	json_decref(ask("{\"cmd\":\"trace\",\"name\":\"vsmmu0\",\"on\":false}", true));
+	rig_submit(&rig, cmds + 1, 1);
+	cr_assert_null(strstr(slurp(file, buf, sizeof(buf)), "cmd at 0x2"), "traced after off: %s", buf);
+	unlink(file);
+	rmdir(dirt);
+}
+
+Test(ctl, trace_is_rate_limited)
+{
+	struct rig_cmd sync[31];
+	char dirt[] = "/tmp/ivmm-trace-XXXXXX", file[64], req[256];
+	static char buf[4 << 20];
+	unsigned int lines;
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(sync); i++)
+		sync[i] = rig_cmd_op(CMDQ_OP_CMD_SYNC);
+	cr_assert(mkdtemp(dirt));
+	snprintf(file, sizeof(file), "%s/trace.txt", dirt);
+	snprintf(req, sizeof(req), "{\"cmd\":\"trace\",\"name\":\"vsmmu0\",\"on\":true,\"file\":\"%s\"}", file);
+	json_decref(ask(req, true));
+	for (unsigned int round = 0; round < 100; round++)
+		rig_submit(&rig, sync, ARRAY_SIZE(sync));
+	usleep(1100000);
+	rig_submit(&rig, sync, 1);
+	slurp(file, buf, sizeof(buf));
+	lines = occurrences(buf, " cmd at ");
+	cr_assert_lt(lines, 3000, "%u command lines: not limited", lines);
+	cr_assert_geq(lines, 1000, "%u command lines", lines);
+	cr_assert(strstr(buf, "lines left out (at most 1000 a second)"), "no note of the lines left out");
+	json_decref(ask("{\"cmd\":\"trace\",\"name\":\"vsmmu0\",\"on\":false}", true));
+	unlink(file);
+	rmdir(dirt);
+}
+
+Test(ctl, trace_bad_requests)
+{
+	refused("{\"cmd\":\"trace\",\"name\":\"vsmmu0\"}", "\"on\" must be true or false");
+	refused("{\"cmd\":\"trace\",\"name\":\"vsmmu0\",\"on\":1}", "\"on\" must be true or false");
+	refused("{\"cmd\":\"trace\",\"name\":\"vsmmu0\",\"on\":true,\"file\":\"rel.txt\"}", "absolute path");
+	refused("{\"cmd\":\"trace\",\"name\":\"vsmmu0\",\"on\":true,\"file\":\"/nonexistent/dir/t\"}",
+		"cannot open /nonexistent/dir/t");
+	refused("{\"cmd\":\"trace\",\"name\":\"nope\",\"on\":true}", "no vIOMMU named 'nope'");
+	cr_assert_null(rig.vs->trace);
+	/* On to stderr, then off: nothing left open. */
+	json_decref(ask("{\"cmd\":\"trace\",\"name\":\"vsmmu0\",\"on\":true}", true));
+	cr_assert_eq(rig.vs->trace, stderr);
+	json_decref(ask("{\"cmd\":\"trace\",\"name\":\"vsmmu0\",\"on\":false}", true));
+	cr_assert_null(rig.vs->trace);
+}
+
 /* ---- the socket ---- */
 
 static char dir[64], path[128];
@@ -605,6 +699,11 @@ Test(ctl_socket, client_prints_replies_and_exits_0_1_2)
 	cr_assert_str_eq(out, "ok\n");
 	cr_assert_eq(rig.vs->stats.injected, 1);
 	cr_assert_eq(CTL(out, path, "inject", "vsmmu0", "event", "0x8"), 2, "%s", out);
+	cr_assert_eq(CTL(out, path, "trace", "vsmmu0", "on"), 0, "%s", out);
+	cr_assert_eq(rig.vs->trace, stderr);
+	cr_assert_eq(CTL(out, path, "trace", "vsmmu0", "off"), 0, "%s", out);
+	cr_assert_null(rig.vs->trace);
+	cr_assert_eq(CTL(out, path, "trace", "vsmmu0", "maybe"), 2, "%s", out);
 	cr_assert_eq(CTL(out, path, "frobnicate"), 2, "%s", out);
 	cr_assert_eq(CTL(out, path), 2, "%s", out);
 	cr_assert_eq(CTL(out, path, "quit"), 0, "%s", out);
