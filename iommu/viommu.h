@@ -2,8 +2,8 @@
  * what a model asks of each device behind it. The machine fills a struct viommu_config (where the model's
  * frame and interrupts are, the shared iommufd context and IOAS, the streams with their per-device ops, the
  * main loop) and drives the model only through its struct viommu_ops: create, its MMIO region for the bus,
- * its counters, its state, fault injection, destroy. A model embeds struct viommu in its own object and gives its ops table; the vSMMU
- * (iommu/vsmmu.h, vsmmu_viommu_ops) is the first one. The model's device-tree node is written by boot/fdt.c
+ * its counters, its state, fault injection, its trace, destroy. A model embeds struct viommu in its own
+ * object and gives its ops table; the vSMMU (iommu/vsmmu.h, vsmmu_viommu_ops) is the first one. The model's device-tree node is written by boot/fdt.c
  * from the config and the address map alone (the tree is a pure function of them, --dump-dtb needs no
  * model), with the compatible that ops->compatible names. */
 #ifndef IVMM_IOMMU_VIOMMU_H

@@ -147,17 +147,27 @@ static void known(const struct name_val *t, char *buf, size_t len)
 		n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? ", " : "", t->name);
 }
 
-static int inject_event(struct vsmmu *vs, const struct viommu_inject *req, char *err, size_t errlen)
+/* type in t; NULL with "unknown WHAT 'type' (known: ...)" in err when it is not there. */
+static const struct name_val *find(const struct name_val *t, const char *what, const char *type, bool numeric,
+				   char *err, size_t errlen)
 {
-	const struct name_val *e = lookup(events, req->type, true);
-	u64 evt[EVTQ_ENT_DWORDS] = { 0 };
+	const struct name_val *e = lookup(t, type, numeric);
 	char list[256];
 
 	if (!e) {
-		known(events, list, sizeof(list));
-		snprintf(err, errlen, "unknown event type '%s' (known: %s)", req->type ? req->type : "", list);
-		return -EINVAL;
+		known(t, list, sizeof(list));
+		snprintf(err, errlen, "unknown %s '%s' (known: %s)", what, type ? type : "", list);
 	}
+	return e;
+}
+
+static int inject_event(struct vsmmu *vs, const struct viommu_inject *req, char *err, size_t errlen)
+{
+	const struct name_val *e = find(events, "event type", req->type, true, err, errlen);
+	u64 evt[EVTQ_ENT_DWORDS] = { 0 };
+
+	if (!e)
+		return -EINVAL;
 	if (req->sid >> VSMMU_SIDSIZE) {
 		snprintf(err, errlen, "StreamID 0x%x is beyond the vSMMU's %u bits", req->sid, VSMMU_SIDSIZE);
 		return -EINVAL;
@@ -176,17 +186,13 @@ static int inject_event(struct vsmmu *vs, const struct viommu_inject *req, char 
 static int inject_locked(struct vsmmu *vs, const struct viommu_inject *req, char *err, size_t errlen)
 {
 	const struct name_val *g;
-	char list[256];
 
 	if (!strcmp(req->kind, "event"))
 		return inject_event(vs, req, err, errlen);
 	if (!strcmp(req->kind, "gerror")) {
-		g = lookup(gerrors, req->type, false);
-		if (!g) {
-			known(gerrors, list, sizeof(list));
-			snprintf(err, errlen, "unknown global error '%s' (known: %s)", req->type ? req->type : "", list);
+		g = find(gerrors, "global error", req->type, false, err, errlen);
+		if (!g)
 			return -EINVAL;
-		}
 		if (vsmmu_gerror_active(vs, g->val)) {
 			snprintf(err, errlen, "%s is already active (the guest has not acknowledged it in GERRORN)",
 				 g->name);
@@ -196,12 +202,9 @@ static int inject_locked(struct vsmmu *vs, const struct viommu_inject *req, char
 		return 0;
 	}
 	if (!strcmp(req->kind, "cmd-error")) {
-		g = lookup(cerrors, req->type, false);
-		if (!g) {
-			known(cerrors, list, sizeof(list));
-			snprintf(err, errlen, "unknown command error '%s' (known: %s)", req->type ? req->type : "", list);
+		g = find(cerrors, "command error", req->type, false, err, errlen);
+		if (!g)
 			return -EINVAL;
-		}
 		vs->inject_cerror = g->val;
 		return 0;
 	}

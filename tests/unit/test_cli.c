@@ -21,7 +21,8 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
 	{ ARGS("run"), "ivmm: error: no kernel given (--kernel or [boot] kernel)\n" },
-	{ ARGS("start"), "ivmm: error: unknown command 'start' (expected 'run', 'host-check', 'ctl', '--help' or '--version')\n" },
+	{ ARGS("start"),
+	  "ivmm: error: unknown command 'start' (expected 'run', 'host-check', 'ctl', '--help' or '--version')\n" },
 	{ ARGS("--kernel", "Image"),
 	  "ivmm: error: unknown command '--kernel' (expected 'run', 'host-check', 'ctl', '--help' or '--version')\n" },
 	{ ARGS("run", "--kernel", "I", "--foo"), "ivmm: error: unknown option '--foo' (try 'ivmm --help')\n" },

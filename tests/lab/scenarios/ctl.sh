@@ -2,7 +2,7 @@
 # the vSMMU with --api-socket; L2 sits in its shell (its console a FIFO this scenario holds). `ivmm ctl`:
 # stats (exit 0, the vSMMU's counters), vsmmu-state (the guest's driver has enabled the vSMMU: CR0 with SMMUEN,
 # the device's stream and its StreamID), an injected F_TRANSLATION for that StreamID which L2's arm-smmu-v3
-# driver logs, counted as injected; bad requests (malformed JSON, an unknown command, an oversized line, an
+# driver logs, counted as injected; trace on to a file and off; bad requests (malformed JSON, an unknown command, an oversized line, an
 # unknown vSMMU: exit 1 with the documented errors; bad usage: exit 2) and a second ivmm on the same path
 # (refused, exit 1); the guest still answers on its console after all of it; then quit: ivmm exits 0, the socket
 # file is gone and nothing of ivmm is left.
@@ -59,6 +59,14 @@ lab_info "L2 logged: $(grep "$evt" $out | head -n 1 | tr -d '\r')"
 ctl 0 $sock stats
 echo "$r" | grep -q 'injected: 1' || stop "stats: the injection is not counted: $r"
 
+# The trace: on to a file (the "on" line there), then off.
+rm -f /tmp/ctl-trace.txt
+ctl 0 $sock trace vsmmu0 on /tmp/ctl-trace.txt
+grep -q '^trace: vsmmu0: on' /tmp/ctl-trace.txt || stop "trace on: no 'trace: vsmmu0: on' line in /tmp/ctl-trace.txt"
+ctl 0 $sock trace vsmmu0 off
+ctl 1 $sock trace vsmmu0 on /nonexistent/dir/t
+echo "$r" | grep -q 'cannot open /nonexistent/dir/t' || stop "trace to an impossible file: $r"
+
 # Bad requests: documented errors, the guest unaffected.
 ctl 1 $sock raw '{"cmd": '
 echo "$r" | grep -q 'bad JSON' || stop "malformed JSON: $r"
@@ -84,4 +92,4 @@ exec 3>&-
 [ ! -e $sock ] || lab_fail "the socket $sock outlived ivmm"
 lab_expect $out 'api socket: quit: stopping the guest' "no line about the quit"
 lab_nothing_left "$bdf" "$cdev" "after quit"
-echo "ctl: stats, vsmmu-state, an injected event L2 logged, bad requests refused, quit: exit 0"
+echo "ctl: stats, vsmmu-state, an injected event L2 logged, trace, bad requests refused, quit: exit 0"
