@@ -10,16 +10,12 @@
 lab_need_ivmm
 bdf=$(lab_dut_bdf) || exit 1
 cdev=$(lab_bind_vfio "$bdf") || exit 1
-out=/tmp/ctl.out fifo=/tmp/ctl.in sock=/tmp/ivmm-ctl.sock
-rm -f $fifo $out $sock
-mkfifo $fifo || lab_fail "cannot make the FIFO $fifo"
-exec 3<> $fifo
-"$LAB_IVMM" run --kernel "$LAB_L2_KERNEL" --initrd "$LAB_L2_INITRD" --memory 256M --viommu smmuv3 \
-	--device "vfio-pci,host=$bdf" --api-socket $sock --cmdline "console=ttyS0" \
-	< $fifo > $out 2>&1 &
-pid=$!
+out=/tmp/ctl.out sock=/tmp/ivmm-ctl.sock
+rm -f $sock
+lab_ivmm_console $out /tmp/ctl.in --memory 256M --viommu smmuv3 --device "vfio-pci,host=$bdf" --api-socket $sock \
+	--cmdline "console=ttyS0"
+pid=$LAB_IVMM_PID
 stop() { kill -KILL $pid 2>/dev/null; lab_tail $out 30; lab_fail "$1"; }
-lab_wait_for $out 'L2: shell ready' 2400 || stop "the L2 shell did not start"
 [ -S $sock ] || stop "no socket at $sock"
 mode=$(ls -l $sock | cut -c1-10)
 [ "$mode" = srw------- ] || stop "the socket has mode $mode, not srw-------"

@@ -11,16 +11,12 @@
 lab_need_ivmm
 bdf=$(lab_edu_bdf) || exit 1
 cdev=$(lab_bind_edu) || exit 1
-out=/tmp/inject-guest.out fifo=/tmp/inject-guest.in sock=/tmp/ivmm-inject.sock
-rm -f $fifo $out $sock
-mkfifo $fifo || lab_fail "cannot make the FIFO $fifo"
-exec 3<> $fifo
-"$LAB_IVMM" run --kernel "$LAB_L2_KERNEL" --initrd "$LAB_L2_INITRD" --memory 512M --viommu smmuv3 \
-	--device "vfio-pci,host=$bdf,guest-vfio=on" --api-socket $sock --cmdline "console=ttyS0" \
-	< $fifo > $out 2>&1 &
-pid=$!
+out=/tmp/inject-guest.out sock=/tmp/ivmm-inject.sock
+rm -f $sock
+lab_ivmm_console $out /tmp/inject-guest.in --memory 512M --viommu smmuv3 --device "vfio-pci,host=$bdf,guest-vfio=on" \
+	--api-socket $sock --cmdline "console=ttyS0"
+pid=$LAB_IVMM_PID
 stop() { kill -KILL $pid 2>/dev/null; lab_tail $out 40; lab_fail "$1"; }
-lab_wait_for $out 'L2: shell ready' 2400 || stop "the L2 shell did not start"
 
 ctl() {
 	r=$("$LAB_IVMM" ctl $sock "$@" 2>&1) || stop "ivmm ctl $*: $r"
