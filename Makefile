@@ -45,9 +45,9 @@ HOST_CFLAGS := $(COMMON) -O2 -isystem $(UAPI) -isystem $(UAPI)/$(HOST_TRIPLET)
 TEST_CFLAGS := $(COMMON) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-isystem $(UAPI) -isystem $(UAPI)/$(HOST_TRIPLET)
 ARM64_CFLAGS := $(COMMON) -O2 -isystem $(UAPI) -isystem $(UAPI)/aarch64-linux-gnu -isystem $(SYS)/arm64/usr/include
-HOST_LIBS := -lfdt -linih -lpthread
+HOST_LIBS := -lfdt -linih -ljansson -lpthread
 ARM64_LDFLAGS := -static -L$(SYS)/arm64/usr/lib/aarch64-linux-gnu
-ARM64_LIBS := -lfdt -linih -lpthread
+ARM64_LIBS := -lfdt -linih -ljansson -lpthread
 
 B := build
 HOST_OBJS := $(HOST_LIB_SRCS:%.c=$(B)/host/%.o)

@@ -2,8 +2,8 @@
  * what a model asks of each device behind it. The machine fills a struct viommu_config (where the model's
  * frame and interrupts are, the shared iommufd context and IOAS, the streams with their per-device ops, the
  * main loop) and drives the model only through its struct viommu_ops: create, its MMIO region for the bus,
- * its counters, destroy. A model embeds struct viommu in its own object and gives its ops table; the vSMMU
- * (iommu/vsmmu.h, vsmmu_viommu_ops) is the first one. The model's device-tree node is written by boot/fdt.c
+ * its counters, its state, fault injection, its trace, destroy. A model embeds struct viommu in its own
+ * object and gives its ops table; the vSMMU (iommu/vsmmu.h, vsmmu_viommu_ops) is the first one. The model's device-tree node is written by boot/fdt.c
  * from the config and the address map alone (the tree is a pure function of them, --dump-dtb needs no
  * model), with the compatible that ops->compatible names. */
 #ifndef IVMM_IOMMU_VIOMMU_H
@@ -75,6 +75,30 @@ struct viommu {
 	const struct viommu_ops *ops;
 };
 
+/* Structured output a model writes its counters and state into, without knowing the format (the control
+ * socket, vmm/ctl_json.c, makes JSON of it; iommu/ stays free of a JSON library). key is NULL inside an
+ * array. begin opens an object (array false) or an array, end closes the innermost one. */
+struct viommu_out {
+	void (*uint)(void *ctx, const char *key, u64 v);
+	void (*sint)(void *ctx, const char *key, long long v);
+	void (*num)(void *ctx, const char *key, double v);
+	void (*str)(void *ctx, const char *key, const char *v);
+	void (*flag)(void *ctx, const char *key, bool v);
+	void (*begin)(void *ctx, const char *key, bool array);
+	void (*end)(void *ctx);
+	void *ctx;
+};
+
+/* A fault or error to inject as if the hardware had raised it. kind: "event" (type an architected event name
+ * or number, sid its StreamID, addr its address), "gerror" (type a global error name), "cmd-error" (type the
+ * error the next command fails with), "evtq-overflow" (no type). */
+struct viommu_inject {
+	const char *kind;
+	const char *type;          /* NULL when the kind takes none */
+	u32 sid;
+	u64 addr;
+};
+
 /* What the machine asks of a vIOMMU model. */
 struct viommu_ops {
 	const char *kind;          /* the --viommu value that selects it ("smmuv3") */
@@ -84,16 +108,24 @@ struct viommu_ops {
 	int __must_check (*create)(const struct viommu_config *cfg, struct viommu **out);
 	/* The MMIO region to register on the bus (valid until destroy). */
 	struct mmio_region *(*region)(struct viommu *v);
+	/* Its name (viommu_config.name). */
+	const char *(*name)(struct viommu *v);
 	/* Print the counters as "stats: NAME ..." lines (info level): what --stats and SIGUSR1 show. */
 	void (*stats_print)(struct viommu *v);
+	/* The same counters into out (a consistent copy, taken under the model's lock). */
+	void (*stats)(struct viommu *v, const struct viommu_out *out);
+	/* The model's state (registers, queues, per stream, the event path) into out, under its lock. */
+	void (*dump)(struct viommu *v, const struct viommu_out *out);
+	/* Inject req under the model's lock. 0, or -EINVAL for a request the model does not know (why, one
+	 * line, in err). Counted in the model's stats. */
+	int (*inject)(struct viommu *v, const struct viommu_inject *req, char *err, size_t errlen);
+	/* Trace on (appended to the file path, or stderr when NULL) or off: each guest command and what the
+	 * model did with it, each iommufd call and its result, one rate-limited line each. 0 or -errno (why in
+	 * err). */
+	int (*trace)(struct viommu *v, bool on, const char *path, char *err, size_t errlen);
 	/* Detach the devices and free the model's objects in reverse; NULL is fine. The region must be off the
 	 * bus (or the vCPUs stopped). */
 	void (*destroy)(struct viommu *v);
-	/* For later (NULL today): the model's state (registers, queues, per stream) as text on out, and an
-	 * architected fault or error injected as if the hardware had raised it (0 or -errno; -EINVAL for a
-	 * request the model does not know). */
-	int (*dump)(struct viommu *v, FILE *out);
-	int (*inject)(struct viommu *v, const char *what, const char *arg);
 };
 
 #endif

@@ -116,7 +116,10 @@ static void free_nested(struct vsmmu *vs, u32 id)
 {
 	if (!id)
 		return;
-	if (iommufd_destroy(vs->cfg.ictx, id, FAIL_QUIET))
+	int rc = iommufd_destroy(vs->cfg.ictx, id, FAIL_QUIET);
+
+	VSMMU_TRACE(vs, "iommufd DESTROY nested HWPT %u: %s", id, rc ? strerror(-rc) : "ok");
+	if (rc)
 		pr_err_ratelimited("%s: %s", vs->name, vs->cfg.ictx->last_err);
 }
 
@@ -126,9 +129,13 @@ static u32 target_hwpt(const struct vsmmu *vs, enum vsmmu_target target, u32 nes
 }
 
 /* Put s's device on pt_id through the stream contract (vsmmu.h); the ictx lock is held. */
-static int stream_attach(const struct vsmmu_stream *s, u32 pt_id, enum fail_report how)
+static int stream_attach(struct vsmmu *vs, const struct vsmmu_stream *s, u32 pt_id, enum fail_report how)
 {
-	return s->ops->attach(s->dev, pt_id, how);
+	int rc = s->ops->attach(s->dev, pt_id, how);
+
+	VSMMU_TRACE(vs, "iommufd attach %s (StreamID 0x%x) to HWPT %u: %s", s->name, s->vsid, pt_id,
+		    rc ? strerror(-rc) : "ok");
+	return rc;
 }
 
 /* Service failure with the ictx lock held (vsmmu_service_failure). */
@@ -144,7 +151,7 @@ static void service_failure_locked(struct vsmmu *vs, const char *why)
 
 		if (s->target == VSMMU_T_ABORT || s->target == VSMMU_T_NONE)
 			continue;
-		if (stream_attach(s, vs->abort_id, FAIL_QUIET)) {
+		if (stream_attach(vs, s, vs->abort_id, FAIL_QUIET)) {
 			/* Detached, a device is blocked (iommufd puts it in the blocking domain). */
 			if (s->ops->detach(s->dev))
 				pr_err("%s: %s: neither the abort HWPT nor a detach took: its DMA is not contained; "
@@ -153,6 +160,7 @@ static void service_failure_locked(struct vsmmu *vs, const char *why)
 		} else {
 			s->target = VSMMU_T_ABORT;
 		}
+		s->why = "service failure";
 		free_nested(vs, s->nested_id);
 		s->nested_id = 0;
 	}
@@ -176,7 +184,7 @@ static void stream_fail_closed(struct vsmmu *vs, struct vsmmu_stream *s, bool tr
 {
 	u32 old = s->nested_id;
 
-	if (s->target != VSMMU_T_ABORT && (!try_abort || stream_attach(s, vs->abort_id, FAIL_QUIET))) {
+	if (s->target != VSMMU_T_ABORT && (!try_abort || stream_attach(vs, s, vs->abort_id, FAIL_QUIET))) {
 		pr_err_ratelimited("%s: %s: %s: detached, its DMA blocked", vs->name, s->name, s->ops->last_err(s->dev));
 		if (s->ops->detach(s->dev)) {
 			service_failure_locked(vs, "a device could be neither moved to the abort HWPT nor detached");
@@ -184,8 +192,11 @@ static void stream_fail_closed(struct vsmmu *vs, struct vsmmu_stream *s, bool tr
 		}
 		vs->stats.blocked++;
 		s->target = VSMMU_T_NONE;
+		s->why = "the host refused both the HWPT the guest's STE asked for and abort: detached, DMA blocked "
+			 "(the next CFGI tries again)";
 	} else {
 		s->target = VSMMU_T_ABORT;
+		s->why = "the host refused the HWPT the guest's STE asked for (fail closed)";
 	}
 	s->nested_id = 0;
 	free_nested(vs, old);
@@ -217,6 +228,9 @@ static void stream_apply(struct vsmmu *vs, struct vsmmu_stream *s, enum vsmmu_ta
 	if (target == VSMMU_T_NESTED) {
 		rc = iommufd_hwpt_alloc_nested_smmuv3(vs->cfg.ictx, s->dev_id, vs->viommu_id, ste, &new_id,
 						      FAIL_QUIET);
+		VSMMU_TRACE(vs, "iommufd HWPT_ALLOC nested for %s, vSTE 0x%016llx 0x%016llx: %s %u", s->name,
+			    (unsigned long long)ste[0], (unsigned long long)ste[1], rc ? strerror(-rc) : "HWPT",
+			    new_id);
 		if (rc) {
 			/* The host refused the STE: the stream aborts, as for an STE the vSMMU itself refuses. */
 			log_guest("%s: %s: STE for StreamID 0x%x refused by the host: %s", vs->name, s->name, s->vsid,
@@ -231,7 +245,7 @@ static void stream_apply(struct vsmmu *vs, struct vsmmu_stream *s, enum vsmmu_ta
 		vs->stats.nested_allocs++;
 	}
 	/* Make before break: the device moves to the new HWPT in one replace, then the old one goes. */
-	rc = stream_attach(s, target_hwpt(vs, target, new_id), FAIL_QUIET);
+	rc = stream_attach(vs, s, target_hwpt(vs, target, new_id), FAIL_QUIET);
 	if (rc) {
 		pr_err_ratelimited("%s: %s: %s: the stream aborts", vs->name, s->name, s->ops->last_err(s->dev));
 		vs->stats.attach_failures++;
@@ -255,11 +269,17 @@ void vsmmu_stream_update(struct vsmmu *vs, struct vsmmu_stream *s, bool report)
 {
 	struct vsmmu_ste_result r;
 
+	const char *why;
+
 	memset(&r, 0, sizeof(r));
 	if (!(vs->cr0 & CR0_SMMUEN)) {
 		r.target = (vs->gbpa & GBPA_ABORT) ? VSMMU_T_ABORT : VSMMU_T_BYPASS;
+		why = r.target == VSMMU_T_ABORT ? "SMMUEN is 0, GBPA.ABORT is 1" : "SMMUEN is 0, GBPA.ABORT is 0";
 	} else {
 		vsmmu_ste_read(vs, s->vsid, &r);
+		why = r.event ? event_name(r.event) :
+		      r.target == VSMMU_T_NESTED ? "the guest's stage-1 STE" :
+		      r.target == VSMMU_T_BYPASS ? "the guest's STE says bypass" : "the guest's STE says abort (or V is 0)";
 		/* C_BAD_STREAMID is recorded only with CR2.RECINVSID set. */
 		if (r.event == EVT_ID_BAD_STREAMID && !(vs->cr2 & CR2_RECINVSID))
 			report = false;
@@ -268,6 +288,8 @@ void vsmmu_stream_update(struct vsmmu *vs, struct vsmmu_stream *s, bool report)
 			vsmmu_event(vs, r.event, s->vsid, r.fetch_addr);
 		}
 	}
+	if (!vs->sfm)
+		s->why = why;
 	stream_apply(vs, s, r.target, r.vste, report);
 }
 
@@ -295,11 +317,16 @@ static int inv_issue(struct vsmmu *vs, const struct iommu_viommu_arm_smmuv3_inva
 
 	vs->stats.inv_ioctls++;
 	rc = iommufd_hwpt_invalidate_smmuv3(vs->cfg.ictx, vs->viommu_id, cmds, n, done, FAIL_QUIET);
+	VSMMU_TRACE(vs, "iommufd HWPT_INVALIDATE %u commands: %s (entry_num %u)", n, rc ? strerror(-rc) : "ok",
+		    *done);
 	if (rc || !vs->erratum_repeat)
 		return rc;
 	vs->stats.inv_ioctls++;
 	vs->stats.inv_repeats++;
-	return iommufd_hwpt_invalidate_smmuv3(vs->cfg.ictx, vs->viommu_id, cmds, n, done, FAIL_QUIET);
+	rc = iommufd_hwpt_invalidate_smmuv3(vs->cfg.ictx, vs->viommu_id, cmds, n, done, FAIL_QUIET);
+	VSMMU_TRACE(vs, "iommufd HWPT_INVALIDATE %u commands again (erratum): %s (entry_num %u)", n,
+		    rc ? strerror(-rc) : "ok", *done);
+	return rc;
 }
 
 /* How the kernel's answer reads (arm_vsmmu_cache_invalidate and iommufd_hwpt_invalidate, Linux 7.3):
@@ -506,7 +533,7 @@ int vsmmu_create(const struct viommu_config *cfg, struct vsmmu **out)
 	for (unsigned int i = 0; i < vs->nstreams; i++) {
 		struct vsmmu_stream *s = &vs->streams[i];
 
-		rc = stream_attach(s, vs->bypass_id, FAIL_PRINT);
+		rc = stream_attach(vs, s, vs->bypass_id, FAIL_PRINT);
 		if (rc) {
 			pr_err("%s: device %s: cannot attach it behind the vSMMU (is it behind the same host SMMU as %s?)",
 			       vs->name, s->name, vs->streams[0].name);
@@ -543,6 +570,7 @@ void vsmmu_destroy(struct vsmmu *vs)
 		return;
 	ictx = vs->cfg.ictx;
 	vsmmu_evtq_teardown(vs);
+	vsmmu_trace_fini(vs);
 	pthread_mutex_lock(vs->cfg.ictx_lock);
 	/* Devices leave the vSMMU's HWPTs first (blocked until their owner closes them). */
 	for (unsigned int i = 0; i < vs->nstreams; i++) {

@@ -34,6 +34,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include "iommu/iommufd.h"
 #include "iommu/viommu.h"
 #include "vmm/bus.h"
@@ -72,6 +73,7 @@ struct vsmmu_stats {
 	u64 evt_lost_host;         /* lost in the kernel's vEVENTQ (LOST_EVENTS, sequence gaps): OVFLG too */
 	u64 evt_irqs;              /* EVTQ interrupts (MSI or wired), one per batch */
 	u64 evt_reads;             /* read()s of the vEVENTQ that returned records */
+	u64 injected;              /* faults and errors injected through the control socket (vsmmu_inject) */
 	u64 evt_host_records;      /* event records read from the vEVENTQ: with the events ivmm raised itself,
 				    * they add up to delivered + dropped-full + dropped-abort + while-disabled */
 	/* Delivery latency of vEVENTQ batches: the main loop's wake-up for the readable fd -> the guest's
@@ -96,6 +98,14 @@ struct mmio_region *vsmmu_region(struct vsmmu *vs);
 void vsmmu_stats_get(struct vsmmu *vs, struct vsmmu_stats *out);
 /* Print the counters as "stats: NAME ..." lines (info level). */
 void vsmmu_stats_print(struct vsmmu *vs);
+/* The counters (as vsmmu_stats_print prints them) and the state, into out (vsmmu_ctl.c). */
+void vsmmu_stats_out(struct vsmmu *vs, const struct viommu_out *out);
+void vsmmu_dump(struct vsmmu *vs, const struct viommu_out *out);
+/* Inject an event, a global error, a command error or an EVTQ overflow (struct viommu_inject). 0 or -EINVAL
+ * with why in err. */
+int vsmmu_inject(struct vsmmu *vs, const struct viommu_inject *req, char *err, size_t errlen);
+/* Trace on (to path, appended, or stderr when NULL) or off. 0 or -errno with why in err. */
+int vsmmu_trace_set(struct vsmmu *vs, bool on, const char *path, char *err, size_t errlen);
 /* Name of a command opcode ("CFGI_STE"), or NULL for one ivmm has no name for. */
 const char *vsmmu_cmd_name(u8 op);
 

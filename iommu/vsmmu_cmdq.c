@@ -181,6 +181,28 @@ static bool is_invalidation(u8 op)
 
 /* ---- execution ---- */
 
+/* What the queue does with c, for the trace (the iommufd calls it leads to follow as lines of their own). */
+static const char *cmd_action(struct vsmmu *vs, const struct vsmmu_cmd *c)
+{
+	if ((c->op == CMDQ_OP_CFGI_CD || c->op == CMDQ_OP_CFGI_CD_ALL) && !vsmmu_stream_find(vs, c->sid))
+		return "dropped (no device has that StreamID)";
+	if (is_invalidation(c->op))
+		return "gathered into the invalidation batch";
+	switch (c->op) {
+	case CMDQ_OP_PREFETCH_CONFIG:
+	case CMDQ_OP_PREFETCH_ADDR:
+		return "nothing to do";
+	case CMDQ_OP_CFGI_STE:
+	case CMDQ_OP_CFGI_STE_RANGE:
+		return "batch flushed, the STEs read again";
+	case CMDQ_OP_CMD_SYNC:
+		return c->cs == CMDQ_SYNC_CS_SEV ? "batch flushed, completed with SEV" :
+		       c->cs == CMDQ_SYNC_CS_IRQ ? "batch flushed, completed with an interrupt" :
+						   "batch flushed, completed (the guest polls)";
+	}
+	return "batch flushed";
+}
+
 static void cmd_sync(struct vsmmu *vs, const struct vsmmu_cmd *c)
 {
 	if (c->cs == CMDQ_SYNC_CS_SEV) {
@@ -210,12 +232,16 @@ static void cmdq_error(struct vsmmu *vs, u32 qptr, u32 err, const u64 raw[2])
 {
 	vs->cmdq_cons = qptr | (u32)FIELD_PREP(CMDQ_CONS_ERR, err);
 	vs->stats.cmd_errors++;
+	VSMMU_TRACE(vs, "cmd at 0x%x: %s, the queue stops until GERRORN acknowledges", qptr,
+		    err == CMDQ_ERR_CERROR_ILL ? "CERROR_ILL" : err == CMDQ_ERR_CERROR_ABT ? "CERROR_ABT" :
+		    "CERROR_ATC_INV_SYNC");
 	vsmmu_gerror_raise(vs, GERROR_CMDQ_ERR);
 	if (raw)
 		log_guest("%s: command 0x%016llx 0x%016llx (%s) at CMDQ index 0x%x: %s", vs->name,
 			  (unsigned long long)raw[0], (unsigned long long)raw[1],
 			  cmd_names[raw[0] & 0xff] ? cmd_names[raw[0] & 0xff] : "unknown opcode", qptr,
-			  err == CMDQ_ERR_CERROR_ILL ? "CERROR_ILL" : "CERROR_ABT");
+			  err == CMDQ_ERR_CERROR_ILL ? "CERROR_ILL" :
+			  err == CMDQ_ERR_CERROR_ABT ? "CERROR_ABT" : "CERROR_ATC_INV_SYNC");
 }
 
 /* Flush; on failure stop the queue where vsmmu_inv_flush says (CERROR_ILL at a refused command, CERROR_ABT at
@@ -260,6 +286,11 @@ void vsmmu_cmdq_run(struct vsmmu *vs)
 		raw[0] = le64toh(raw[0]);
 		raw[1] = le64toh(raw[1]);
 		err = vsmmu_cmd_decode(vs, raw, &c);
+		if (!err && vs->inject_cerror) {
+			/* An injected command error (vsmmu_inject): this command fails with it, once. */
+			err = vs->inject_cerror;
+			vs->inject_cerror = 0;
+		}
 		if (err) {
 			/* The commands before it complete first. */
 			if (!flush_or_stop(vs))
@@ -268,6 +299,9 @@ void vsmmu_cmdq_run(struct vsmmu *vs)
 			return;
 		}
 		vs->stats.cmds[c.op]++;
+		VSMMU_TRACE(vs, "cmd at 0x%x: %s 0x%016llx 0x%016llx: %s", cons,
+			    cmd_names[c.op] ? cmd_names[c.op] : "?", (unsigned long long)raw[0],
+			    (unsigned long long)raw[1], cmd_action(vs, &c));
 		if (is_invalidation(c.op)) {
 			if ((c.op == CMDQ_OP_CFGI_CD || c.op == CMDQ_OP_CFGI_CD_ALL) && !vsmmu_stream_find(vs, c.sid)) {
 				vs->stats.inv_dropped++;

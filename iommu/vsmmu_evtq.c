@@ -99,6 +99,12 @@ void vsmmu_evtq_raise(struct vsmmu *vs, const u64 evt[EVTQ_ENT_DWORDS])
 	evtq_notify(vs, evtq_put(vs, evt) ? 1 : 0);
 }
 
+void vsmmu_evtq_overflow(struct vsmmu *vs)
+{
+	overflow(vs);
+	evtq_notify(vs, 1);
+}
+
 /* ---- the kernel's vEVENTQ ---- */
 
 /* Destroy vEVENTQ id once. The kernel refuses (EBUSY) while any reference to its file exists, and the main
@@ -110,6 +116,7 @@ static int veventq_destroy_once(struct vsmmu *vs, u32 id)
 
 	pthread_mutex_lock(vs->cfg.ictx_lock);
 	rc = iommufd_destroy(vs->cfg.ictx, id, FAIL_QUIET);
+	VSMMU_TRACE(vs, "iommufd DESTROY vEVENTQ %u: %s", id, rc ? strerror(-rc) : "ok");
 	if (rc && rc != -EBUSY)
 		pr_err_ratelimited("%s: %s", vs->name, vs->cfg.ictx->last_err);
 	pthread_mutex_unlock(vs->cfg.ictx_lock);
@@ -157,6 +164,8 @@ static int veventq_alloc(struct vsmmu *vs)
 		return -EBUSY;
 	pthread_mutex_lock(vs->cfg.ictx_lock);
 	rc = iommufd_veventq_alloc_smmuv3(vs->cfg.ictx, vs->viommu_id, depth, &id, &fd, FAIL_QUIET);
+	VSMMU_TRACE(vs, "iommufd VEVENTQ_ALLOC depth %u: %s %u fd %d", depth, rc ? strerror(-rc) : "vEVENTQ", id,
+		    fd);
 	if (rc)
 		pr_err_ratelimited("%s: %s: the event queue stays disabled (CR0ACK.EVTQEN 0)", vs->name,
 				   vs->cfg.ictx->last_err);

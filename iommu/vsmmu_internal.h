@@ -5,10 +5,13 @@
  *   vsmmu_cmdq.c  the command queue: fetch, decode once into struct vsmmu_cmd, check, dispatch, batching
  *   vsmmu_ste.c   the stream table: linear and 2-level walk, STE decode into what to attach
  *   vsmmu_evtq.c  the event queue: the kernel's vEVENTQ and ivmm's own events into the guest's EVTQ
+ *   vsmmu_ctl.c   the control socket's view: counters and state into a struct viommu_out, fault injection
+ *   vsmmu_trace.c the trace: guest commands, iommufd calls and errors, one rate-limited line each
  * Every function here runs with vs->lock held. */
 #ifndef IVMM_IOMMU_VSMMU_INTERNAL_H
 #define IVMM_IOMMU_VSMMU_INTERNAL_H
 
+#include <stdio.h>
 #include "iommu/smmuv3_regs.h"
 #include "iommu/vsmmu.h"
 
@@ -20,6 +23,8 @@
 /* Invalidation batches in a row the host may fail (CERROR_ABT each, which the guest retries) before the
  * vSMMU gives up and enters service failure. */
 #define VSMMU_INV_FAIL_LIMIT 8
+/* Trace lines a second at most (vsmmu_trace.c). */
+#define VSMMU_TRACE_RATE 1000
 
 /* A queue's producer/consumer arithmetic for 2^shift entries: index in the low shift bits, wrap bit above. */
 static inline u32 vsmmu_q_idx(u32 p, unsigned int shift)
@@ -70,6 +75,7 @@ struct vsmmu_stream {
 	enum vsmmu_target target;  /* what the device is attached to now */
 	u32 nested_id;             /* its own nested HWPT (target NESTED), 0 = none */
 	u64 ste[2];                /* the vSTE nested_id was made from */
+	const char *why;           /* why it is on target (a constant, for the state dump), NULL = reset */
 };
 
 /* The result of reading a stream's STE: what to attach, or the event that says why it aborts. */
@@ -135,6 +141,11 @@ struct vsmmu {
 	bool erratum_repeat;       /* host erratum T264-SMMU-3: every invalidation batch is issued twice */
 	bool host_stall;           /* the host SMMU can stall (IDR0.STALL_MODEL 0b00): vSTEs get S1STALLD */
 	bool sfm;                  /* service failure (vsmmu_service_failure): streams abort, for good */
+	u32 inject_cerror;         /* CMDQ_ERR_CERROR_*: the next command fails with it (injected), 0 = none */
+	FILE *trace;               /* the trace's stream (stderr or a file of ours), NULL = off */
+	u64 trace_sec;             /* the second trace_lines counts in */
+	unsigned int trace_lines;
+	u64 trace_dropped;         /* lines past VSMMU_TRACE_RATE in trace_sec */
 	struct vsmmu_stats stats;
 
 	/* The kernel's vEVENTQ while EVTQEN is set (0 / -1 otherwise). */
@@ -155,6 +166,16 @@ static inline bool vsmmu_gerror_active(const struct vsmmu *vs, u32 bit)
 	return ((vs->gerror ^ vs->gerrorn) & bit) != 0;
 }
 
+/* vsmmu_trace.c */
+void __printf(2, 3) vsmmu_trace_line(struct vsmmu *vs, const char *fmt, ...);
+#define VSMMU_TRACE(vs, ...)                          \
+	do {                                          \
+		if ((vs)->trace)                      \
+			vsmmu_trace_line(vs, __VA_ARGS__); \
+	} while (0)
+/* At vsmmu_destroy: close the trace's file. */
+void vsmmu_trace_fini(struct vsmmu *vs);
+
 /* vsmmu_cmdq.c */
 /* Consume commands from CMDQ_CONS to CMDQ_PROD (CMDQEN set, no command error pending). */
 void vsmmu_cmdq_run(struct vsmmu *vs);
@@ -172,6 +193,8 @@ void vsmmu_evtq_enable(struct vsmmu *vs, bool on);
 void vsmmu_evtq_teardown(struct vsmmu *vs);
 /* Put one event record (host order) in the guest's EVTQ and interrupt. */
 void vsmmu_evtq_raise(struct vsmmu *vs, const u64 evt[EVTQ_ENT_DWORDS]);
+/* Toggle EVTQ_PROD.OVFLG as if events had been lost (unless an overflow is unacknowledged) and interrupt. */
+void vsmmu_evtq_overflow(struct vsmmu *vs);
 /* The main loop's callback for the vEVENTQ fd (takes vs->lock). */
 void vsmmu_evtq_readable(void *opaque, int fd, short revents);
 

@@ -77,6 +77,7 @@ void vsmmu_gerror_raise(struct vsmmu *vs, u32 bit)
 	if (vsmmu_gerror_active(vs, bit))
 		return;
 	vs->gerror ^= bit;
+	VSMMU_TRACE(vs, "GERROR 0x%x raised (GERROR 0x%x, GERRORN 0x%x)", bit, vs->gerror, vs->gerrorn);
 	if (!(vs->irq_ctrl & IRQ_CTRL_GERROR_IRQEN))
 		return;
 	if ((vs->idr[0] & IDR0_MSI) && (vs->gerror_irq_cfg0 & MSI_CFG0_ADDR_MASK)) {

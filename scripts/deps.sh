@@ -26,7 +26,7 @@ SYS=$CACHE/sysroot         # unpacked packages: uapi-amd64/, uapi-arm64/, arm64/
 KVER_PIN=${IVMM_KERNEL_PKG_VERSION:-7.3.4-1~bpo13+1}
 KSRC_PKG=linux-source-7.3
 
-HOST_PKGS=(gcc make git libc6-dev pkg-config libfdt-dev libinih-dev libcriterion-dev device-tree-compiler
+HOST_PKGS=(gcc make git libc6-dev pkg-config libfdt-dev libinih-dev libjansson-dev libcriterion-dev device-tree-compiler
            valgrind xz-utils ca-certificates mandoc)
 LAB_PKGS=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross flex bison bc libssl-dev libelf-dev cpio rsync
           xz-utils kmod patch)
@@ -173,8 +173,9 @@ prepare_uapi() {
 
 prepare_arm64_sysroot() {
 	local p d
-	[ -e "$SYS/arm64/.complete" ] && [ -x "$SYS/arm64/bin/busybox" ] && return 0
-	for p in libfdt-dev libfdt1 libinih-dev libinih1 busybox-static; do
+	[ -e "$SYS/arm64/.complete" ] && [ -x "$SYS/arm64/bin/busybox" ] &&
+		[ -f "$SYS/arm64/usr/lib/aarch64-linux-gnu/libjansson.a" ] && return 0
+	for p in libfdt-dev libfdt1 libinih-dev libinih1 libjansson-dev libjansson4 busybox-static; do
 		d=$(fetch_deb "$p:arm64" "")
 		unpack "$d" "$SYS/arm64"
 	done

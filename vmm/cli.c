@@ -32,6 +32,7 @@ enum {
 	OPT_HUGEPAGES,
 	OPT_VIOMMU,
 	OPT_STATS,
+	OPT_API_SOCKET,
 	OPT_HELP = 'h',
 	OPT_VERSION = 'V',
 };
@@ -48,6 +49,7 @@ static const struct option long_opts[] = {
 	{ "hugepages", optional_argument, NULL, OPT_HUGEPAGES },
 	{ "viommu", required_argument, NULL, OPT_VIOMMU },
 	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -56,6 +58,7 @@ static const struct option long_opts[] = {
 static const char help_text[] =
 	"Usage: ivmm run --kernel IMAGE [options]\n"
 	"       ivmm host-check [--device DDDD:BB:DD.F]...   (is this host ready? ivmm host-check --help)\n"
+	"       ivmm ctl [--json] PATH COMMAND [ARGS]      (talk to --api-socket PATH; ivmm ctl --help)\n"
 	"       ivmm --help | --version\n"
 	"\n"
 	"ivmm boots an arm64 Linux guest on KVM, with PCI devices passed through over VFIO + iommufd.\n"
@@ -85,9 +88,13 @@ static const char help_text[] =
 	"                       interrupts only), evtq=N offers an event queue of 2^N entries\n"
 	"                       (1 to 12, default 12)\n"
 	"  --stats              print per-vSMMU counters when the VM ends (also on SIGUSR1)\n"
+	"  --api-socket PATH    serve the control socket at PATH (mode 0600; a stale socket\n"
+	"                       there is replaced, anything else refused): one JSON object per\n"
+	"                       line each way, for 'ivmm ctl PATH COMMAND' (stats,\n"
+	"                       vsmmu-state, inject, trace, quit: ivmm ctl --help)\n"
 	"  --config FILE        read a machine description first (INI; see configs/*.ini;\n"
 	"                       repeatable, files apply in order):\n"
-	"                         [machine] memory, cpus, hugepages, viommu\n"
+	"                         [machine] memory, cpus, hugepages, viommu, api-socket\n"
 	"                         [boot]    kernel, initrd, cmdline (paths relative to FILE)\n"
 	"                         [device \"NAME\"] driver = vfio-pci, host = DDDD:BB:DD.F,\n"
 	"                                  viommu = NAME|off, vsid = N, guest-vfio = BOOL\n"
@@ -350,6 +357,8 @@ static int apply_option(struct vm_config *cfg, const struct cli_opt *o)
 	case OPT_STATS:
 		cfg->stats = true;
 		return 0;
+	case OPT_API_SOCKET:
+		return set_path(&cfg->api_socket, "api-socket", o->arg);
 	}
 	if (why) {
 		pr_err("--%s '%s': %s", opt_name(o->id), o->arg, why);
@@ -378,7 +387,7 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, enum cli_action *act
 		return 0;
 	}
 	if (strcmp(argv[1], "run")) {
-		pr_err("unknown command '%s' (expected 'run', 'host-check', '--help' or '--version')", argv[1]);
+		pr_err("unknown command '%s' (expected 'run', 'host-check', 'ctl', '--help' or '--version')", argv[1]);
 		return -EINVAL;
 	}
 

@@ -26,6 +26,7 @@ void vm_config_free(struct vm_config *cfg)
 	free(cfg->initrd);
 	free(cfg->cmdline);
 	free(cfg->dump_dtb);
+	free(cfg->api_socket);
 	free(cfg->config_file);
 	for (unsigned int i = 0; i < cfg->ndevices; i++) {
 		free(cfg->devices[i].id);

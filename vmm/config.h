@@ -80,6 +80,7 @@ struct vm_config {
 	bool viommu_msi;           /* the vSMMUs offer MSIs (IDR0.MSI; default on): off = wired interrupts only */
 	unsigned int viommu_evtq_log2; /* IDR1.EVTQS the vSMMUs offer, 0 = default (IVMM_VSMMU_EVTQ_LOG2_MAX) */
 	bool stats;                /* --stats: print counters at the end (and on SIGUSR1) */
+	char *api_socket;          /* --api-socket PATH: the control socket (vmm/ctl.h), NULL = none */
 	unsigned int ndevices;
 	struct vm_device_config devices[IVMM_MAX_DEVICES];
 	unsigned int nvsmmus;      /* set by vm_config_finish() */

@@ -17,7 +17,7 @@
 enum section { SEC_NONE, SEC_MACHINE, SEC_BOOT, SEC_DEVICE };
 
 enum key {
-	K_MEMORY, K_CPUS, K_HUGEPAGES, K_MVIOMMU, /* [machine] */
+	K_MEMORY, K_CPUS, K_HUGEPAGES, K_MVIOMMU, K_API_SOCKET, /* [machine] */
 	K_KERNEL, K_INITRD, K_CMDLINE,   /* [boot] */
 	K_DRIVER, K_HOST, K_VIOMMU, K_VSID, K_GUEST_VFIO, /* [device "NAME"] */
 	K_COUNT,
@@ -32,6 +32,7 @@ static const struct key_desc {
 	[K_INITRD] = { "initrd", SEC_BOOT },      [K_CMDLINE] = { "cmdline", SEC_BOOT },
 	[K_DRIVER] = { "driver", SEC_DEVICE },    [K_HOST] = { "host", SEC_DEVICE },
 	[K_MVIOMMU] = { "viommu", SEC_MACHINE },  [K_VIOMMU] = { "viommu", SEC_DEVICE },
+	[K_API_SOCKET] = { "api-socket", SEC_MACHINE },
 	[K_VSID] = { "vsid", SEC_DEVICE },        [K_GUEST_VFIO] = { "guest-vfio", SEC_DEVICE },
 };
 
@@ -293,7 +294,7 @@ static int cf_handler(void *user, const char *section, const char *name, const c
 			break;
 	if (k == K_COUNT) {
 		static const char *const known[] = {
-			[SEC_MACHINE] = "memory, cpus, hugepages, viommu",
+			[SEC_MACHINE] = "memory, cpus, hugepages, viommu, api-socket",
 			[SEC_BOOT] = "kernel, initrd, cmdline",
 			[SEC_DEVICE] = "driver, host, viommu, vsid, guest-vfio",
 		};
@@ -320,6 +321,12 @@ static int cf_handler(void *user, const char *section, const char *name, const c
 	case K_MVIOMMU:
 		why = parse_viommu(vbuf, cfg);
 		break;
+	case K_API_SOCKET:
+		if (!vbuf[0]) {
+			why = "empty path";
+			break;
+		}
+		return set_string(st, &cfg->api_socket, resolve_path(st, vbuf));
 	case K_VIOMMU:
 		why = check_device_viommu(vbuf);
 		if (!why)

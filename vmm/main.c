@@ -10,6 +10,7 @@
 #include "boot/boot.h"
 #include "vmm/cli.h"
 #include "vmm/config.h"
+#include "vmm/ctl.h"
 #include "vmm/host_check.h"
 #include "vmm/log.h"
 #include "vmm/sig.h"
@@ -32,12 +33,16 @@ int main(int argc, char **argv)
 	enum cli_action action;
 	struct boot_files bf;
 	struct vm *vm;
+	struct ctl_server ctl = { .path = NULL, .fd = -1 };
 	struct timespec t_start;
 	int status, ret;
 
 	/* `ivmm host-check`: inspect the host, touch nothing (vmm/host_check.h). */
 	if (argc > 1 && !strcmp(argv[1], "host-check"))
 		return host_check_main(argc - 1, argv + 1);
+	/* `ivmm ctl PATH COMMAND`: the control socket's client (vmm/ctl.h). */
+	if (argc > 1 && !strcmp(argv[1], "ctl"))
+		return ctl_main(argc - 1, argv + 1);
 
 	clock_gettime(CLOCK_MONOTONIC, &t_start);
 
@@ -64,15 +69,20 @@ int main(int argc, char **argv)
 	if (cfg.dump_dtb) {
 		/* Writing the file is the host's business: any failure there is exit 1. */
 		status = boot_dump_dtb(&cfg, &bf) ? IVMM_EXIT_RUNTIME : IVMM_EXIT_OK;
+	} else if (cfg.api_socket && (ret = ctl_server_open(&ctl, cfg.api_socket))) {
+		/* Before the VM is built: a path in use fails at once, without pinning guest RAM. */
+		status = IVMM_EXIT_RUNTIME;
 	} else {
 		ret = vm_create(&cfg, &bf, &vm);
 		if (ret) {
 			status = setup_failed_status(ret);
 		} else {
 			vm->stats.t_start = t_start;
+			vm->ctl = cfg.api_socket ? &ctl : NULL;
 			status = vm_run(vm);
 			vm_destroy(vm);
 		}
+		ctl_server_close(&ctl);
 	}
 	boot_files_free(&bf);
 	vm_config_free(&cfg);

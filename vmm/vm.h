@@ -16,6 +16,7 @@
 #include "vmm/bus.h"
 #include "vmm/compiler.h"
 #include "vmm/console.h"
+#include "vmm/ctl.h"
 #include "vmm/device.h"
 #include "vmm/guest_mem.h"
 #include "vmm/kvm.h"
@@ -73,6 +74,9 @@ struct vm {
 	int stop_fd;                 /* eventfd: a vCPU ended the VM */
 	/* The fds devices have the main thread's event loop poll (vmm/loop.h; models get loop_watcher()). */
 	struct loop loop;
+	/* The control socket (--api-socket), opened by main, served by vm_run's loop, or NULL. */
+	struct ctl_server *ctl;
+	struct ctl_machine ctl_machine;
 
 	/* IVMM_STATS=1: start-up cost and memory figures printed when the VM ends (for make bench). */
 	struct {

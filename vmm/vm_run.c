@@ -215,6 +215,26 @@ static void event_loop(struct vm *vm, int sig_fd)
 	}
 }
 
+static void ctl_quit(void *ctx)
+{
+	pr_info("api socket: quit: stopping the guest");
+	vm_stop(ctx, IVMM_EXIT_OK);
+}
+
+/* Serve the control socket on the loop, its commands reaching the vIOMMUs and vm_stop. */
+static int ctl_start(struct vm *vm)
+{
+	if (!vm->ctl)
+		return 0;
+	vm->ctl_machine = (struct ctl_machine){
+		.viommus = vm->pt ? vm->pt->viommus : NULL,
+		.nviommus = vm->pt ? vm->pt->nviommus : 0,
+		.quit = ctl_quit,
+		.quit_ctx = vm,
+	};
+	return ctl_server_start(vm->ctl, &vm->loop, &vm->ctl_machine);
+}
+
 int vm_run(struct vm *vm)
 {
 	sigset_t set;
@@ -232,12 +252,17 @@ int vm_run(struct vm *vm)
 		close(sig_fd);
 		return IVMM_EXIT_RUNTIME;
 	}
-	ret = start_vcpus(vm);
+	ret = ctl_start(vm);
+	if (!ret)
+		ret = start_vcpus(vm);
 	if (ret)
 		vm_stop(vm, IVMM_EXIT_RUNTIME);
 	else
 		event_loop(vm, sig_fd);
 	join_vcpus(vm);
+	/* The socket goes with the loop that served it (its file is removed). */
+	if (vm->ctl)
+		ctl_server_close(vm->ctl);
 	/* The guest's last words (e.g. "reboot: Power down") if stdout is slow; a second signal cuts it short. */
 	(void)console_out_drain(&vm->console, sig_fd, 2000);
 	console_fini(&vm->console);

@@ -365,6 +365,11 @@ lab_vsmmu_stat() {
 #                               start `ivmm run --kernel /l2/Image --initrd /l2/initramfs.cpio.gz IVMM-ARGS...` in the
 #                               background, stdin /dev/null, output to OUTFILE (environment as the caller's);
 #                               its pid in LAB_IVMM_PID
+#   lab_ivmm_console OUTFILE FIFO IVMM-ARGS...
+#                               for a scenario that types into L2's shell while it drives ivmm: as
+#                               lab_ivmm_start, but ivmm's stdin is FIFO (made here, held open on fd 3: `printf ...
+#                               >&3` types), and wait (240 s) for `L2: shell ready` (no ivmm.l2 given); fails the
+#                               scenario, ivmm killed, when the shell does not come
 #   lab_ivmm_reap PID SECONDS   wait at most SECONDS for PID (a child of the scenario) to end: its exit status in
 #                               LAB_IVMM_RC; returns 1 (LAB_IVMM_RC empty) if it is still running
 #   lab_nothing_left BDF CDEV WHAT
@@ -377,6 +382,19 @@ lab_ivmm_start() {
 	lab_need_ivmm
 	"$LAB_IVMM" run --kernel "$LAB_L2_KERNEL" --initrd "$LAB_L2_INITRD" "$@" > "$out" 2>&1 < /dev/null &
 	LAB_IVMM_PID=$!
+}
+
+lab_ivmm_console() {
+	local out=$1 fifo=$2
+	shift 2
+	lab_need_ivmm
+	rm -f "$fifo" "$out"
+	mkfifo "$fifo" || lab_fail "cannot make the FIFO $fifo"
+	exec 3<> "$fifo"
+	"$LAB_IVMM" run --kernel "$LAB_L2_KERNEL" --initrd "$LAB_L2_INITRD" "$@" < "$fifo" > "$out" 2>&1 &
+	LAB_IVMM_PID=$!
+	lab_wait_for "$out" 'L2: shell ready' 2400 ||
+		{ kill -KILL $LAB_IVMM_PID; lab_tail "$out" 30; lab_fail "the L2 shell did not start"; }
 }
 
 lab_ivmm_reap() {

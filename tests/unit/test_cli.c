@@ -21,9 +21,10 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
 	{ ARGS("run"), "ivmm: error: no kernel given (--kernel or [boot] kernel)\n" },
-	{ ARGS("start"), "ivmm: error: unknown command 'start' (expected 'run', 'host-check', '--help' or '--version')\n" },
+	{ ARGS("start"),
+	  "ivmm: error: unknown command 'start' (expected 'run', 'host-check', 'ctl', '--help' or '--version')\n" },
 	{ ARGS("--kernel", "Image"),
-	  "ivmm: error: unknown command '--kernel' (expected 'run', 'host-check', '--help' or '--version')\n" },
+	  "ivmm: error: unknown command '--kernel' (expected 'run', 'host-check', 'ctl', '--help' or '--version')\n" },
 	{ ARGS("run", "--kernel", "I", "--foo"), "ivmm: error: unknown option '--foo' (try 'ivmm --help')\n" },
 	{ ARGS("run", "--kernel", "I", "--foo=1"), "ivmm: error: unknown option '--foo=1' (try 'ivmm --help')\n" },
 	{ ARGS("run", "-x"), "ivmm: error: unknown option '-x' (try 'ivmm --help')\n" },
@@ -267,11 +268,17 @@ Test(cli, viommu_options)
 	free(err);
 	vm_config_free(&cfg);
 
-	/* Defaults: no vIOMMU, MSIs on when one is asked for, no stats. */
+	/* Defaults: no vIOMMU, MSIs on when one is asked for, no stats, no control socket. */
 	cr_assert_eq(run_cli(&cfg, &err, ARGS("run", "--kernel", "/k/Image", "--viommu", "smmuv3")), 0);
 	cr_expect(cfg.viommu_msi);
 	cr_expect_eq(cfg.viommu_evtq_log2, 0);
 	cr_expect_not(cfg.stats);
+	cr_expect_null(cfg.api_socket);
+	free(err);
+	vm_config_free(&cfg);
+
+	cr_assert_eq(run_cli(&cfg, &err, ARGS("run", "--kernel", "/k/Image", "--api-socket", "/run/ivmm.sock")), 0);
+	cr_expect_str_eq(cfg.api_socket, "/run/ivmm.sock");
 	free(err);
 	vm_config_free(&cfg);
 }

@@ -45,7 +45,7 @@ static const struct bad_ini bad_inis[] = {
 	  ":1: key 'memory' outside a section (put it under [machine], [boot] or [device \"NAME\"])" },
 	{ "# c\n[network]\nx = 1\n", ":2: unknown section [network] (known: [machine], [boot], [device \"NAME\"])" },
 	{ "[machine]\n[devices]\n", ":2: unknown section [devices] (known: [machine], [boot], [device \"NAME\"])" },
-	{ "[machine]\nram = 1G\n", ":2: unknown key 'ram' in [machine] (known: memory, cpus, hugepages, viommu)" },
+	{ "[machine]\nram = 1G\n", ":2: unknown key 'ram' in [machine] (known: memory, cpus, hugepages, viommu, api-socket)" },
 	{ "[boot]\nkernel = a\nappend = b\n", ":3: unknown key 'append' in [boot] (known: kernel, initrd, cmdline)" },
 	{ "[device \"a\"]\ndriver = vfio-pci\nhost = 00:01.0\nrom = no\n",
 	  ":4: unknown key 'rom' in [device \"a\"] (known: driver, host, viommu, vsid, guest-vfio)" },
@@ -413,4 +413,26 @@ Test(config_file, shipped_demo)
 	cr_expect_eq(vm_config_finish(&cfg), 0);
 	vm_config_free(&cfg);
 	free(path);
+}
+
+Test(config_file, api_socket_key)
+{
+	static const char text[] = "[machine]\napi-socket = run/api.sock\n";
+	char *dir = scratch_dir(), *err, *path, *want;
+	struct vm_config cfg;
+
+	cr_assert_eq(load_text(dir, text, &cfg, &err, &path), 0, "%s", err);
+	/* Relative to the file, as the [boot] paths are. */
+	cr_assert(asprintf(&want, "%s/run/api.sock", dir) > 0);
+	cr_expect_str_eq(cfg.api_socket, want);
+	free(want);
+	free(err);
+	free(path);
+	vm_config_free(&cfg);
+	cr_assert_neq(load_text(dir, "[machine]\napi-socket =\n", &cfg, &err, &path), 0);
+	cr_expect(strstr(err, "api-socket = '': empty path"), "%s", err);
+	free(err);
+	free(path);
+	vm_config_free(&cfg);
+	scratch_rm(dir);
 }

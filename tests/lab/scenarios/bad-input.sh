@@ -30,7 +30,7 @@ check "ivmm: error: --memory '16M': below the minimum of 64M" run --kernel "$K" 
 check "ivmm: error: --cpus '0': not a CPU count from 1 to 64" run --kernel "$K" --cpus 0
 check "ivmm: error: unknown option '--frobnicate' (try 'ivmm --help')" run --kernel "$K" --frobnicate
 printf '[machine]\nmemory = 256M\nmemroy = 1G\n' > /tmp/bad-input.ini
-check "ivmm: error: /tmp/bad-input.ini:3: unknown key 'memroy' in [machine] (known: memory, cpus, hugepages, viommu)" \
+check "ivmm: error: /tmp/bad-input.ini:3: unknown key 'memroy' in [machine] (known: memory, cpus, hugepages, viommu, api-socket)" \
 	run --kernel "$K" --config /tmp/bad-input.ini
 check "ivmm: error: no kernel given (--kernel or [boot] kernel)" run
 
