@@ -313,19 +313,15 @@ void vsmmu_streams_update_range(struct vsmmu *vs, u32 sid, u64 n)
  * or -errno; *done is the kernel's entry_num of the failing call. Called with the ictx lock held. */
 static int inv_issue(struct vsmmu *vs, const struct iommu_viommu_arm_smmuv3_invalidate *cmds, u32 n, u32 *done)
 {
-	int rc;
+	int rc = 0;
 
-	vs->stats.inv_ioctls++;
-	rc = iommufd_hwpt_invalidate_smmuv3(vs->cfg.ictx, vs->viommu_id, cmds, n, done, FAIL_QUIET);
-	VSMMU_TRACE(vs, "iommufd HWPT_INVALIDATE %u commands: %s (entry_num %u)", n, rc ? strerror(-rc) : "ok",
-		    *done);
-	if (rc || !vs->erratum_repeat)
-		return rc;
-	vs->stats.inv_ioctls++;
-	vs->stats.inv_repeats++;
-	rc = iommufd_hwpt_invalidate_smmuv3(vs->cfg.ictx, vs->viommu_id, cmds, n, done, FAIL_QUIET);
-	VSMMU_TRACE(vs, "iommufd HWPT_INVALIDATE %u commands again (erratum): %s (entry_num %u)", n,
-		    rc ? strerror(-rc) : "ok", *done);
+	for (unsigned int pass = 0; pass < (vs->erratum_repeat ? 2u : 1u) && !rc; pass++) {
+		vs->stats.inv_ioctls++;
+		vs->stats.inv_repeats += pass;
+		rc = iommufd_hwpt_invalidate_smmuv3(vs->cfg.ictx, vs->viommu_id, cmds, n, done, FAIL_QUIET);
+		VSMMU_TRACE(vs, "iommufd HWPT_INVALIDATE %u commands%s: %s (entry_num %u)", n,
+			    pass ? " again (erratum)" : "", rc ? strerror(-rc) : "ok", *done);
+	}
 	return rc;
 }
 
