@@ -4,6 +4,9 @@
  * At most VSMMU_TRACE_RATE lines a second: the lines past it in a second are counted and the next second's
  * first line says how many were left out. Lines are written with vs->lock held (VSMMU_TRACE in
  * vsmmu_internal.h costs one test while off). */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,12 +53,29 @@ int vsmmu_trace_set(struct vsmmu *vs, bool on, const char *path, char *err, size
 	FILE *f = stderr;
 
 	if (on && path) {
-		/* Opened before taking the lock: a slow file system does not hold the vCPUs up here. */
-		f = fopen(path, "ae");
-		if (!f) {
+		/* Opened before taking the lock, without blocking (a FIFO with no reader would hang the main loop),
+		 * mode 0600 (a trace holds STE words and addresses), and only a regular file: lines are written
+		 * with the vSMMU's lock held, and a pipe whose reader stops would stall the vCPUs. */
+		struct stat st;
+		int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
+
+		if (fd < 0) {
 			int ret = -errno;
 
 			snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+			return ret;
+		}
+		if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+			close(fd);
+			snprintf(err, errlen, "%s is not a regular file", path);
+			return -EINVAL;
+		}
+		f = fdopen(fd, "a");
+		if (!f) {
+			int ret = -errno;
+
+			close(fd);
+			snprintf(err, errlen, "cannot open %s: %s", path, strerror(-ret));
 			return ret;
 		}
 		setvbuf(f, NULL, _IOLBF, 0);

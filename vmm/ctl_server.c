@@ -192,7 +192,13 @@ static bool client_reply(struct ctl_client *c, char *reply)
 		return false;
 	}
 	len = strlen(reply);
-	if (c->out_len - c->out_off + len + 1 > CTL_OUT_MAX) {
+	/* What was sent goes first: the buffer holds only what is still to send, so CTL_OUT_MAX bounds it. */
+	if (c->out_off) {
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	if (c->out_len + len + 1 > CTL_OUT_MAX) {
 		pr_warn("api socket: a client does not read its replies: dropped");
 		free(reply);
 		client_close(c);

@@ -53,7 +53,7 @@ evt='arm-smmu-v3.*\(F_TRANSLATION\|event 0x10\)'
 lab_wait_for $out "$evt" 300 || stop "L2's arm-smmu-v3 driver did not log the injected event"
 lab_info "L2 logged: $(grep "$evt" $out | head -n 1 | tr -d '\r')"
 ctl 0 $sock stats
-echo "$r" | grep -q 'injected: 1' || stop "stats: the injection is not counted: $r"
+echo "$r" | grep -q 'injected: 1$' || stop "stats: the injection is not counted: $r"
 
 # The trace: on to a file (the "on" line there), then off.
 rm -f /tmp/ctl-trace.txt

@@ -96,7 +96,7 @@ for c in CERROR_ILL CERROR_ABT; do
 done
 
 ctl stats
-echo "$r" | grep -q "injected: $injected" || stop "stats: not $injected injected: $r"
+echo "$r" | grep -q "injected: $injected$" || stop "stats: not $injected injected: $r"
 ctl quit
 lab_ivmm_reap $pid 60 || stop "ivmm still running 60 s after quit"
 exec 3>&-
